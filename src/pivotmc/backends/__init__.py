@@ -1,0 +1,115 @@
+"""The registry of backends: one model, several executors that must agree.
+
+Each backend runs a contiguous range of paths of a lowered :class:`~pivotmc.plan.Plan`
+and returns a :class:`ChunkResult`. Backends are imported lazily, so a backend
+whose dependencies are missing costs nothing until it is asked for. Tests run
+every available backend against ``reference`` from this one table.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..accumulate import ExactSum
+from ..errors import BackendUnavailableError, ParameterTypeError, ValidationError
+
+__all__ = ["Backend", "ChunkResult", "KeptPaths", "BACKENDS", "get_backend", "available_backends", "KEPT_FACTORS"]
+
+#: Factor trajectories recorded for kept paths, in the order of the result.
+KEPT_FACTORS = ("btc_price", "hashrate", "fees", "power_price", "lease_rate", "hashprice")
+
+
+@dataclass
+class KeptPaths:
+    """Trajectories of the kept paths of one chunk (paths with global index < keep_paths)."""
+
+    paths: np.ndarray  # (m,) global path indices
+    factors: dict[str, np.ndarray]  # name -> (m, n_steps)
+    cash_flow: np.ndarray  # (n_strategies, m, n_steps), USD per step
+
+
+@dataclass
+class ChunkResult:
+    """What a backend returns for paths ``first_path .. first_path + n_paths - 1``."""
+
+    first_path: int
+    npv: np.ndarray  # (n_strategies, n_paths), USD
+    cash_flow_sum: ExactSum  # (n_strategies, n_steps), exact sums of undiscounted cash flows
+    kept: KeptPaths
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A registered executor.
+
+    ``module`` is imported on first use; it provides ``run_chunk(plan, key,
+    first_path, n_paths, keep_paths, block_paths) -> ChunkResult`` and
+    ``unavailable_reason() -> str | None``.
+    """
+
+    name: str
+    module: str
+    description: str
+    priority: int  # "auto" picks the available backend with the highest priority
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def load(self):
+        if "module" not in self._cache:
+            self._cache["module"] = importlib.import_module(self.module, __name__)
+        return self._cache["module"]
+
+    def unavailable_reason(self) -> str | None:
+        """``None`` if the backend can run here, else one sentence saying what is missing."""
+        try:
+            module = self.load()
+        except ImportError as exc:
+            return f"backend {self.name!r} cannot be imported: {exc}."
+        return module.unavailable_reason()
+
+    @property
+    def run_chunk(self) -> Callable[..., ChunkResult]:
+        return self.load().run_chunk
+
+
+BACKENDS: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend("reference", ".reference", "plain numpy, vectorised over paths: the truth the others are tested against", 0),
+    )
+}
+
+
+def available_backends() -> list[str]:
+    """Names of the backends that can run on this machine."""
+    return [name for name, b in BACKENDS.items() if b.unavailable_reason() is None]
+
+
+def get_backend(name: str) -> Backend:
+    """Resolve a backend name (or ``"auto"``) to a runnable :class:`Backend`.
+
+    Raises
+    ------
+    ValidationError
+        Unknown name.
+    BackendUnavailableError
+        Known backend that cannot run here; the message says what is missing.
+    """
+    if not isinstance(name, str):
+        raise ParameterTypeError(f"backend must be a name, got {type(name).__name__} {name!r}.")
+    if name == "auto":
+        ranked = sorted(BACKENDS.values(), key=lambda b: -b.priority)
+        for backend in ranked:
+            if backend.unavailable_reason() is None:
+                return backend
+        raise BackendUnavailableError("no backend can run here.")  # pragma: no cover - reference always runs
+    if name not in BACKENDS:
+        raise ValidationError(f"unknown backend {name!r}; choose one of: auto, {', '.join(BACKENDS)}.")
+    backend = BACKENDS[name]
+    reason = backend.unavailable_reason()
+    if reason is not None:
+        raise BackendUnavailableError(reason)
+    return backend

@@ -1,0 +1,309 @@
+"""The reference backend: the whole model in plain numpy, vectorised over paths.
+
+It is written to be read: one function advances the markets by a step, one
+computes the per-MW economics of mining, one runs the hosting lease, and the
+strategies combine them. Every other backend is tested against it, so its
+arithmetic order is the specification (documented inline where it matters).
+
+Paths are processed in blocks, so memory is O(block + kept paths x steps);
+every operation is element-wise in the path, so results do not depend on the
+block size, bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import rng
+from ..accumulate import ExactSum
+from ..plan import Plan
+from . import KEPT_FACTORS, ChunkResult, KeptPaths
+
+__all__ = ["run_chunk", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
+
+DEFAULT_BLOCK_PATHS = 1 << 15
+#: Lead times are clipped below so that spreading capex never divides by zero.
+_TINY_YEARS = 1e-300
+
+
+def unavailable_reason() -> str | None:
+    return None
+
+
+def run_chunk(
+    plan: Plan,
+    key: tuple[int, int],
+    first_path: int,
+    n_paths: int,
+    keep_paths: int = 0,
+    block_paths: int | None = None,
+) -> ChunkResult:
+    """Simulate paths ``first_path .. first_path + n_paths - 1``.
+
+    Parameters
+    ----------
+    plan : Plan
+        The lowered scenario.
+    key : (int, int)
+        Philox key from :func:`pivotmc.rng.seed_key`.
+    first_path, n_paths : int
+        The global path range; path ``i`` always sees the same random numbers.
+    keep_paths : int
+        Trajectories are returned for global paths ``< keep_paths``.
+    block_paths : int, optional
+        Paths per vectorised block (memory knob; results do not depend on it).
+    """
+    block = int(block_paths or DEFAULT_BLOCK_PATHS)
+    n_strat, n_steps = plan.n_strategies, plan.n_steps
+    npv = np.empty((n_strat, n_paths))
+    sums = ExactSum((n_strat, n_steps))
+    n_kept = int(np.clip(keep_paths - first_path, 0, n_paths))
+    kept = KeptPaths(
+        paths=np.arange(first_path, first_path + n_kept, dtype=np.int64),
+        factors={name: np.empty((n_kept, n_steps)) for name in KEPT_FACTORS},
+        cash_flow=np.empty((n_strat, n_kept, n_steps)),
+    )
+    for lo in range(0, n_paths, block):
+        hi = min(n_paths, lo + block)
+        paths = np.arange(first_path + lo, first_path + hi, dtype=np.uint64)
+        keep_here = max(0, min(n_kept, hi) - lo)
+        _simulate_block(plan, key, paths, npv[:, lo:hi], sums, kept, lo, keep_here)
+    return ChunkResult(first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept)
+
+
+# --------------------------------------------------------------------------- #
+# Building blocks
+# --------------------------------------------------------------------------- #
+def triangular_inverse(u: np.ndarray, low: float, mode: float, high: float) -> np.ndarray:
+    """Inverse CDF of the triangular law (low, mode, high)."""
+    if high <= low:
+        return np.full_like(u, low)
+    width = high - low
+    split = (mode - low) / width
+    rising = low + np.sqrt(u * width * (mode - low))
+    falling = high - np.sqrt((1.0 - u) * width * (high - mode))
+    return np.where(u < split, rising, falling)
+
+
+def escalated_years(a: np.ndarray, b: np.ndarray, start: np.ndarray, growth: float) -> np.ndarray:
+    """Integral over ``[a, b]`` of ``growth ** floor(t - start)`` (years; ``a >= start``, ``b - a <= 1``).
+
+    The lease rate steps up by the escalator on each anniversary of the lease
+    start; a step of at most a year crosses at most one anniversary.
+    """
+    years_in = np.floor(a - start)
+    anniversary = start + years_in + 1.0
+    before = np.minimum(b, anniversary) - a
+    after = np.maximum(b - anniversary, 0.0)
+    return growth**years_in * (before + after * growth)
+
+
+class _Markets:
+    """Market state of a block of paths, in logs (and log-deviations for the OU factors)."""
+
+    def __init__(self, plan: Plan, n: int) -> None:
+        self.log_btc = np.full(n, plan.btc_log_price0)
+        self.log_fees = np.full(n, plan.fees_log0)
+        self.log_hashrate = np.full(n, plan.hashrate_log0)
+        self.power_dev = np.full(n, plan.power_dev0)
+        self.lease_dev = np.full(n, plan.lease_dev0)
+
+    def advance(self, plan: Plan, k: int, u: np.ndarray, key, paths) -> dict[str, np.ndarray]:
+        """Advance from t_k to t_{k+1} with step k's uniforms ``u`` (10, n); return the new levels."""
+        z = rng.ndtri(u[rng.SLOT_Z_BTC : rng.SLOT_Z_LEASE + 1])
+        chol = plan.chol
+        # Correlated shocks: row i of L times z, summed left to right.
+        shocks = []
+        for i in range(5):
+            acc = chol[i, 0] * z[0]
+            for j in range(1, i + 1):
+                acc = acc + chol[i, j] * z[j]
+            shocks.append(acc)
+        z_btc, z_fees, z_hashrate, z_power, z_lease = shocks
+
+        # Hashrate: error correction toward the equilibrium of the state at t_k.
+        log_hstar = plan.log_hstar_coef[k] + np.log(plan.subsidy_per_block[k] + np.exp(self.log_fees)) + self.log_btc
+        self.log_hashrate = (
+            self.log_hashrate
+            + (plan.hashrate_drift + plan.hashrate_kappa_dt * (log_hstar - self.log_hashrate))
+            + plan.hashrate_vol * z_hashrate
+        )
+
+        # BTC: exact log-normal step plus a compound-Poisson sum of normal log-jumps.
+        jumps = np.searchsorted(plan.btc_jump_cdf, u[rng.SLOT_BTC_JUMP_COUNT], side="left").astype(np.float64)
+        jump = jumps * plan.btc_jump_mean + np.sqrt(jumps) * plan.btc_jump_sd * rng.ndtri(u[rng.SLOT_BTC_JUMP_SIZE])
+        self.log_btc = self.log_btc + plan.btc_drift + plan.btc_vol * z_btc + jump
+
+        # Fees: exact log-OU transition.
+        self.log_fees = plan.fees_log_level + (self.log_fees - plan.fees_log_level) * plan.fees_decay + plan.fees_noise * z_fees
+
+        # Power: exact OU of the log-deviation from the seasonal level, plus upward spikes.
+        self.power_dev = self.power_dev * plan.power_decay + plan.power_noise * z_power
+        if plan.power_spike_cdf.size > 1:
+            self.power_dev = self.power_dev + _spikes(plan, u[rng.SLOT_POWER_SPIKE_COUNT], key, paths, k)
+
+        # Lease rate: exact OU of the log-deviation from the trending level.
+        self.lease_dev = self.lease_dev * plan.lease_decay + plan.lease_noise * z_lease
+
+        btc_price = np.exp(self.log_btc)
+        fees = np.exp(self.log_fees)
+        hashrate = np.exp(self.log_hashrate)
+        return {
+            "btc_price": btc_price,
+            "hashrate": hashrate,
+            "fees": fees,
+            "power_price": np.exp(plan.power_log_level[k] + self.power_dev),
+            "lease_rate": np.exp(plan.lease_log_level[k] + self.lease_dev),
+            "hashprice": plan.blocks_per_day * (plan.subsidy_per_block[k] + fees) * btc_price / (1000.0 * hashrate),
+        }
+
+
+def _spikes(plan: Plan, u_count: np.ndarray, key, paths: np.ndarray, k: int) -> np.ndarray:
+    """Sum of the step's power-price spikes: Poisson count, exponential log-sizes."""
+    count = np.searchsorted(plan.power_spike_cdf, u_count, side="left")
+    total = np.zeros(paths.size)
+    for i in range(int(count.max(initial=0))):
+        has = count > i
+        u = rng.uniform_slot(key, paths[has], k, rng.SLOT_POWER_SPIKE_SIZE0 + i)
+        total[has] = total[has] + plan.power_spike_mean_log * -np.log(u)
+    return total
+
+
+def mining_per_mw(plan: Plan, k: int, m: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Mining EBITDA and capex of step k per MW of grid capacity (USD).
+
+    Spot-bought load is curtailed when power costs more per MWh than the
+    hashes it buys earn; PPA power is paid for anyway, so that share runs.
+    """
+    hp = m["hashprice"]
+    revenue_full = hp * plan.ph_per_mw[k] * plan.days_per_step * plan.mining_net_share
+    energy = plan.mining_uptime * plan.hours_per_step  # MWh per grid MW while hashing
+    spot_share = 1.0 - plan.mining_ppa_fraction
+    if plan.mining_curtailment:
+        breakeven = hp * plan.ph_per_mw[k] * plan.pool_keep / 24.0  # USD earned per MWh drawn
+        curtailed = (m["power_price"] > breakeven).astype(np.float64)
+    else:
+        curtailed = np.zeros_like(hp)
+    running = plan.mining_ppa_fraction + spot_share * (1.0 - curtailed)
+    power_cost = energy * (plan.mining_ppa_fraction * plan.ppa_price + spot_share * (1.0 - curtailed) * m["power_price"])
+    credit = energy * spot_share * curtailed * plan.mining_dr_credit
+    ebitda = revenue_full * running - power_cost + credit - plan.mining_fixed_opex_per_step
+    capex = plan.refresh_th_per_mw[k] * plan.asic_price_per_th_per_hashprice * hp
+    return ebitda, capex
+
+
+class _Lease:
+    """The hosting lease of a block of paths: construction, term, renewals, defaults.
+
+    A lease is (start, end, rate); ``rate`` is NaN until the lease commences,
+    when it is signed at the market rate of that step (the first lease is
+    signed at the decision, at R_0).
+    """
+
+    def __init__(self, plan: Plan, lead_time: np.ndarray) -> None:
+        self.lead_time = lead_time
+        self.start = lead_time.copy()
+        self.end = lead_time + plan.lease_term
+        self.rate = np.full(lead_time.size, plan.lease_rate0)
+        self.spent = np.zeros(lead_time.size)  # share of construction capex spent so far
+        self.growth = 1.0 + plan.lease_escalator
+
+    def step(self, plan: Plan, k: int, m: dict[str, np.ndarray], u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Advance over step k; return (lease revenue in USD/kW-month x months, leased years, capex share)."""
+        t0, t1 = plan.t_start[k], plan.t_end[k]
+        market = m["lease_rate"]
+
+        spent = np.minimum(t1 / np.maximum(self.lead_time, _TINY_YEARS), 1.0)
+        capex_share = spent - self.spent
+        self.spent = spent
+
+        # A lease commencing in this step is signed at this step's market rate.
+        self.rate = np.where(np.isnan(self.rate) & (self.start < t1), market, self.rate)
+        a = np.maximum(t0, self.start)
+        b = np.minimum(t1, self.end)
+        active = b > a
+        rate_years = np.where(active, self.rate * escalated_years(a, b, self.start, self.growth), 0.0)
+        leased = np.where(active, b - a, 0.0)
+
+        # Term end: renew at market now, or re-let after the downtime.
+        ended = self.end <= t1
+        if ended.any():
+            renew = u[rng.SLOT_LEASE_RENEWAL] < plan.renewal_probability
+            new_start = np.where(renew, self.end, self.end + plan.release_time)
+            self.start = np.where(ended, new_start, self.start)
+            self.end = np.where(ended, new_start + plan.lease_term, self.end)
+            begins = ended & (self.start < t1)
+            self.rate = np.where(ended, np.where(begins, market, np.nan), self.rate)
+            b2 = np.minimum(t1, self.end)
+            rate_years = rate_years + np.where(begins, self.rate * escalated_years(self.start, b2, self.start, self.growth), 0.0)
+            leased = leased + np.where(begins, b2 - self.start, 0.0)
+
+        # Tenant default at the end of the step, with the hazard over the time leased.
+        default = (leased > 0.0) & (u[rng.SLOT_TENANT_DEFAULT] < -np.expm1(-plan.default_hazard * leased))
+        if default.any():
+            self.start = np.where(default, t1 + plan.release_time, self.start)
+            self.end = np.where(default, self.start + plan.lease_term, self.end)
+            self.rate = np.where(default, np.nan, self.rate)
+        return rate_years, leased, capex_share
+
+
+def hosting_per_mw(
+    plan: Plan, m: dict[str, np.ndarray], rate_years: np.ndarray, leased: np.ndarray, capex_share: np.ndarray, capex_per_mw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hosting EBITDA and capex of a step per MW of grid capacity (USD)."""
+    revenue = rate_years * (12.0 * plan.lease_kw_per_mw)
+    ebitda = revenue * plan.noi_margin
+    if not plan.power_passthrough:
+        blend = plan.mining_ppa_fraction * plan.ppa_price + (1.0 - plan.mining_ppa_fraction) * m["power_price"]
+        ebitda = ebitda - leased * (plan.hours_per_step / plan.dt) * blend
+    return ebitda, capex_share * capex_per_mw
+
+
+# --------------------------------------------------------------------------- #
+# One block of paths
+# --------------------------------------------------------------------------- #
+def _simulate_block(
+    plan: Plan,
+    key: tuple[int, int],
+    paths: np.ndarray,
+    npv_out: np.ndarray,
+    sums: ExactSum,
+    kept: KeptPaths,
+    offset: int,
+    keep_here: int,
+) -> None:
+    n = paths.size
+    u_lead, u_overrun = rng.uniform_pair(key, paths, rng.PER_PATH_STEP, 0)
+    lead_time = triangular_inverse(u_lead, plan.lead_time_min, plan.lead_time_mode, plan.lead_time_max)
+    capex_per_mw = plan.host_capex_per_mw * np.exp(plan.capex_overrun_sigma * rng.ndtri(u_overrun))
+
+    markets = _Markets(plan, n)
+    lease = _Lease(plan, lead_time)
+    mining_mw = plan.grid_mw * (1.0 - plan.conversion_share)[:, None]  # (strategies, 1)
+    hosting_mw = plan.grid_mw * plan.conversion_share[:, None]
+    npv = np.zeros((plan.n_strategies, n))
+    final_year_ebitda = np.zeros((plan.n_strategies, n))
+
+    for k in range(plan.n_steps):
+        u = rng.step_uniforms(key, paths, k)
+        m = markets.advance(plan, k, u, key, paths)
+        mine_ebitda, mine_capex = mining_per_mw(plan, k, m)
+        rate_years, leased, capex_share = lease.step(plan, k, m, u)
+        host_ebitda, host_capex = hosting_per_mw(plan, m, rate_years, leased, capex_share, capex_per_mw)
+
+        ebitda = mining_mw * mine_ebitda + hosting_mw * host_ebitda
+        cash_flow = ebitda - (mining_mw * mine_capex + hosting_mw * host_capex)
+        if k == 0:
+            cash_flow = cash_flow + hosting_mw * plan.salvage_per_mw  # the converted fleet is sold at the decision
+        npv += plan.discount[k] * cash_flow
+        if plan.terminal_weight[k]:
+            final_year_ebitda += ebitda
+        sums.add(cash_flow, (slice(None), k))
+        if keep_here:
+            rows = slice(offset, offset + keep_here)
+            for name in KEPT_FACTORS:
+                kept.factors[name][rows, k] = m[name][:keep_here]
+            kept.cash_flow[:, rows, k] = cash_flow[:, :keep_here]
+
+    npv += plan.discount[-1] * (plan.exit_multiple[:, None] * final_year_ebitda)
+    npv_out[...] = npv

@@ -1,0 +1,150 @@
+"""``simulate``: validate, lower, run a backend, and return an xarray Dataset."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import numbers
+
+import numpy as np
+import xarray as xr
+
+from . import rng
+from .backends import KEPT_FACTORS, ChunkResult, get_backend
+from .errors import ParameterTypeError, ValidationError
+from .plan import Plan, lower, step_dates
+from .scenario import Scenario
+
+__all__ = ["simulate", "MAX_PATHS"]
+
+#: Path indices fill the two low counter words; 2**32 paths is far beyond any run's needs
+#: and keeps the index exact in every backend's integer types.
+MAX_PATHS = 2**32
+
+FACTOR_ATTRS = {
+    "btc_price": ("USD", "BTC price"),
+    "hashrate": ("EH/s", "network hashrate"),
+    "fees": ("BTC/block", "transaction fees per block"),
+    "power_price": ("USD/MWh", "site spot power price"),
+    "lease_rate": ("USD/kW-month", "market AI-hosting lease rate per kW of critical IT load"),
+    "hashprice": ("USD/PH/day", "hashprice"),
+}
+
+
+def _check_count(name: str, value, minimum: int, maximum: int | None = None) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ParameterTypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}.")
+    value = int(value)
+    if value < minimum or (maximum is not None and value > maximum):
+        allowed = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
+        raise ValidationError(f"{name} = {value} is not allowed: it must be an integer {allowed}.")
+    return value
+
+
+def simulate(
+    scenario: Scenario | None = None,
+    n_paths: int = 10_000,
+    seed: int = 0,
+    backend: str = "auto",
+    keep_paths: int = 0,
+    block_paths: int | None = None,
+) -> xr.Dataset:
+    """Simulate ``n_paths`` correlated market paths and value every strategy on them.
+
+    Parameters
+    ----------
+    scenario : Scenario, optional
+        The settings; :meth:`Scenario.default` when omitted.
+    n_paths : int
+        Number of paths, at least 1.
+    seed : int
+        Seed in ``[0, 2**64)``. Path ``i`` sees the same random numbers for the
+        same seed whatever the backend, block size or ``n_paths``.
+    backend : str
+        ``"auto"`` (the fastest that runs here) or a name from
+        :data:`pivotmc.backends.BACKENDS`.
+    keep_paths : int
+        Number of leading paths whose full trajectories are returned.
+    block_paths : int, optional
+        Paths per block (a memory knob; results do not depend on it).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``npv(strategy, path)`` in USD; ``cash_flow_mean(strategy, time)``, the
+        mean undiscounted cash flow of each step; ``discount_factor(time)``;
+        for ``kept_path`` (the first ``keep_paths`` paths) the trajectories
+        ``btc_price``, ``hashrate``, ``fees``, ``power_price``, ``lease_rate``,
+        ``hashprice`` and ``cash_flow(strategy, kept_path, time)``. ``time`` holds
+        the date at the end of each step (when its cash flow is earned) and
+        ``t_years`` its model time. Attributes record provenance.
+
+    Raises
+    ------
+    ValidationError
+        Bad input (a subclass of ValueError), before anything runs.
+    """
+    if scenario is None:
+        scenario = Scenario.default()
+    if not isinstance(scenario, Scenario):
+        raise ParameterTypeError(f"scenario must be a pivotmc.Scenario, got {type(scenario).__name__}.")
+    n_paths = _check_count("n_paths", n_paths, 1, MAX_PATHS)
+    keep_paths = _check_count("keep_paths", keep_paths, 0, n_paths)
+    if block_paths is not None:
+        block_paths = _check_count("block_paths", block_paths, 1)
+    key = rng.seed_key(seed)
+    runner = get_backend(backend)
+
+    plan = lower(scenario)
+    chunk = runner.run_chunk(plan, key, 0, n_paths, keep_paths, block_paths)
+    return build_dataset(plan, chunk, n_paths=n_paths, seed=int(seed), backend=runner.name)
+
+
+def build_dataset(plan: Plan, chunk: ChunkResult, *, n_paths: int, seed: int, backend: str) -> xr.Dataset:
+    """Assemble the result Dataset of a run from its (merged) chunk result."""
+    from . import __version__
+
+    scenario = plan.scenario
+    strategies = list(plan.strategies)
+    time = step_dates(scenario.simulation.start, plan.steps_per_year, plan.n_steps)
+    kept = chunk.kept
+    coords = {
+        "strategy": ("strategy", np.array(strategies, dtype=object)),
+        "path": ("path", np.arange(chunk.first_path, chunk.first_path + chunk.npv.shape[1], dtype=np.int64)),
+        "time": ("time", time, {"long_name": "end of step (cash-flow date)"}),
+        "t_years": ("time", plan.t_end, {"units": "years", "long_name": "model time at the end of the step"}),
+        "kept_path": ("kept_path", kept.paths, {"long_name": "index of a path whose trajectory is kept"}),
+    }
+    data = {
+        "npv": (("strategy", "path"), chunk.npv, {"units": "USD", "long_name": "net present value"}),
+        "cash_flow_mean": (
+            ("strategy", "time"),
+            chunk.cash_flow_sum.mean(n_paths),
+            {"units": "USD", "long_name": "mean undiscounted cash flow of the step over all paths"},
+        ),
+        "discount_factor": (("time",), plan.discount, {"units": "1", "long_name": "discount factor to t = 0"}),
+        "cash_flow": (
+            ("strategy", "kept_path", "time"),
+            kept.cash_flow,
+            {"units": "USD", "long_name": "undiscounted cash flow of the step"},
+        ),
+    }
+    for name in KEPT_FACTORS:
+        units, long_name = FACTOR_ATTRS[name]
+        data[name] = (("kept_path", "time"), kept.factors[name], {"units": units, "long_name": long_name})
+    attrs = {
+        "title": "pivotmc simulation",
+        "Conventions": "CF-1.8",
+        "pivotmc_version": __version__,
+        "scenario": scenario.to_toml(comments=False),
+        "seed": seed,
+        "backend": backend,
+        "n_paths": n_paths,
+        "rng": "Philox4x32-10",
+        "rng_layout_version": rng.RNG_LAYOUT_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "hashrate_markup": plan.markup,
+    }
+    return xr.Dataset(data_vars=data, coords=coords, attrs=attrs)

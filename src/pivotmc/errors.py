@@ -1,0 +1,21 @@
+"""Exceptions raised for bad input, before any simulation runs."""
+
+
+class ValidationError(ValueError):
+    """A value is outside what pivotmc accepts.
+
+    The message names the parameter (``section.key`` for scenario settings)
+    and what is allowed, in one sentence.
+    """
+
+
+class ParameterTypeError(ValidationError, TypeError):
+    """A value has the wrong type (a string where a number is required, ...).
+
+    It is both a :class:`TypeError` and a :class:`ValidationError`, so callers
+    can catch every input problem with ``except ValueError``.
+    """
+
+
+class BackendUnavailableError(ValidationError):
+    """The requested backend is known but cannot run here (missing package or device)."""
