@@ -94,7 +94,12 @@ def simulate(
     keep_paths = _check_count("keep_paths", keep_paths, 0, n_paths)
     if block_paths is not None:
         block_paths = _check_count("block_paths", block_paths, 1)
-    key = rng.seed_key(seed)
+    try:
+        key = rng.seed_key(seed)
+    except TypeError as exc:  # rng raises the builtin kinds; callers are promised ValidationError
+        raise ParameterTypeError(str(exc)) from None
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
     runner = get_backend(backend)
 
     plan = lower(scenario)

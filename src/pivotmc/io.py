@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from .errors import ValidationError
 __all__ = ["save", "load"]
 
 _INT32 = (-(2**31), 2**31 - 1)
+_EMPTY_LAYOUT = "pivotmc_empty_variables"
 
 
 def _portable_attrs(attrs: dict) -> dict:
@@ -33,6 +35,18 @@ def save(ds: xr.Dataset, path: str | Path) -> Path:
         raise ValidationError(f"cannot write {str(path)!r}: results are written as netCDF, with a .nc suffix.")
     out = ds.copy()
     out.attrs = _portable_attrs(ds.attrs)
+    # netCDF-3 (all the scipy engine writes, the one used without netCDF4 or h5netcdf) reads
+    # a zero-length dimension as its single unlimited one, so a run without kept paths gave a
+    # file no reader could open. Empty variables hold no data: leave them out and record
+    # their layout so that load puts them back.
+    empty = {name: var for name, var in out.variables.items() if var.size == 0}
+    if empty:
+        layout = {
+            name: {"dims": list(var.dims), "dtype": var.dtype.str, "attrs": dict(var.attrs), "coord": name in out.coords}
+            for name, var in empty.items()
+        }
+        out = out.drop_vars(list(empty))
+        out.attrs[_EMPTY_LAYOUT] = json.dumps(layout)
     out.to_netcdf(path)
     return path
 
@@ -47,4 +61,13 @@ def load(path: str | Path) -> xr.Dataset:
     for key in ("seed", "n_paths"):
         if isinstance(loaded.attrs.get(key), str):
             loaded.attrs[key] = int(loaded.attrs[key])
+    layout = loaded.attrs.pop(_EMPTY_LAYOUT, None)
+    if layout is not None:
+        for name, spec in json.loads(layout).items():
+            shape = tuple(loaded.sizes.get(dim, 0) for dim in spec["dims"])
+            var = xr.Variable(spec["dims"], np.empty(shape, dtype=spec["dtype"]), spec["attrs"])
+            if spec["coord"]:
+                loaded = loaded.assign_coords({name: var})
+            else:
+                loaded[name] = var
     return loaded

@@ -21,7 +21,7 @@ from . import KEPT_FACTORS, ChunkResult, KeptPaths
 
 __all__ = ["run_chunk", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
 
-DEFAULT_BLOCK_PATHS = 1 << 15
+DEFAULT_BLOCK_PATHS = 1 << 13
 #: Lead times are clipped below so that spreading capex never divides by zero.
 _TINY_YEARS = 1e-300
 
@@ -131,7 +131,10 @@ class _Markets:
 
         # BTC: exact log-normal step plus a compound-Poisson sum of normal log-jumps.
         jumps = np.searchsorted(plan.btc_jump_cdf, u[rng.SLOT_BTC_JUMP_COUNT], side="left").astype(np.float64)
-        jump = jumps * plan.btc_jump_mean + np.sqrt(jumps) * plan.btc_jump_sd * rng.ndtri(u[rng.SLOT_BTC_JUMP_SIZE])
+        jump = np.zeros_like(jumps)
+        some = jumps > 0.0  # the jump-size normal is needed only where a jump happened
+        n_some = jumps[some]
+        jump[some] = n_some * plan.btc_jump_mean + np.sqrt(n_some) * plan.btc_jump_sd * rng.ndtri(u[rng.SLOT_BTC_JUMP_SIZE][some])
         self.log_btc = self.log_btc + plan.btc_drift + plan.btc_vol * z_btc + jump
 
         # Fees: exact log-OU transition.
