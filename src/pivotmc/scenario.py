@@ -475,6 +475,13 @@ class Scenario:
             expected = _SECTION_TYPES[f.name]
             if not isinstance(value, expected):
                 raise ParameterTypeError(f"Scenario.{f.name} must be a {expected.__name__}, got {type(value).__name__}.")
+        spy = self.simulation.steps_per_year
+        if self.hashrate.speed > spy:
+            # The error-correction step moves ln H by speed*dt of the gap: beyond 1 it overshoots.
+            raise ValidationError(
+                f"hashrate.speed = {self.hashrate.speed!r} is not allowed at {spy} steps per year: "
+                f"it must be at most {spy} (speed x step length <= 1)."
+            )
         refresh_steps = self.mining.refresh_years * self.simulation.steps_per_year
         if abs(refresh_steps - round(refresh_steps)) > 1e-9 * max(1.0, refresh_steps):
             raise ValidationError(
