@@ -94,15 +94,13 @@ def _ou_coefficients(speed: float, sigma: float, dt: float) -> tuple[float, floa
 def step_dates(start: _dt.date, steps_per_year: int, n_steps: int) -> np.ndarray:
     """Calendar date at the end of each step (``datetime64[ns]``).
 
-    Monthly steps end on the first day of the following month; weekly and daily
-    steps end ``round(365.25 * t)`` days after the start.
+    Monthly steps from the first of a month end on the first of the following
+    months; otherwise a step ends ``round(365.25 * t)`` days after the start.
     """
     base = np.datetime64(start, "D")
     k = np.arange(1, n_steps + 1)
-    if steps_per_year == 12:
-        month0 = np.datetime64(start, "M")
-        day_offset = base - month0.astype("datetime64[D]")
-        return ((month0 + k).astype("datetime64[D]") + day_offset).astype("datetime64[ns]")
+    if steps_per_year == 12 and start.day == 1:
+        return (np.datetime64(start, "M") + k).astype("datetime64[D]").astype("datetime64[ns]")
     days = np.rint(DAYS_PER_YEAR * k / steps_per_year).astype(np.int64)
     return (base + days).astype("datetime64[ns]")
 
@@ -214,8 +212,9 @@ def lower(scenario: Scenario) -> Plan:
     log_hstar_coef = np.log(proto.blocks_per_day / (24.0 * eps_network * hr.marginal_power_price * markup))
 
     # Seasonal level: the calendar month that holds the middle of each step.
-    mid_dates = step_dates(sim.start, spy, K) - (np.diff(np.concatenate([[np.datetime64(sim.start, "ns")], step_dates(sim.start, spy, K)])) / 2)
-    months = mid_dates.astype("datetime64[M]").astype(np.int64) % 12
+    ends = step_dates(sim.start, spy, K)
+    starts = np.concatenate([[np.datetime64(sim.start, "ns")], ends[:-1]])
+    months = (starts + (ends - starts) / 2).astype("datetime64[M]").astype(np.int64) % 12
     seasonality = np.array(power.seasonality)
     power_log_level = np.log(power.long_run_price * seasonality[months])
     power_dev0 = math.log(power.price) - math.log(power.long_run_price * seasonality[sim.start.month - 1])
