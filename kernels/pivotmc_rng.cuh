@@ -1,0 +1,203 @@
+/*
+ * Device-side counter-based random numbers: the CUDA twin of pivotmc.rng.
+ *
+ * Every value must equal what pivotmc.rng computes on the CPU for the same
+ * (seed, path, step, slot), so that a path simulated on the GPU can be
+ * recomputed and checked on the CPU.  Anything below that changes the
+ * numbers (constants, counter layout, uniform mapping, ndtri arithmetic)
+ * must change in pivotmc/rng.py too, together with the layout version.
+ *
+ * Layout, version 1 (see the pivotmc.rng module docstring for the slot table)
+ *   key     (k0, k1) = (seed & 0xffffffff, seed >> 32)
+ *   counter (c0, c1, c2, c3) = (path low 32 bits, path high 32 bits,
+ *                               step or PIVOTMC_PER_PATH_STEP, pair)
+ *   slot 2*pair     = uniform(hi = x0, lo = x1)
+ *   slot 2*pair + 1 = uniform(hi = x2, lo = x3)
+ *   normals are pivotmc_ndtri(uniform), one slot each.
+ *
+ * Constraints: the file is compiled by nvcc, by NVRTC (CuPy RawModule) and,
+ * for tests, as plain C++ through tests/cuda_shim.h.  NVRTC offers no
+ * standard headers, hence no includes and only built-in types.  Floating
+ * point parity with numpy also needs builds without fused multiply-add
+ * contraction (nvcc/NVRTC --fmad=false, g++ -ffp-contract=off).
+ */
+#ifndef PIVOTMC_RNG_CUH
+#define PIVOTMC_RNG_CUH
+
+/* Host C++ builds (the test shim) may predefine PIVOTMC_DEVICE. */
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#ifndef PIVOTMC_DEVICE
+#define PIVOTMC_DEVICE __device__ __forceinline__
+#endif
+#define PIVOTMC_UNROLL _Pragma("unroll")
+#else
+#ifndef PIVOTMC_DEVICE
+#define PIVOTMC_DEVICE inline
+#endif
+#define PIVOTMC_UNROLL
+#endif
+
+#define PIVOTMC_RNG_LAYOUT_VERSION 1
+
+#define PIVOTMC_SLOT_Z_BTC 0
+#define PIVOTMC_SLOT_Z_FEES 1
+#define PIVOTMC_SLOT_Z_HASHRATE 2
+#define PIVOTMC_SLOT_Z_POWER 3
+#define PIVOTMC_SLOT_Z_LEASE 4
+#define PIVOTMC_SLOT_BTC_JUMP_COUNT 5
+#define PIVOTMC_SLOT_BTC_JUMP_SIZE 6
+#define PIVOTMC_SLOT_POWER_SPIKE_COUNT 7
+#define PIVOTMC_SLOT_TENANT_DEFAULT 8
+#define PIVOTMC_SLOT_LEASE_RENEWAL 9
+#define PIVOTMC_N_STEP_PAIRS 5
+#define PIVOTMC_N_STEP_SLOTS (2 * PIVOTMC_N_STEP_PAIRS)
+#define PIVOTMC_SLOT_POWER_SPIKE_SIZE0 16
+
+#define PIVOTMC_PER_PATH_STEP 0xFFFFFFFFu
+#define PIVOTMC_SLOT_LEAD_TIME 0
+#define PIVOTMC_SLOT_CAPEX_OVERRUN 1
+
+#define PIVOTMC_PHILOX_M0 0xD2511F53u
+#define PIVOTMC_PHILOX_M1 0xCD9E8D57u
+#define PIVOTMC_PHILOX_W0 0x9E3779B9u
+#define PIVOTMC_PHILOX_W1 0xBB67AE85u
+
+/* ------------------------------------------------------------------------
+ * Philox4x32-10
+ * ---------------------------------------------------------------------- */
+
+/* x[0..3] holds the counter on entry and the output words on return. */
+PIVOTMC_DEVICE void pivotmc_philox4x32(unsigned int x[4], unsigned int k0, unsigned int k1)
+{
+PIVOTMC_UNROLL
+    for (int round = 0; round < 10; ++round) {
+        const unsigned int hi0 = __umulhi(PIVOTMC_PHILOX_M0, x[0]);
+        const unsigned int lo0 = PIVOTMC_PHILOX_M0 * x[0];
+        const unsigned int hi1 = __umulhi(PIVOTMC_PHILOX_M1, x[2]);
+        const unsigned int lo1 = PIVOTMC_PHILOX_M1 * x[2];
+        x[0] = hi1 ^ x[1] ^ k0;
+        x[1] = lo1;
+        x[2] = hi0 ^ x[3] ^ k1;
+        x[3] = lo0;
+        /* unsigned arithmetic wraps mod 2**32, as the key schedule requires;
+           the bump after the last round is dead and optimised away. */
+        k0 += PIVOTMC_PHILOX_W0;
+        k1 += PIVOTMC_PHILOX_W1;
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Uniforms on the open lattice (2k + 1) * 2**-53
+ * ---------------------------------------------------------------------- */
+
+PIVOTMC_DEVICE double pivotmc_uniform(unsigned int hi, unsigned int lo)
+{
+    /* The odd integer is below 2**53 and the scale a power of two, so both
+       the conversion and the product are exact: no rounding to 0 or 1 and
+       bitwise agreement with the numpy version on any backend. */
+    const unsigned long long w = ((unsigned long long)hi << 32) | lo;
+    const unsigned long long odd = (w >> 11) | 1ull;
+    return (double)odd * 1.1102230246251565404236316680908203125e-16; /* 2**-53 */
+}
+
+/* ------------------------------------------------------------------------
+ * Inverse normal CDF, Wichura AS241 (PPND16)
+ *
+ * Same coefficients, branches and operation order as pivotmc.rng.ndtri:
+ * Horner from the highest coefficient, numerator / denominator, the tail
+ * evaluated on p = min(u, 1 - u) and then signed.  Only log (and, in
+ * principle, sqrt) may round differently between math libraries.
+ * ---------------------------------------------------------------------- */
+
+PIVOTMC_DEVICE double pivotmc_horner8(double x, double c0, double c1, double c2, double c3,
+                                      double c4, double c5, double c6, double c7)
+{
+    double acc = c7;
+    acc = acc * x + c6;
+    acc = acc * x + c5;
+    acc = acc * x + c4;
+    acc = acc * x + c3;
+    acc = acc * x + c2;
+    acc = acc * x + c1;
+    acc = acc * x + c0;
+    return acc;
+}
+
+PIVOTMC_DEVICE double pivotmc_ndtri(double u)
+{
+    const double q = u - 0.5;
+    if (q <= 0.425 && q >= -0.425) {
+        const double r = 0.180625 - q * q;
+        const double num = pivotmc_horner8(r,
+            3.3871328727963666080e0, 1.3314166789178437745e2,
+            1.9715909503065514427e3, 1.3731693765509461125e4,
+            4.5921953931549871457e4, 6.7265770927008700853e4,
+            3.3430575583588128105e4, 2.5090809287301226727e3);
+        const double den = pivotmc_horner8(r,
+            1.0, 4.2313330701600911252e1,
+            6.8718700749205790830e2, 5.3941960214247511077e3,
+            2.1213794301586595867e4, 3.9307895800092710610e4,
+            2.8729085735721942674e4, 5.2264952788528545610e3);
+        return q * (num / den);
+    }
+    /* Tested on u, not q: below 2**-54, u - 0.5 already rounds to -0.5. */
+    if (u > 0.0 && u < 1.0) {
+        const bool lower = u < 0.5;
+        const double p = lower ? u : 1.0 - u;
+        const double r = sqrt(-log(p));
+        double val;
+        if (r <= 5.0) {
+            const double s = r - 1.6;
+            val = pivotmc_horner8(s,
+                      1.42343711074968357734e0, 4.63033784615654529590e0,
+                      5.76949722146069140550e0, 3.64784832476320460504e0,
+                      1.27045825245236838258e0, 2.41780725177450611770e-1,
+                      2.27238449892691845833e-2, 7.74545014278341407640e-4)
+                / pivotmc_horner8(s,
+                      1.0, 2.05319162663775882187e0,
+                      1.67638483018380384940e0, 6.89767334985100004550e-1,
+                      1.48103976427480074590e-1, 1.51986665636164571966e-2,
+                      5.47593808499534494600e-4, 1.05075007164441684324e-9);
+        } else {
+            const double s = r - 5.0;
+            val = pivotmc_horner8(s,
+                      6.65790464350110377720e0, 5.46378491116411436990e0,
+                      1.78482653991729133580e0, 2.96560571828504891230e-1,
+                      2.65321895265761230930e-2, 1.24266094738807843860e-3,
+                      2.71155556874348757815e-5, 2.01033439929228813265e-7)
+                / pivotmc_horner8(s,
+                      1.0, 5.99832206555887937690e-1,
+                      1.36929880922735805310e-1, 1.48753612908506148525e-2,
+                      7.86869131145613259100e-4, 1.84631831751005468180e-5,
+                      1.42151175831644588870e-7, 2.04426310338993978564e-15);
+        }
+        return lower ? -val : val;
+    }
+    /* Never reached from pivotmc_uniform; kept so the function is total
+       like its numpy twin.  Bit patterns avoid needing <math.h> macros. */
+    if (u == 0.0) return __longlong_as_double((long long)0xFFF0000000000000ull); /* -inf */
+    if (u == 1.0) return __longlong_as_double((long long)0x7FF0000000000000ull); /* +inf */
+    return __longlong_as_double((long long)0x7FF8000000000000ull);                /* NaN */
+}
+
+/* ------------------------------------------------------------------------
+ * Layout helper
+ * ---------------------------------------------------------------------- */
+
+/* Uniforms of slots 2*pair and 2*pair + 1 at (path, step); step is a step
+   index or PIVOTMC_PER_PATH_STEP. */
+PIVOTMC_DEVICE void pivotmc_uniform_pair(unsigned int k0, unsigned int k1, unsigned long long path,
+                                         unsigned int step, unsigned int pair,
+                                         double* u_even, double* u_odd)
+{
+    unsigned int x[4];
+    x[0] = (unsigned int)path;
+    x[1] = (unsigned int)(path >> 32);
+    x[2] = step;
+    x[3] = pair;
+    pivotmc_philox4x32(x, k0, k1);
+    *u_even = pivotmc_uniform(x[0], x[1]);
+    *u_odd = pivotmc_uniform(x[2], x[3]);
+}
+
+#endif /* PIVOTMC_RNG_CUH */
