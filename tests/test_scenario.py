@@ -292,7 +292,7 @@ def _toml_value(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else {"nan": "nan", "inf": "inf", "-inf": "-inf"}[repr(value)]
+        return repr(value)  # nan, inf and -inf are spelled the same in TOML
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):

@@ -87,9 +87,11 @@ def _scenario(path: str | None, assignments: Sequence[str]):
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from . import format_summary, simulate, summarize
-    from .io import save
+    from .io import result_path, save
 
     scenario = _scenario(args.scenario, args.set)
+    if args.out:
+        result_path(args.out)  # a bad name must not cost a whole run
     started = time.perf_counter()
     ds = simulate(scenario, n_paths=args.paths, seed=args.seed, backend=args.backend, keep_paths=args.keep_paths)
     elapsed = time.perf_counter() - started

@@ -10,7 +10,7 @@ import xarray as xr
 
 from .errors import ValidationError
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "result_path"]
 
 _INT32 = (-(2**31), 2**31 - 1)
 _EMPTY_LAYOUT = "pivotmc_empty_variables"
@@ -28,11 +28,17 @@ def _portable_attrs(attrs: dict) -> dict:
     return out
 
 
-def save(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write a result to netCDF (``.nc``), readable back with :func:`load`."""
+def result_path(path: str | Path) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if :func:`save` can write there, else :class:`ValidationError`."""
     path = Path(path)
     if path.suffix != ".nc":
         raise ValidationError(f"cannot write {str(path)!r}: results are written as netCDF, with a .nc suffix.")
+    return path
+
+
+def save(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write a result to netCDF (``.nc``), readable back with :func:`load`."""
+    path = result_path(path)
     out = ds.copy()
     out.attrs = _portable_attrs(ds.attrs)
     # netCDF-3 (all the scipy engine writes, the one used without netCDF4 or h5netcdf) reads

@@ -83,8 +83,8 @@ _PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "power.speed": _floats(0.0, 10.0),
     "power.sigma": _floats(0.0, 1.5),
     "power.seasonality": st.lists(_floats(0.5, 2.0), min_size=12, max_size=12),
-    "power.spike_intensity": _floats(0.0, 12.0),
-    "power.spike_mean_log": _floats(0.05, 2.0),
+    "power.spike_intensity": _floats(0.0, 6.0),
+    "power.spike_mean_log": _floats(0.05, 1.0),
     "power.ppa_fraction": _floats(0.0, 1.0),
     "power.ppa_price": _floats(0.0, 200.0),
     "hosting.lease_rate": _log_floats(20.0, 500.0),
@@ -183,7 +183,9 @@ def scenarios(max_horizon_years: float = 3, steps_per_year: tuple[int, ...] = (1
     plausible one (BTC between $1k and $1M, volatilities up to 1.5, speeds up
     to 10 a year, sites of 1 to 1,000 MW, ...). Cross-field rules hold: lead
     times are ordered, the correlation matrix is valid, and the horizon and
-    ASIC refresh interval are whole numbers of steps.
+    ASIC refresh interval are whole numbers of steps. Where power spikes are
+    drawn, the power price reverts fast enough for them to decay (spikes
+    decay at its mean-reversion speed).
 
     Parameters
     ----------
@@ -226,6 +228,13 @@ def _scenarios(draw: st.DrawFn, grids: tuple[tuple[int, int], ...]) -> Scenario:
     overrides["simulation.steps_per_year"] = steps
     overrides["simulation.horizon_years"] = n_steps / steps
     overrides["mining.refresh_years"] = refresh_steps / steps
+    spike_log_rate = overrides.get("power.spike_intensity", 0.0) * overrides.get("power.spike_mean_log", 0.5)
+    slowest = max(0.5, spike_log_rate / 2.0)
+    if spike_log_rate > 0.0 and overrides.get("power.speed", 2.0) < slowest:
+        # Spikes decay at the mean-reversion speed, so the log price settles about
+        # intensity * mean_log / speed above its mean. Slow reversion under frequent
+        # spikes would pile them up to prices no power market has seen.
+        overrides["power.speed"] = draw(_floats(slowest, 10.0))
 
     if draw(st.booleans()):
         lead = sorted(draw(st.lists(_floats(0.0, 36.0), min_size=3, max_size=3)))
