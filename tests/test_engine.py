@@ -183,3 +183,12 @@ def test_memory_is_linear_in_paths_not_paths_times_steps():
     paths_times_steps = n * scenario.n_steps * 8
     assert peak < paths_times_steps / 4, (peak, paths_times_steps)
     assert peak < 40 * n * 8  # a few dozen doubles per path
+
+
+def test_progress_callback_reports_and_leaves_results_unchanged():
+    calls = []
+    plain = pivotmc.simulate(SHORT, n_paths=333, seed=2, keep_paths=7)
+    tracked = pivotmc.simulate(SHORT, n_paths=333, seed=2, keep_paths=7, progress=lambda d, n: calls.append((d, n)))
+    _identical(plain, tracked)
+    assert calls[0] == (0, 333) and calls[-1] == (333, 333)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as _dt
 import numbers
+from typing import Callable
 
 import numpy as np
 import xarray as xr
 
 from . import rng
-from .backends import KEPT_FACTORS, ChunkResult, get_backend
+from .accumulate import ExactSum
+from .backends import KEPT_FACTORS, ChunkResult, KeptPaths, get_backend
 from .errors import ParameterTypeError, ValidationError
 from .plan import Plan, lower, step_dates
 from .scenario import Scenario
@@ -19,6 +21,8 @@ __all__ = ["simulate", "MAX_PATHS"]
 #: Path indices fill the two low counter words; 2**32 paths is far beyond any run's needs
 #: and keeps the index exact in every backend's integer types.
 MAX_PATHS = 2**32
+#: A run with a progress callback is split into this many chunks.
+PROGRESS_CHUNKS = 50
 
 FACTOR_ATTRS = {
     "btc_price": ("USD", "BTC price"),
@@ -50,6 +54,7 @@ def simulate(
     backend: str = "auto",
     keep_paths: int = 0,
     block_paths: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> xr.Dataset:
     """Simulate ``n_paths`` correlated market paths and value every strategy on them.
 
@@ -69,6 +74,9 @@ def simulate(
         Number of leading paths whose full trajectories are returned.
     block_paths : int, optional
         Paths per block (a memory knob; results do not depend on it).
+    progress : callable, optional
+        Called as ``progress(done_paths, n_paths)`` as the run advances (the run
+        is then split into a few dozen chunks; results do not depend on it).
 
     Returns
     -------
@@ -103,8 +111,39 @@ def simulate(
     runner = get_backend(backend)
 
     plan = lower(scenario)
-    chunk = runner.run_chunk(plan, key, 0, n_paths, keep_paths, block_paths)
+    if progress is None:
+        chunk = runner.run_chunk(plan, key, 0, n_paths, keep_paths, block_paths)
+    else:
+        size = max(1, -(-n_paths // PROGRESS_CHUNKS))
+        progress(0, n_paths)
+        parts = []
+        for first in range(0, n_paths, size):
+            parts.append(runner.run_chunk(plan, key, first, min(size, n_paths - first), keep_paths, block_paths))
+            progress(first + parts[-1].npv.shape[1], n_paths)
+        chunk = merge_chunks(parts)
     return build_dataset(plan, chunk, n_paths=n_paths, seed=int(seed), backend=runner.name)
+
+
+def merge_chunks(parts: list[ChunkResult]) -> ChunkResult:
+    """Join the results of consecutive path ranges into one (exact sums add exactly)."""
+    parts = sorted(parts, key=lambda c: c.first_path)
+    for before, after in zip(parts, parts[1:]):
+        if before.first_path + before.npv.shape[1] != after.first_path:
+            raise ValueError("chunks to merge must cover consecutive path ranges")  # pragma: no cover - internal
+    sums = ExactSum(parts[0].cash_flow_sum.hi.shape)
+    for part in parts:
+        sums.merge(part.cash_flow_sum)
+    kept = KeptPaths(
+        paths=np.concatenate([p.kept.paths for p in parts]),
+        factors={name: np.concatenate([p.kept.factors[name] for p in parts]) for name in KEPT_FACTORS},
+        cash_flow=np.concatenate([p.kept.cash_flow for p in parts], axis=1),
+    )
+    return ChunkResult(
+        first_path=parts[0].first_path,
+        npv=np.concatenate([p.npv for p in parts], axis=1),
+        cash_flow_sum=sums,
+        kept=kept,
+    )
 
 
 def build_dataset(plan: Plan, chunk: ChunkResult, *, n_paths: int, seed: int, backend: str) -> xr.Dataset:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 
@@ -321,4 +322,62 @@ def lower(scenario: Scenario) -> Plan:
         release_time=host.release_months / 12.0,
         renewal_probability=host.renewal_probability,
         grid_mw=site.grid_mw,
+    )
+
+
+# --------------------------------------------------------------------------- #
+# Flat arrays for compiled kernels (Numba and CUDA share this layout)
+# --------------------------------------------------------------------------- #
+#: Names of the scalar parameters, in the order of ``PackedPlan.scalars``. The
+#: CUDA kernels and the Numba kernels index that array with these positions.
+SCALAR_FIELDS = (
+    "dt", "blocks_per_day", "days_per_step", "hours_per_step",
+    "btc_log_price0", "btc_drift", "btc_vol", "btc_jump_mean", "btc_jump_sd",
+    "fees_log0", "fees_log_level", "fees_decay", "fees_noise",
+    "hashrate_log0", "hashrate_drift", "hashrate_kappa_dt", "hashrate_vol",
+    "power_dev0", "power_decay", "power_noise", "power_spike_mean_log",
+    "lease_dev0", "lease_decay", "lease_noise", "lease_rate0",
+    "mining_uptime", "mining_net_share", "pool_keep", "mining_ppa_fraction", "ppa_price",
+    "mining_curtailment", "mining_dr_credit", "mining_fixed_opex_per_step",
+    "asic_price_per_th_per_hashprice", "salvage_per_mw",
+    "lease_kw_per_mw", "host_capex_per_mw", "capex_overrun_sigma",
+    "lead_time_min", "lead_time_mode", "lead_time_max",
+    "lease_escalator", "lease_term", "power_passthrough", "noi_margin",
+    "default_hazard", "release_time", "renewal_probability", "grid_mw",
+)
+#: Rows of ``PackedPlan.steps``, each a per-step schedule of length n_steps.
+STEP_FIELDS = (
+    "t_start", "t_end", "discount", "subsidy_per_block", "log_hstar_coef",
+    "power_log_level", "lease_log_level", "ph_per_mw", "refresh_th_per_mw", "terminal_weight",
+)
+#: Positions as integer enums: compiled kernels read them as constants (``P.dt``).
+ScalarIndex = IntEnum("ScalarIndex", [(name, i) for i, name in enumerate(SCALAR_FIELDS)])
+StepIndex = IntEnum("StepIndex", [(name, i) for i, name in enumerate(STEP_FIELDS)])
+
+
+@dataclass(frozen=True, eq=False)
+class PackedPlan:
+    """A :class:`Plan` as contiguous float64 arrays."""
+
+    scalars: np.ndarray  # (len(SCALAR_FIELDS),)
+    steps: np.ndarray  # (len(STEP_FIELDS), n_steps)
+    chol: np.ndarray  # (5, 5)
+    btc_jump_cdf: np.ndarray
+    power_spike_cdf: np.ndarray
+    conversion_share: np.ndarray  # (n_strategies,)
+    exit_multiple: np.ndarray  # (n_strategies,)
+
+
+def pack(plan: Plan) -> PackedPlan:
+    """Flatten a plan for compiled kernels (booleans become 0.0 / 1.0)."""
+    scalars = np.array([float(getattr(plan, name)) for name in SCALAR_FIELDS])
+    steps = np.ascontiguousarray(np.stack([np.asarray(getattr(plan, name), dtype=np.float64) for name in STEP_FIELDS]))
+    return PackedPlan(
+        scalars=scalars,
+        steps=steps,
+        chol=np.ascontiguousarray(plan.chol),
+        btc_jump_cdf=np.ascontiguousarray(plan.btc_jump_cdf),
+        power_spike_cdf=np.ascontiguousarray(plan.power_spike_cdf),
+        conversion_share=np.ascontiguousarray(plan.conversion_share),
+        exit_multiple=np.ascontiguousarray(plan.exit_multiple),
     )

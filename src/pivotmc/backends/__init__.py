@@ -79,6 +79,7 @@ BACKENDS: dict[str, Backend] = {
     b.name: b
     for b in (
         Backend("reference", ".reference", "plain numpy, vectorised over paths: the truth the others are tested against", 0),
+        Backend("cpu", ".cpu", "fused Numba kernels, parallel over blocks of paths", 10),
     )
 }
 
