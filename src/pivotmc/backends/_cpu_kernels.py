@@ -16,13 +16,16 @@ Nothing here is compiled at import: Numba compiles on the first call.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
 
 import numba
 import numpy as np
 from numba import njit, prange
 
 from .. import rng
+from ..plan import SCALAR_FIELDS, STEP_FIELDS
 from ..plan import ScalarIndex as P
 from ..plan import StepIndex as T
 
@@ -48,26 +51,48 @@ _D = np.array(rng._D)
 _E = np.array(rng._E)
 _F = np.array(rng._F)
 
-_JIT = dict(nogil=True, cache=True, error_model="numpy")
+# error_model="numpy": no zero-division branches, which would stop loops from vectorising.
+_JIT = dict(nogil=True, cache=os.environ.get("PIVOTMC_NO_CACHE") is None, error_model="numpy")
+
+
+@njit(inline="always", **_JIT)
+def _philox_round(c0, c1, c2, c3, k0, k1):
+    p0 = _M0 * c0
+    p1 = _M1 * c2
+    return (p1 >> _S32) ^ c1 ^ k0, p1 & _MASK32, (p0 >> _S32) ^ c3 ^ k1, p0 & _MASK32
+
+
+@njit(inline="always", **_JIT)
+def _bump(k0, k1):
+    return (k0 + _W0) & _MASK32, (k1 + _W1) & _MASK32
 
 
 @njit(inline="always", **_JIT)
 def philox(c0, c1, c2, c3, k0, k1):
-    """Philox4x32-10 on uint64 values holding 32-bit words."""
-    for _ in range(10):
-        p0 = _M0 * c0
-        p1 = _M1 * c2
-        hi0 = p0 >> _S32
-        lo0 = p0 & _MASK32
-        hi1 = p1 >> _S32
-        lo1 = p1 & _MASK32
-        c0 = hi1 ^ c1 ^ k0
-        c1 = lo1
-        c2 = hi0 ^ c3 ^ k1
-        c3 = lo0
-        k0 = (k0 + _W0) & _MASK32
-        k1 = (k1 + _W1) & _MASK32
-    return c0, c1, c2, c3
+    """Philox4x32-10 on uint64 values holding 32-bit words.
+
+    The ten rounds are written out so that a loop over lanes around a call
+    becomes straight-line integer code that LLVM vectorises.
+    """
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = _bump(k0, k1)
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = _bump(k0, k1)
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = _bump(k0, k1)
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = _bump(k0, k1)
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = _bump(k0, k1)
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = _bump(k0, k1)
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = _bump(k0, k1)
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = _bump(k0, k1)
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    k0, k1 = _bump(k0, k1)
+    return _philox_round(c0, c1, c2, c3, k0, k1)
 
 
 @njit(inline="always", **_JIT)
@@ -122,15 +147,6 @@ def count_below(cdf, u):
     return c
 
 
-@njit(inline="always", **_JIT)
-def escalated_years(a, b, start, growth):
-    years_in = math.floor(a - start)
-    anniversary = start + years_in + 1.0
-    before = min(b, anniversary) - a
-    after = max(b - anniversary, 0.0)
-    return growth**years_in * (before + after * growth)
-
-
 @njit(**_JIT)
 def philox_words(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 of arrays of counters (for tests against the numpy generator)."""
@@ -147,49 +163,118 @@ def philox_words(c0, c1, c2, c3, k0, k1):
     return out
 
 
-@njit(**_JIT)
+# --------------------------------------------------------------------------- #
+# Vectorisable exp and log
+# --------------------------------------------------------------------------- #
+# libm calls keep LLVM from vectorising a loop, and five exponentials per
+# path-step would dominate the kernel. These are straight-line (a polynomial
+# and a bit cast), accurate to about one ulp over the range the model uses.
+_LN2_HI = 6.93147180369123816490e-01  # ln 2 with its low bits zeroed: n * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_INV_LN2 = 1.44269504088896338700e00
+_SQRT2 = 1.4142135623730951
+_EXP_COEF = np.array([1.0 / math.factorial(i) for i in range(14)])  # Taylor to r**13: error < 1e-17 on |r| <= ln2/2
+_LOG_COEF = np.array([2.0 / (2 * i + 1) for i in range(11)])  # atanh series in s**2 up to s**21
+_MANTISSA = np.int64((1 << 52) - 1)
+_EXP_BIAS = np.int64(1023)
+
+
+@njit(inline="always", **_JIT)
+def fast_exp(x):
+    """e**x for -708 <= x <= 709 (arguments are clamped to that range)."""
+    x = min(max(x, -708.0), 709.0)
+    n = math.floor(x * _INV_LN2 + 0.5)
+    r = (x - n * _LN2_HI) - n * _LN2_LO
+    p = _horner(_EXP_COEF, r)
+    scale = np.int64((np.int64(n) + _EXP_BIAS) << 52).view(np.float64)
+    return p * scale
+
+
+@njit(inline="always", **_JIT)
+def fast_log(x):
+    """Natural log of a positive normal float."""
+    bits = np.float64(x).view(np.int64)
+    e = np.float64((bits >> 52) - _EXP_BIAS)
+    m = np.int64((bits & _MANTISSA) | (_EXP_BIAS << 52)).view(np.float64)  # in [1, 2)
+    if m > _SQRT2:
+        m = m * 0.5
+        e = e + 1.0
+    s = (m - 1.0) / (m + 1.0)
+    s2 = s * s
+    return e * _LN2_HI + (s * _horner(_LOG_COEF, s2) + e * _LN2_LO)
+
+
+# --------------------------------------------------------------------------- #
+# The lane workspace
+# --------------------------------------------------------------------------- #
+# A block's per-lane values live in one flat array, row after row, with a row
+# length known at compile time. LLVM then sees every access as one base plus a
+# constant offset, proves the rows independent, and vectorises the lane loops;
+# with separate arrays it must check aliasing at run time and gives up.
+LANES = 256
+MAX_STRATEGIES = 8
+_ROWS = (
+    "jump", "spike",
+    "log_btc", "log_fees", "fees", "log_hr", "power_dev", "lease_dev",
+    "btc", "hashrate", "power", "market", "hashprice",
+    "mine_ebitda", "mine_capex", "host_ebitda", "host_capex",
+    "lead", "capex_per_mw", "start", "end", "rate", "spent",
+)
+_OFF = {name: i * LANES for i, name in enumerate(_ROWS)}
+JUMP, SPIKE = _OFF["jump"], _OFF["spike"]
+LOG_BTC, LOG_FEES, FEES, LOG_HR = _OFF["log_btc"], _OFF["log_fees"], _OFF["fees"], _OFF["log_hr"]
+POWER_DEV, LEASE_DEV = _OFF["power_dev"], _OFF["lease_dev"]
+BTC, HASHRATE, POWER, MARKET, HASHPRICE = _OFF["btc"], _OFF["hashrate"], _OFF["power"], _OFF["market"], _OFF["hashprice"]
+MINE_EBITDA, MINE_CAPEX, HOST_EBITDA, HOST_CAPEX = _OFF["mine_ebitda"], _OFF["mine_capex"], _OFF["host_ebitda"], _OFF["host_capex"]
+LEAD, CAPEX_PER_MW, START, END, RATE, SPENT = _OFF["lead"], _OFF["capex_per_mw"], _OFF["start"], _OFF["end"], _OFF["rate"], _OFF["spent"]
+NPV0 = len(_ROWS) * LANES  # then MAX_STRATEGIES rows of NPV, then as many of final-year EBITDA
+FINAL0 = NPV0 + MAX_STRATEGIES * LANES
+WORKSPACE = FINAL0 + MAX_STRATEGIES * LANES
+
+
+@njit(inline="always", **_JIT)
+def _draw_step(u, z, key0, key1, path0, m, k):
+    """Ten per-step uniforms into ``u`` (10, lanes) and the five factor normals into ``z`` (5, lanes)."""
+    kk = np.uint64(k)
+    for pair in range(5):
+        pp = np.uint64(pair)
+        for j in range(m):
+            p = np.uint64(path0 + j)
+            x0, x1, x2, x3 = philox(p & _MASK32, p >> _S32, kk, pp, key0, key1)
+            u[2 * pair, j] = uniform(x0, x1)
+            u[2 * pair + 1, j] = uniform(x2, x3)
+    # The rational central branch for every lane (a SIMD loop), then the rare tails.
+    for i in range(5):
+        for j in range(m):
+            z[i, j] = ndtri_central(u[i, j])
+    for i in range(5):
+        for j in range(m):
+            if abs(u[i, j] - 0.5) > 0.425:
+                z[i, j] = ndtri_tail(u[i, j])
+
+
+@njit(parallel=True, **_JIT)
 def step_uniforms_only(k0, k1, first_path, n_paths, n_steps, block):
-    """Draw (and sum) the per-step uniforms and normals alone: the floor a fused kernel approaches."""
-    n_blocks = (n_paths + block - 1) // block
+    """Draw the per-step random numbers alone, as the fused kernel does: its floor."""
+    lanes = min(block, LANES)
+    n_blocks = (n_paths + lanes - 1) // lanes
     partial = np.zeros(n_blocks)
     for b in prange(n_blocks):
-        lo = b * block
-        m = min(block, n_paths - lo)
-        u = np.empty((10, m))
+        lo = b * lanes
+        m = min(lanes, n_paths - lo)
+        u = np.empty((10, lanes))
+        z = np.empty((5, lanes))
         acc = 0.0
-        key0 = np.uint64(k0)
-        key1 = np.uint64(k1)
         for k in range(n_steps):
-            _draw_step(u, key0, key1, first_path + lo, m, k)
-            for i in range(7):
-                for j in range(m):
-                    acc += u[i, j]
+            _draw_step(u, z, np.uint64(k0), np.uint64(k1), first_path + lo, m, k)
+            acc += z[k % 5, k % m]  # keeps the draws alive without a dependency chain
         partial[b] = acc
     return partial.sum()
 
 
-@njit(inline="always", **_JIT)
-def _draw_step(u, key0, key1, path0, m, k):
-    """The ten per-step uniforms of lanes 0..m-1, then slots 0-4 and 6 turned into normals."""
-    kk = np.uint64(k)
-    for j in range(m):
-        p = np.uint64(path0 + j)
-        c0 = p & _MASK32
-        c1 = p >> _S32
-        for pair in range(5):
-            x0, x1, x2, x3 = philox(c0, c1, kk, np.uint64(pair), key0, key1)
-            u[2 * pair, j] = uniform(x0, x1)
-            u[2 * pair + 1, j] = uniform(x2, x3)
-    # Normals in place: the rational central branch for every lane (vectorisable),
-    # then the rare tails with their logarithm.
-    for i in (0, 1, 2, 3, 4, 6):
-        for j in range(m):
-            x = u[i, j]
-            u[i, j] = ndtri_central(x)
-            if abs(x - 0.5) > 0.425:
-                u[i, j] = ndtri_tail(x)
-
-
+# --------------------------------------------------------------------------- #
+# The fused kernel
+# --------------------------------------------------------------------------- #
 @njit(parallel=True, **_JIT)
 def simulate_paths(
     scalars, steps, chol, jump_cdf, spike_cdf, share, exit_multiple,
@@ -201,16 +286,19 @@ def simulate_paths(
     Writes ``npv_out`` (strategies, n_paths), adds exact limb sums of each
     step's cash flow into ``sums_hi``/``sums_lo`` (threads, strategies, steps),
     and fills ``kept_factors`` (6, kept, steps) and ``kept_cf`` (strategies,
-    kept, steps) for global paths below ``keep_paths``. Returns the number of
-    cash flows too large to quantise (0 when all is well).
+    kept, steps) for global paths below ``keep_paths``. ``block`` is the number
+    of lanes per block (at most :data:`LANES`). Returns the number of cash flows
+    too large to quantise (0 when all is well).
     """
-    n_blocks = (n_paths + block - 1) // block
+    lanes = min(block, LANES)
+    n_blocks = (n_paths + lanes - 1) // lanes
     overflow = np.zeros(n_blocks, dtype=np.int64)
     for b in prange(n_blocks):
+        tid = numba.get_thread_id()
         overflow[b] = _simulate_block(
             scalars, steps, chol, jump_cdf, spike_cdf, share, exit_multiple,
-            k0, k1, first_path, b * block, min(block, n_paths - b * block), keep_paths,
-            npv_out, sums_hi[numba.get_thread_id()], sums_lo[numba.get_thread_id()], kept_factors, kept_cf,
+            k0, k1, first_path, b * lanes, min(lanes, n_paths - b * lanes), keep_paths,
+            npv_out, sums_hi[tid], sums_lo[tid], kept_factors, kept_cf,
         )
     return overflow.sum()
 
@@ -228,12 +316,17 @@ def _simulate_block(
     path0 = first_path + lo
     n_keep = max(0, min(m, keep_paths - path0))
     overflow = 0
+    w = np.empty(WORKSPACE)
+    u = np.empty((10, LANES))
+    z = np.empty((5, LANES))
 
     dt = scalars[P.dt]
     grid = scalars[P.grid_mw]
     g_lease = 1.0 + scalars[P.lease_escalator]
     release = scalars[P.release_time]
     term = scalars[P.lease_term]
+    hazard = scalars[P.default_hazard]
+    renewal = scalars[P.renewal_probability]
     ppa = scalars[P.mining_ppa_fraction]
     ppa_price = scalars[P.ppa_price]
     spot_share = 1.0 - ppa
@@ -241,27 +334,62 @@ def _simulate_block(
     curtailment = scalars[P.mining_curtailment] != 0.0
     passthrough = scalars[P.power_passthrough] != 0.0
     has_spikes = spike_cdf.size > 1
-
-    # per-lane state
-    log_btc = np.full(m, scalars[P.btc_log_price0])
-    log_fees = np.full(m, scalars[P.fees_log0])
-    log_hr = np.full(m, scalars[P.hashrate_log0])
-    power_dev = np.full(m, scalars[P.power_dev0])
-    lease_dev = np.full(m, scalars[P.lease_dev0])
-    lead = np.empty(m)
-    capex_per_mw = np.empty(m)
-    start = np.empty(m)
-    end = np.empty(m)
-    rate = np.full(m, scalars[P.lease_rate0])
-    spent = np.zeros(m)
-    npv = np.zeros((n_strat, m))
-    final_ebitda = np.zeros((n_strat, m))
-    u = np.empty((10, m))
+    blocks_per_day = scalars[P.blocks_per_day]
+    days = scalars[P.days_per_step]
+    net_share = scalars[P.mining_net_share]
+    pool_keep = scalars[P.pool_keep]
+    dr_credit = scalars[P.mining_dr_credit]
+    fixed_opex = scalars[P.mining_fixed_opex_per_step]
+    asic_price = scalars[P.asic_price_per_th_per_hashprice]
+    kw_revenue = 12.0 * scalars[P.lease_kw_per_mw]
+    noi = scalars[P.noi_margin]
+    hours_per_year = scalars[P.hours_per_step] / dt
+    hr_drift = scalars[P.hashrate_drift]
+    hr_kdt = scalars[P.hashrate_kappa_dt]
+    hr_vol = scalars[P.hashrate_vol]
+    btc_drift = scalars[P.btc_drift]
+    btc_vol = scalars[P.btc_vol]
+    jump_mean = scalars[P.btc_jump_mean]
+    jump_sd = scalars[P.btc_jump_sd]
+    fees_level = scalars[P.fees_log_level]
+    fees_decay = scalars[P.fees_decay]
+    fees_noise = scalars[P.fees_noise]
+    power_decay = scalars[P.power_decay]
+    power_noise = scalars[P.power_noise]
+    spike_mean = scalars[P.power_spike_mean_log]
+    lease_decay = scalars[P.lease_decay]
+    lease_noise = scalars[P.lease_noise]
+    salvage_per_mw = scalars[P.salvage_per_mw]
+    c00 = chol[0, 0]
+    c10, c11 = chol[1, 0], chol[1, 1]
+    c20, c21, c22 = chol[2, 0], chol[2, 1], chol[2, 2]
+    c30, c31, c32, c33 = chol[3, 0], chol[3, 1], chol[3, 2], chol[3, 3]
+    c40, c41, c42, c43, c44 = chol[4, 0], chol[4, 1], chol[4, 2], chol[4, 3], chol[4, 4]
+    # Escalator factors by whole contract year (a lookup instead of pow in the lease loop).
+    growth_pow = np.empty(128)
+    for i in range(128):
+        growth_pow[i] = g_lease ** np.float64(i)
     mining_mw = np.empty(n_strat)
     hosting_mw = np.empty(n_strat)
     for s in range(n_strat):
         mining_mw[s] = grid * (1.0 - share[s])
         hosting_mw[s] = grid * share[s]
+
+    fees0 = fast_exp(scalars[P.fees_log0])
+    for j in range(m):
+        w[LOG_BTC + j] = scalars[P.btc_log_price0]
+        w[LOG_FEES + j] = scalars[P.fees_log0]
+        w[FEES + j] = fees0
+        w[LOG_HR + j] = scalars[P.hashrate_log0]
+        w[POWER_DEV + j] = scalars[P.power_dev0]
+        w[LEASE_DEV + j] = scalars[P.lease_dev0]
+        w[RATE + j] = scalars[P.lease_rate0]
+        w[SPENT + j] = 0.0
+        w[SPIKE + j] = 0.0
+    for s in range(n_strat):
+        for j in range(m):
+            w[NPV0 + s * LANES + j] = 0.0
+            w[FINAL0 + s * LANES + j] = 0.0
 
     lt_lo = scalars[P.lead_time_min]
     lt_mode = scalars[P.lead_time_mode]
@@ -272,156 +400,243 @@ def _simulate_block(
         u_lead = uniform(x0, x1)
         u_over = uniform(x2, x3)
         if lt_hi <= lt_lo:
-            lead[j] = lt_lo
+            lead = lt_lo
         else:
             width = lt_hi - lt_lo
             if u_lead < (lt_mode - lt_lo) / width:
-                lead[j] = lt_lo + math.sqrt(u_lead * width * (lt_mode - lt_lo))
+                lead = lt_lo + math.sqrt(u_lead * width * (lt_mode - lt_lo))
             else:
-                lead[j] = lt_hi - math.sqrt((1.0 - u_lead) * width * (lt_hi - lt_mode))
-        capex_per_mw[j] = scalars[P.host_capex_per_mw] * math.exp(scalars[P.capex_overrun_sigma] * ndtri(u_over))
-        start[j] = lead[j]
-        end[j] = lead[j] + term
+                lead = lt_hi - math.sqrt((1.0 - u_lead) * width * (lt_hi - lt_mode))
+        w[LEAD + j] = lead
+        w[CAPEX_PER_MW + j] = scalars[P.host_capex_per_mw] * math.exp(scalars[P.capex_overrun_sigma] * ndtri(u_over))
+        w[START + j] = lead
+        w[END + j] = lead + term
 
     for k in range(n_steps):
-        _draw_step(u, key0, key1, path0, m, k)
+        _draw_step(u, z, key0, key1, path0, m, k)
         t0 = steps[T.t_start, k]
         t1 = steps[T.t_end, k]
+        full_step = t1 - t0
+        p_default_full = -math.expm1(-hazard * full_step)
         disc = steps[T.discount, k]
         subsidy = steps[T.subsidy_per_block, k]
+        hstar_coef = steps[T.log_hstar_coef, k]
+        power_level = steps[T.power_log_level, k]
+        lease_level = steps[T.lease_log_level, k]
         ph = steps[T.ph_per_mw, k]
-        refresh = steps[T.refresh_th_per_mw, k]
+        refresh_cost = steps[T.refresh_th_per_mw, k] * asic_price
         in_final_year = steps[T.terminal_weight, k] != 0.0
-        for j in range(m):
-            z0 = u[0, j]
-            z1 = u[1, j]
-            z2 = u[2, j]
-            z3 = u[3, j]
-            z4 = u[4, j]
-            z_btc = chol[0, 0] * z0
-            z_fees = chol[1, 0] * z0 + chol[1, 1] * z1
-            z_hr = chol[2, 0] * z0 + chol[2, 1] * z1 + chol[2, 2] * z2
-            z_power = chol[3, 0] * z0 + chol[3, 1] * z1 + chol[3, 2] * z2 + chol[3, 3] * z3
-            z_lease = chol[4, 0] * z0 + chol[4, 1] * z1 + chol[4, 2] * z2 + chol[4, 3] * z3 + chol[4, 4] * z4
 
-            # hashrate: error correction toward the equilibrium at t_k
-            log_hstar = steps[T.log_hstar_coef, k] + math.log(subsidy + math.exp(log_fees[j])) + log_btc[j]
-            log_hr[j] = (
-                log_hr[j]
-                + (scalars[P.hashrate_drift] + scalars[P.hashrate_kappa_dt] * (log_hstar - log_hr[j]))
-                + scalars[P.hashrate_vol] * z_hr
-            )
-            # BTC
-            jumps = count_below(jump_cdf, u[5, j])
-            jump = 0.0
-            if jumps > 0:
-                fj = np.float64(jumps)
-                jump = fj * scalars[P.btc_jump_mean] + math.sqrt(fj) * scalars[P.btc_jump_sd] * u[6, j]
-            log_btc[j] = log_btc[j] + scalars[P.btc_drift] + scalars[P.btc_vol] * z_btc + jump
-            # fees
-            level = scalars[P.fees_log_level]
-            log_fees[j] = level + (log_fees[j] - level) * scalars[P.fees_decay] + scalars[P.fees_noise] * z_fees
-            # power
-            power_dev[j] = power_dev[j] * scalars[P.power_decay] + scalars[P.power_noise] * z_power
-            if has_spikes:
-                count = count_below(spike_cdf, u[7, j])
-                if count > 0:
-                    total = 0.0
+        # Jumps and spikes are rare: a scalar pass that usually only compares.
+        for j in range(m):
+            w[JUMP + j] = 0.0
+            if u[5, j] > jump_cdf[0]:
+                fj = np.float64(count_below(jump_cdf, u[5, j]))
+                w[JUMP + j] = fj * jump_mean + math.sqrt(fj) * jump_sd * ndtri(u[6, j])
+        if has_spikes:
+            for j in range(m):
+                w[SPIKE + j] = 0.0
+                if u[7, j] > spike_cdf[0]:
                     pp = np.uint64(path0 + j)
-                    for i in range(count):
+                    total = 0.0
+                    for i in range(count_below(spike_cdf, u[7, j])):
                         slot = rng.SLOT_POWER_SPIKE_SIZE0 + i
                         y0, y1, y2, y3 = philox(pp & _MASK32, pp >> _S32, np.uint64(k), np.uint64(slot // 2), key0, key1)
                         us = uniform(y0, y1) if slot % 2 == 0 else uniform(y2, y3)
-                        total = total + scalars[P.power_spike_mean_log] * -math.log(us)
-                    power_dev[j] = power_dev[j] + total
-            # lease rate
-            lease_dev[j] = lease_dev[j] * scalars[P.lease_decay] + scalars[P.lease_noise] * z_lease
+                        total = total + spike_mean * -math.log(us)
+                    w[SPIKE + j] = total
 
-            btc_price = math.exp(log_btc[j])
-            fees = math.exp(log_fees[j])
-            hashrate = math.exp(log_hr[j])
-            power_price = math.exp(steps[T.power_log_level, k] + power_dev[j])
-            market = math.exp(steps[T.lease_log_level, k] + lease_dev[j])
-            hp = scalars[P.blocks_per_day] * (subsidy + fees) * btc_price / (1000.0 * hashrate)
+        # Markets and mining: straight-line arithmetic over lanes (a SIMD loop).
+        for j in range(m):
+            z0 = z[0, j]
+            z1 = z[1, j]
+            z2 = z[2, j]
+            z3 = z[3, j]
+            z4 = z[4, j]
+            z_btc = c00 * z0
+            z_fees = c10 * z0 + c11 * z1
+            z_hr = c20 * z0 + c21 * z1 + c22 * z2
+            z_power = c30 * z0 + c31 * z1 + c32 * z2 + c33 * z3
+            z_lease = c40 * z0 + c41 * z1 + c42 * z2 + c43 * z3 + c44 * z4
 
-            # mining, per grid MW
-            revenue_full = hp * ph * scalars[P.days_per_step] * scalars[P.mining_net_share]
-            curtailed = 0.0
-            if curtailment:
-                breakeven = hp * ph * scalars[P.pool_keep] / 24.0
-                if power_price > breakeven:
-                    curtailed = 1.0
+            log_btc = w[LOG_BTC + j]
+            log_hr = w[LOG_HR + j]
+            log_hstar = hstar_coef + fast_log(subsidy + w[FEES + j]) + log_btc
+            log_hr = log_hr + (hr_drift + hr_kdt * (log_hstar - log_hr)) + hr_vol * z_hr
+            log_btc = log_btc + btc_drift + btc_vol * z_btc + w[JUMP + j]
+            log_fees = fees_level + (w[LOG_FEES + j] - fees_level) * fees_decay + fees_noise * z_fees
+            power_dev = w[POWER_DEV + j] * power_decay + power_noise * z_power
+            if has_spikes:
+                power_dev = power_dev + w[SPIKE + j]
+            lease_dev = w[LEASE_DEV + j] * lease_decay + lease_noise * z_lease
+            w[LOG_BTC + j] = log_btc
+            w[LOG_HR + j] = log_hr
+            w[LOG_FEES + j] = log_fees
+            w[POWER_DEV + j] = power_dev
+            w[LEASE_DEV + j] = lease_dev
+
+            b = fast_exp(log_btc)
+            f = fast_exp(log_fees)
+            h = fast_exp(log_hr)
+            e = fast_exp(power_level + power_dev)
+            w[BTC + j] = b
+            w[FEES + j] = f
+            w[HASHRATE + j] = h
+            w[POWER + j] = e
+            w[MARKET + j] = fast_exp(lease_level + lease_dev)
+            price = blocks_per_day * (subsidy + f) * b / (1000.0 * h)
+            w[HASHPRICE + j] = price
+
+            revenue_full = price * ph * days * net_share
+            breakeven = price * ph * pool_keep / 24.0
+            curtailed = 1.0 if (curtailment and e > breakeven) else 0.0
             running = ppa + spot_share * (1.0 - curtailed)
-            power_cost = energy * (ppa * ppa_price + spot_share * (1.0 - curtailed) * power_price)
-            credit = energy * spot_share * curtailed * scalars[P.mining_dr_credit]
-            mine_ebitda = revenue_full * running - power_cost + credit - scalars[P.mining_fixed_opex_per_step]
-            mine_capex = refresh * scalars[P.asic_price_per_th_per_hashprice] * hp
+            power_cost = energy * (ppa * ppa_price + spot_share * (1.0 - curtailed) * e)
+            credit = energy * spot_share * curtailed * dr_credit
+            w[MINE_EBITDA + j] = revenue_full * running - power_cost + credit - fixed_opex
+            w[MINE_CAPEX + j] = refresh_cost * price
 
-            # hosting lease, per grid MW
-            now_spent = min(t1 / max(lead[j], _TINY_YEARS), 1.0)
-            capex_share = now_spent - spent[j]
-            spent[j] = now_spent
-            if math.isnan(rate[j]) and start[j] < t1:
-                rate[j] = market
-            a = max(t0, start[j])
-            bb = min(t1, end[j])
+        # The hosting lease: per-lane events, a scalar pass.
+        for j in range(m):
+            lead = w[LEAD + j]
+            start = w[START + j]
+            end = w[END + j]
+            rate = w[RATE + j]
+            market = w[MARKET + j]
+            now_spent = min(t1 / max(lead, _TINY_YEARS), 1.0)
+            capex_share = now_spent - w[SPENT + j]
+            w[SPENT + j] = now_spent
+            if math.isnan(rate) and start < t1:
+                rate = market
+            a = max(t0, start)
+            bb = min(t1, end)
             rate_years = 0.0
             leased = 0.0
             if bb > a:
-                rate_years = rate[j] * escalated_years(a, bb, start[j], g_lease)
+                rate_years = rate * _escalated(a, bb, start, g_lease, growth_pow)
                 leased = bb - a
-            if end[j] <= t1:
-                if u[9, j] < scalars[P.renewal_probability]:
-                    new_start = end[j]
+            if end <= t1:
+                start = end if u[9, j] < renewal else end + release
+                end = start + term
+                if start < t1:
+                    rate = market
+                    b2 = min(t1, end)
+                    rate_years = rate_years + rate * _escalated(start, b2, start, g_lease, growth_pow)
+                    leased = leased + (b2 - start)
                 else:
-                    new_start = end[j] + release
-                start[j] = new_start
-                end[j] = new_start + term
-                if start[j] < t1:
-                    rate[j] = market
-                    b2 = min(t1, end[j])
-                    rate_years = rate_years + rate[j] * escalated_years(start[j], b2, start[j], g_lease)
-                    leased = leased + (b2 - start[j])
-                else:
-                    rate[j] = np.nan
-            if leased > 0.0 and u[8, j] < -math.expm1(-scalars[P.default_hazard] * leased):
-                start[j] = t1 + release
-                end[j] = start[j] + term
-                rate[j] = np.nan
-            host_ebitda = rate_years * (12.0 * scalars[P.lease_kw_per_mw]) * scalars[P.noi_margin]
+                    rate = np.nan
+            if leased > 0.0:
+                p_default = p_default_full if leased == full_step else -math.expm1(-hazard * leased)
+                if u[8, j] < p_default:
+                    start = t1 + release
+                    end = start + term
+                    rate = np.nan
+            w[START + j] = start
+            w[END + j] = end
+            w[RATE + j] = rate
+            ebitda = rate_years * kw_revenue * noi
             if not passthrough:
-                blend = ppa * ppa_price + (1.0 - ppa) * power_price
-                host_ebitda = host_ebitda - leased * (scalars[P.hours_per_step] / dt) * blend
-            host_capex = capex_share * capex_per_mw[j]
+                ebitda = ebitda - leased * hours_per_year * (ppa * ppa_price + (1.0 - ppa) * w[POWER + j])
+            w[HOST_EBITDA + j] = ebitda
+            w[HOST_CAPEX + j] = capex_share * w[CAPEX_PER_MW + j]
 
-            for s in range(n_strat):
-                ebitda = mining_mw[s] * mine_ebitda + hosting_mw[s] * host_ebitda
-                cash_flow = ebitda - (mining_mw[s] * mine_capex + hosting_mw[s] * host_capex)
+        # Strategies: discounting, the final year's EBITDA and exact sums (SIMD loops).
+        for s in range(n_strat):
+            mw_mine = mining_mw[s]
+            mw_host = hosting_mw[s]
+            salvage = mw_host * salvage_per_mw if k == 0 else 0.0
+            npv_row = NPV0 + s * LANES
+            final_row = FINAL0 + s * LANES
+            hi_sum = np.int64(0)
+            lo_sum = np.int64(0)
+            bad = 0
+            for j in range(m):
+                ebitda = mw_mine * w[MINE_EBITDA + j] + mw_host * w[HOST_EBITDA + j]
+                cash_flow = ebitda - (mw_mine * w[MINE_CAPEX + j] + mw_host * w[HOST_CAPEX + j])
                 if k == 0:
-                    cash_flow = cash_flow + hosting_mw[s] * scalars[P.salvage_per_mw]
-                npv[s, j] = npv[s, j] + disc * cash_flow
+                    cash_flow = cash_flow + salvage
+                w[npv_row + j] = w[npv_row + j] + disc * cash_flow
                 if in_final_year:
-                    final_ebitda[s, j] = final_ebitda[s, j] + ebitda
+                    w[final_row + j] = w[final_row + j] + ebitda
                 scaled = np.rint(cash_flow * _QUANTUM)
-                if abs(scaled) < _Q_LIMIT:
-                    q = np.int64(scaled)
-                    sums_hi[s, k] += q >> 32
-                    sums_lo[s, k] += q & _LIMB_MASK
-                else:
-                    overflow += 1
-                if j < n_keep:
-                    kept_cf[s, lo + j, k] = cash_flow
-            if j < n_keep:
-                row = lo + j
-                kept_factors[0, row, k] = btc_price
-                kept_factors[1, row, k] = hashrate
-                kept_factors[2, row, k] = fees
-                kept_factors[3, row, k] = power_price
-                kept_factors[4, row, k] = market
-                kept_factors[5, row, k] = hp
+                ok = abs(scaled) < _Q_LIMIT
+                q = np.int64(scaled if ok else 0.0)
+                hi_sum += q >> 32
+                lo_sum += q & _LIMB_MASK
+                bad += 0 if ok else 1
+            sums_hi[s, k] += hi_sum
+            sums_lo[s, k] += lo_sum
+            overflow += bad
+            for j in range(n_keep):  # the same arithmetic again, kept out of the SIMD loop
+                ebitda = mw_mine * w[MINE_EBITDA + j] + mw_host * w[HOST_EBITDA + j]
+                cash_flow = ebitda - (mw_mine * w[MINE_CAPEX + j] + mw_host * w[HOST_CAPEX + j])
+                if k == 0:
+                    cash_flow = cash_flow + salvage
+                kept_cf[s, lo + j, k] = cash_flow
+        for j in range(n_keep):
+            row = lo + j
+            kept_factors[0, row, k] = w[BTC + j]
+            kept_factors[1, row, k] = w[HASHRATE + j]
+            kept_factors[2, row, k] = w[FEES + j]
+            kept_factors[3, row, k] = w[POWER + j]
+            kept_factors[4, row, k] = w[MARKET + j]
+            kept_factors[5, row, k] = w[HASHPRICE + j]
 
     last = steps[T.discount, n_steps - 1]
     for s in range(n_strat):
         for j in range(m):
-            npv_out[s, lo + j] = npv[s, j] + last * (exit_multiple[s] * final_ebitda[s, j])
+            npv_out[s, lo + j] = w[NPV0 + s * LANES + j] + last * (exit_multiple[s] * w[FINAL0 + s * LANES + j])
     return overflow
+
+
+@njit(inline="always", **_JIT)
+def _escalated(a, b, start, growth, growth_pow):
+    """Integral over [a, b] of growth**floor(t - start): see reference.escalated_years."""
+    years_in = math.floor(a - start)
+    anniversary = start + years_in + 1.0
+    before = min(b, anniversary) - a
+    after = max(b - anniversary, 0.0)
+    n = int(years_in)
+    factor = growth_pow[n] if n < growth_pow.size else growth**years_in
+    return factor * (before + after * growth)
+
+
+# --------------------------------------------------------------------------- #
+# Cache freshness
+# --------------------------------------------------------------------------- #
+# Numba invalidates a cached kernel when this file changes, not when a module it
+# takes constants from does (the packed-plan layout in plan.py, the RNG layout).
+# The fingerprint of those constants is frozen into the cached code; a mismatch
+# means the cache is stale.
+LAYOUT_FINGERPRINT = np.int64(
+    int.from_bytes(
+        hashlib.sha256(
+            repr((SCALAR_FIELDS, STEP_FIELDS, _ROWS, LANES, MAX_STRATEGIES, rng.RNG_LAYOUT_VERSION,
+                  rng.SLOT_POWER_SPIKE_SIZE0, tuple(_A), tuple(_C), tuple(_E))).encode()
+        ).digest()[:7],
+        "little",
+    )
+)
+
+
+@njit(**_JIT)
+def compiled_fingerprint():
+    return LAYOUT_FINGERPRINT
+
+
+_CACHED = (simulate_paths, _simulate_block, step_uniforms_only, philox_words, ndtri_tail, compiled_fingerprint)
+
+
+def ensure_fresh_cache() -> bool:
+    """Drop cached kernels compiled against another layout; True if it had to."""
+    if compiled_fingerprint() == LAYOUT_FINGERPRINT:
+        return False
+    for dispatcher in _CACHED:
+        cache = getattr(dispatcher, "_cache", None)
+        if cache is not None and hasattr(cache, "flush"):
+            cache.flush()
+    compiled_fingerprint.recompile()
+    for dispatcher in _CACHED:
+        if dispatcher is not compiled_fingerprint and dispatcher.signatures:
+            dispatcher.recompile()
+    return True

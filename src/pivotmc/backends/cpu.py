@@ -18,7 +18,7 @@ from . import KEPT_FACTORS, ChunkResult, KeptPaths
 __all__ = ["run_chunk", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
 
 #: Lanes per block: the per-lane state of a block stays in the L1/L2 caches.
-DEFAULT_BLOCK_PATHS = 256
+DEFAULT_BLOCK_PATHS = 256  # lanes per block; the kernel caps it at _cpu_kernels.LANES
 
 
 def unavailable_reason() -> str | None:
@@ -40,9 +40,12 @@ def run_chunk(
     """Simulate paths ``first_path .. first_path + n_paths - 1`` (see the reference backend)."""
     import numba
 
-    from ._cpu_kernels import simulate_paths
+    from ._cpu_kernels import MAX_STRATEGIES, ensure_fresh_cache, simulate_paths
 
+    ensure_fresh_cache()
     packed = pack(plan)
+    if plan.n_strategies > MAX_STRATEGIES:  # pragma: no cover - the scenario allows fewer
+        raise ValidationError(f"the cpu backend values at most {MAX_STRATEGIES} strategies at once.")
     n_strat, n_steps = plan.n_strategies, plan.n_steps
     n_kept = int(np.clip(keep_paths - first_path, 0, n_paths))
     npv = np.empty((n_strat, n_paths))
