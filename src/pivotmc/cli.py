@@ -6,14 +6,19 @@ Exit codes: 0 success, 2 bad input (one line on stderr), 1 anything unexpected.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import tomllib
-from typing import Sequence
+from typing import Callable, Sequence, TextIO
 
 from .errors import ValidationError
 
 DEFAULT_PATHS = 50_000
+#: A run shorter than this prints no progress bar: a bar that flashes by is noise.
+PROGRESS_DELAY_S = 1.5
+#: Overrides PROGRESS_DELAY_S (seconds); the tests set it to 0 to see the bar on a quick run.
+PROGRESS_DELAY_ENV = "PIVOTMC_PROGRESS_DELAY"
 
 
 def _parse_assignment(text: str) -> tuple[str, object]:
@@ -76,6 +81,72 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds + 0.5), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+class _ProgressBar:
+    """``simulate``'s progress callback drawing one line, redrawn in place, on a terminal.
+
+    Nothing is drawn before ``delay_s`` has passed, so quick runs look exactly as
+    they would without it; :meth:`close` erases the line, leaving the terminal as
+    it was before the run.
+    """
+
+    def __init__(self, stream: TextIO, delay_s: float, clock: Callable[[], float] = time.perf_counter) -> None:
+        self.stream = stream
+        self.delay_s = delay_s
+        self.clock = clock
+        self.started = clock()
+        self.drawn = 0  # length of the line on screen, 0 when none
+
+    def __call__(self, done: int, total: int) -> None:
+        elapsed = self.clock() - self.started
+        if elapsed < self.delay_s:
+            return
+        eta = _clock(elapsed * (total - done) / done) if done else "?"
+        text = f"{100 * done // max(total, 1):3d}%  {done:,}/{total:,} paths  elapsed {_clock(elapsed)}  ETA {eta}"
+        # Overflowing the width would wrap, and a carriage return cannot redraw a wrapped line.
+        room = self._columns() - 1 - len(text) - 3
+        if room >= 10:
+            filled = min(30, room) * done // max(total, 1)
+            text = f"[{'#' * filled}{'.' * (min(30, room) - filled)}] {text}"
+        line = text[: self._columns() - 1]
+        self.stream.write("\r" + line.ljust(self.drawn))
+        self.stream.flush()
+        self.drawn = max(self.drawn, len(line))
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\r" + " " * self.drawn + "\r")
+            self.stream.flush()
+            self.drawn = 0
+
+    def _columns(self) -> int:
+        try:
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            columns = 0
+        return columns if columns > 0 else 80  # a fresh pseudo-terminal reports 0
+
+
+def _progress_bar() -> _ProgressBar | None:
+    """A progress bar on stderr if it is an interactive terminal, else None (pipes and logs stay clean)."""
+    stream = sys.stderr
+    try:
+        if stream is None or not stream.isatty():
+            return None
+    except (AttributeError, ValueError):  # closed or replaced by an object without isatty
+        return None
+    try:
+        delay_s = float(os.environ.get(PROGRESS_DELAY_ENV, PROGRESS_DELAY_S))
+    except ValueError:
+        delay_s = PROGRESS_DELAY_S
+    return _ProgressBar(stream, delay_s)
+
+
 def _scenario(path: str | None, assignments: Sequence[str]):
     from .scenario import Scenario
 
@@ -92,8 +163,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = _scenario(args.scenario, args.set)
     if args.out:
         result_path(args.out)  # a bad name must not cost a whole run
+    bar = _progress_bar()
     started = time.perf_counter()
-    ds = simulate(scenario, n_paths=args.paths, seed=args.seed, backend=args.backend, keep_paths=args.keep_paths)
+    try:
+        ds = simulate(
+            scenario, n_paths=args.paths, seed=args.seed, backend=args.backend, keep_paths=args.keep_paths, progress=bar
+        )
+    finally:
+        if bar is not None:
+            bar.close()
     elapsed = time.perf_counter() - started
     print(format_summary(summarize(ds)))
     steps = scenario.n_steps
