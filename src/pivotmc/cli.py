@@ -14,7 +14,7 @@ from typing import Callable, Sequence, TextIO
 
 from .errors import ValidationError
 
-DEFAULT_PATHS = 50_000
+DEFAULT_PATHS = 200_000
 #: A run shorter than this prints no progress bar: a bar that flashes by is noise.
 PROGRESS_DELAY_S = 1.5
 #: Overrides PROGRESS_DELAY_S (seconds); the tests set it to 0 to see the bar on a quick run.
