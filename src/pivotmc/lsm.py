@@ -1,0 +1,248 @@
+"""Least-squares Monte Carlo (Longstaff-Schwartz) for Bermudan optimal stopping.
+
+:func:`optimal_stopping` learns an exercise policy by regressing realised
+future values on functions of the state, backwards over the exercise dates,
+and values that policy on paths it has not seen. Learning and valuing on the
+same paths lets the regression peek at the future it is asked to predict,
+which biases the value upwards; an independent valuation set gives a
+low-biased estimate with an honest standard error.
+
+The regression is kept well conditioned: each date's features are centred and
+scaled on the paths it is fitted to, the basis is built on the scaled
+features, and the least-squares problem is solved by SVD (``numpy.linalg.lstsq``),
+never through normal equations on raw powers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ParameterTypeError, ValidationError
+
+__all__ = ["optimal_stopping", "StoppingResult", "StoppingPolicy", "BASES"]
+
+BASES = ("laguerre", "polynomial")
+
+
+def _basis_terms(k: int, degree: int) -> list[tuple[int, ...]]:
+    """Exponent tuples of every product of per-feature terms with total degree <= degree."""
+    return [e for e in itertools.product(range(degree + 1), repeat=k) if sum(e) <= degree]
+
+
+def _univariate(x: np.ndarray, degree: int, basis: str) -> list[np.ndarray]:
+    """Per-feature terms of order 0..degree."""
+    if basis == "polynomial":
+        out = [np.ones_like(x)]
+        for _ in range(degree):
+            out.append(out[-1] * x)
+        return out
+    # Laguerre polynomials by their three-term recurrence, on the scaled feature.
+    out = [np.ones_like(x), 1.0 - x]
+    for n in range(1, degree):
+        out.append(((2 * n + 1 - x) * out[n] - n * out[n - 1]) / (n + 1))
+    return out[: degree + 1]
+
+
+@dataclass(frozen=True)
+class StoppingPolicy:
+    """A learned exercise rule: per date, feature scaling and regression coefficients."""
+
+    basis: str
+    degree: int
+    terms: tuple[tuple[int, ...], ...]
+    centre: np.ndarray  # (dates, k)
+    scale: np.ndarray  # (dates, k)
+    coefficients: np.ndarray  # (dates, n_terms); NaN rows where no regression was possible
+
+    def design(self, date: int, features: np.ndarray) -> np.ndarray:
+        """The regression matrix of ``features`` (paths, k) at ``date``."""
+        x = (features - self.centre[date]) / self.scale[date]
+        if self.basis == "laguerre":
+            x = x + 1.0  # Laguerre polynomials are natural on a non-negative range; shift the centred feature
+        per_feature = [_univariate(x[:, i], self.degree, self.basis) for i in range(x.shape[1])]
+        cols = []
+        for term in self.terms:
+            col = np.ones(x.shape[0])
+            for i, power in enumerate(term):
+                if power:
+                    col = col * per_feature[i][power]
+            cols.append(col)
+        return np.column_stack(cols)
+
+    def continuation(self, date: int, features: np.ndarray) -> np.ndarray:
+        """Estimated value of continuing at ``date``, in money of that date."""
+        coef = self.coefficients[date]
+        if np.isnan(coef).any():
+            return np.full(features.shape[0], np.inf)  # no rule learned: never stop here
+        return self.design(date, features) @ coef
+
+    def stopping_dates(self, features: np.ndarray, exercise_values: np.ndarray) -> np.ndarray:
+        """First date each path stops under this policy (-1 where it never does)."""
+        n_dates, n_paths = exercise_values.shape
+        stop = np.full(n_paths, -1, dtype=np.int64)
+        alive = np.ones(n_paths, dtype=bool)
+        for t in range(n_dates):
+            candidates = alive & (exercise_values[t] > 0.0)
+            if t < n_dates - 1 and candidates.any():
+                idx = np.flatnonzero(candidates)
+                cont = self.continuation(t, features[t, idx])
+                go = np.zeros(n_paths, dtype=bool)
+                go[idx] = exercise_values[t, idx] >= cont
+                candidates = go
+            stop[candidates] = t
+            alive &= ~candidates
+        return stop
+
+
+@dataclass(frozen=True)
+class StoppingResult:
+    """What :func:`optimal_stopping` returns.
+
+    Attributes
+    ----------
+    value : float
+        Mean discounted payoff of the learned policy on the valuation paths.
+    std_error : float
+        Its standard error (independent valuation paths).
+    stopping_date : ndarray of int
+        Per path (all paths, in input order), the index of the date it stops at, -1 if never.
+    valuation_paths : ndarray of bool
+        Which paths valued the policy (the others learned it).
+    payoffs : ndarray
+        Discounted payoff of every path under the policy.
+    in_sample_value : float
+        Mean payoff on the learning paths (biased upwards; for diagnostics).
+    policy : StoppingPolicy
+        The learned rule, to apply elsewhere.
+    """
+
+    value: float
+    std_error: float
+    stopping_date: np.ndarray
+    valuation_paths: np.ndarray
+    payoffs: np.ndarray
+    in_sample_value: float
+    policy: StoppingPolicy
+
+
+def optimal_stopping(
+    features: np.ndarray,
+    exercise_values: np.ndarray,
+    discount_factors: np.ndarray,
+    *,
+    basis: str = "laguerre",
+    degree: int = 3,
+    train_fraction: float = 0.5,
+    itm_only: bool = True,
+    valuation: np.ndarray | None = None,
+) -> StoppingResult:
+    """Value a Bermudan stopping problem by least-squares Monte Carlo.
+
+    Parameters
+    ----------
+    features : ndarray, shape (dates, paths, k) or (dates, paths)
+        State at each exercise date, the regressors of the continuation value.
+    exercise_values : ndarray, shape (dates, paths)
+        What stopping at each date pays, in money of that date. Stopping is
+        considered only where it pays more than zero.
+    discount_factors : ndarray, shape (dates,)
+        Discount factor of each date to time 0 (positive).
+    basis : {"laguerre", "polynomial"}
+        Family of the regression functions; all products of per-feature terms
+        up to total degree ``degree`` are used.
+    degree : int
+        Highest total degree of the basis.
+    train_fraction : float
+        Share of paths that learn the policy (the first ones); the rest value
+        it. Ignored when ``valuation`` is given.
+    itm_only : bool
+        Regress only on paths where stopping pays (as Longstaff and Schwartz).
+    valuation : ndarray of bool, shape (paths,), optional
+        Explicit choice of the valuation paths.
+
+    Returns
+    -------
+    StoppingResult
+
+    Notes
+    -----
+    At the last date a path stops whenever stopping pays. Earlier, it stops
+    when the exercise value is at least the regression estimate of continuing.
+    """
+    x = np.asarray(features, dtype=np.float64)
+    pay = np.asarray(exercise_values, dtype=np.float64)
+    df = np.asarray(discount_factors, dtype=np.float64)
+    if x.ndim == 2:
+        x = x[:, :, None]
+    if pay.ndim != 2 or x.ndim != 3 or x.shape[:2] != pay.shape or df.shape != (pay.shape[0],):
+        raise ValidationError(
+            "optimal_stopping needs features (dates, paths[, k]), exercise_values (dates, paths) and "
+            f"discount_factors (dates,) of matching sizes, got {x.shape}, {pay.shape}, {df.shape}."
+        )
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(pay)) and np.all(np.isfinite(df))):
+        raise ValidationError("optimal_stopping inputs must be finite (no NaN or inf).")
+    if np.any(df <= 0):
+        raise ValidationError("discount_factors must be positive.")
+    if basis not in BASES:
+        raise ValidationError(f"basis = {basis!r} is not allowed: it must be one of {', '.join(BASES)}.")
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
+        raise ParameterTypeError(f"degree must be an integer, got {degree!r}.")
+    if not 0 <= degree <= 8:
+        raise ValidationError(f"degree = {degree} is not allowed: it must be an integer in [0, 8].")
+    n_dates, n_paths, k = x.shape
+    if valuation is None:
+        if not 0.0 < train_fraction < 1.0:
+            raise ValidationError(f"train_fraction = {train_fraction!r} is not allowed: it must be in (0, 1).")
+        n_train = int(round(train_fraction * n_paths))
+        valuation = np.arange(n_paths) >= n_train
+    valuation = np.asarray(valuation, dtype=bool)
+    if valuation.shape != (n_paths,) or valuation.all() or not valuation.any():
+        raise ValidationError("there must be both learning and valuation paths.")
+    train = ~valuation
+    if train.sum() < 2 or valuation.sum() < 2:
+        raise ValidationError("optimal_stopping needs at least 2 learning and 2 valuation paths.")
+
+    terms = tuple(_basis_terms(k, degree))
+    centre = np.zeros((n_dates, k))
+    scale = np.ones((n_dates, k))
+    coefficients = np.full((n_dates, len(terms)), np.nan)
+
+    xt, pt = x[:, train], pay[:, train]
+    # Realised value of following the policy from each date on, in money of time 0.
+    realised = np.where(pt[-1] > 0.0, pt[-1] * df[-1], 0.0)
+    for t in range(n_dates - 2, -1, -1):
+        fit = (pt[t] > 0.0) if itm_only else np.ones(pt.shape[1], dtype=bool)
+        if fit.sum() > len(terms):
+            state = xt[t, fit]
+            centre[t] = state.mean(axis=0)
+            spread = state.std(axis=0)
+            scale[t] = np.where(spread > 0.0, spread, 1.0)
+            policy = StoppingPolicy(basis, degree, terms, centre, scale, coefficients)
+            design = policy.design(t, state)
+            target = realised[fit] / df[t]
+            coefficients[t], *_ = np.linalg.lstsq(design, target, rcond=None)
+            cont = policy.design(t, xt[t, fit]) @ coefficients[t]
+            stop = np.zeros(pt.shape[1], dtype=bool)
+            stop[np.flatnonzero(fit)] = pt[t, fit] >= cont
+            stop &= pt[t] > 0.0
+            realised = np.where(stop, pt[t] * df[t], realised)
+
+    policy = StoppingPolicy(basis, degree, terms, centre, scale, coefficients)
+    stop_date = policy.stopping_dates(x, pay)
+    stopped = stop_date >= 0
+    payoffs = np.zeros(n_paths)
+    payoffs[stopped] = pay[stop_date[stopped], np.flatnonzero(stopped)] * df[stop_date[stopped]]
+    out = payoffs[valuation]
+    return StoppingResult(
+        value=float(out.mean()),
+        std_error=float(out.std(ddof=1) / math.sqrt(out.size)),
+        stopping_date=stop_date,
+        valuation_paths=valuation,
+        payoffs=payoffs,
+        in_sample_value=float(realised.mean()),
+        policy=policy,
+    )
