@@ -1,0 +1,220 @@
+"""Studies over many scenarios on common random numbers: sensitivity and sweeps.
+
+Every scenario of a study is simulated with the same seed, so path ``i`` sees
+the same random numbers in all of them. Differences between scenarios are then
+taken path by path, and their standard errors are those of the paired
+differences, far below what independent runs would give.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import fields
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from .engine import simulate
+from .errors import ValidationError
+from .scenario import Bound, Scenario
+
+__all__ = ["sensitivity", "sweep", "continuous_parameters"]
+
+#: Parameters a relative shock makes no sense for: the time grid and the protocol's constants.
+_NOT_SHOCKED_SECTIONS = ("simulation", "protocol", "correlation", "strategies", "terminal")
+
+
+def continuous_parameters(scenario: Scenario) -> list[str]:
+    """Dotted names of the scalar float parameters that a relative shock moves (non-zero ones)."""
+    names = []
+    for section_field in fields(scenario):
+        if section_field.name in _NOT_SHOCKED_SECTIONS:
+            continue
+        section = getattr(scenario, section_field.name)
+        for f in fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, float) and not isinstance(value, bool) and value != 0.0:
+                names.append(f"{section_field.name}.{f.name}")
+    return names
+
+
+def _bound_of(scenario: Scenario, dotted: str) -> Bound | None:
+    section, key = dotted.split(".")
+    for f in fields(getattr(scenario, section)):
+        if f.name == key:
+            return f.metadata.get("bound")
+    raise ValidationError(f"unknown parameter {dotted!r}.")
+
+
+def _clip(value: float, bound: Bound | None) -> float:
+    """Move a shocked value inside its allowed range (closed ends only; open ends are left as is)."""
+    if bound is None:
+        return value
+    if bound.lo is not None and not bound.lo_open:
+        value = max(value, bound.lo)
+    if bound.hi is not None and not bound.hi_open:
+        value = min(value, bound.hi)
+    return value
+
+
+def _value(scenario: Scenario, dotted: str) -> Any:
+    section, key = dotted.split(".")
+    return getattr(getattr(scenario, section), key)
+
+
+def sensitivity(
+    scenario: Scenario,
+    parameters: Sequence[str] | None = None,
+    rel_shock: float = 0.2,
+    n_paths: int = 20_000,
+    seed: int = 0,
+    backend: str = "auto",
+) -> xr.Dataset:
+    """Mean NPV of every strategy when each parameter is moved down and up by ``rel_shock``.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The base case.
+    parameters : sequence of str, optional
+        Dotted names (``"btc.sigma"``); every continuous, non-zero parameter when omitted.
+    rel_shock : float
+        Relative size of the shock: values ``v (1 - rel_shock)`` and ``v (1 + rel_shock)``,
+        moved inside the parameter's allowed range where they would leave it.
+    n_paths, seed, backend
+        As for :func:`pivotmc.simulate`; every run uses the same seed.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over ``(parameter, shock, strategy)`` with ``shock`` in ``["down", "up"]``:
+        ``value`` (the shocked parameter value), ``mean_npv``, ``mean_npv_se``,
+        ``change`` (mean of the path-wise difference to the base case) and its
+        ``change_se`` (from the paired differences), ``change_se_unpaired`` (what
+        independent runs would give, for comparison), and ``p_host_beats_mine``
+        when both strategies are valued. The base case is in ``base_mean_npv``.
+        A shock the scenario refuses (for example one that breaks the order of
+        the lead times) is NaN, with the reason in the ``skipped`` attribute.
+    """
+    if not 0.0 < rel_shock < 1.0:
+        raise ValidationError(f"rel_shock = {rel_shock!r} is not allowed: it must be in (0, 1).")
+    names = list(parameters) if parameters is not None else continuous_parameters(scenario)
+    if not names:
+        raise ValidationError("sensitivity needs at least one parameter.")
+    for name in names:
+        if not isinstance(name, str) or name.count(".") != 1:
+            raise ValidationError(f"parameter {name!r} must be written 'section.key', e.g. 'btc.sigma'.")
+        if not isinstance(_value(scenario, name), float):
+            raise ValidationError(f"{name} is not a continuous parameter; sensitivity shocks numbers only.")
+    base = simulate(scenario, n_paths=n_paths, seed=seed, backend=backend)
+    strategies = [str(s) for s in base.strategy.values]
+    base_npv = base.npv.values
+    shape = (len(names), 2, len(strategies))
+    out = {k: np.full(shape, np.nan) for k in ("mean_npv", "mean_npv_se", "change", "change_se", "change_se_unpaired")}
+    p_host = np.full(shape[:2], np.nan)
+    values = np.full(shape[:2], np.nan)
+    skipped: list[str] = []
+    sd_base = base_npv.std(axis=1, ddof=1)
+    for i, name in enumerate(names):
+        v = _value(scenario, name)
+        for j, factor in enumerate((1.0 - rel_shock, 1.0 + rel_shock)):
+            shocked_value = _clip(v * factor, _bound_of(scenario, name))
+            try:
+                shocked = scenario.with_overrides({name: shocked_value})
+            except ValidationError as exc:
+                skipped.append(f"{name} x {factor:g}: {exc}")
+                continue
+            values[i, j] = shocked_value
+            npv = simulate(shocked, n_paths=n_paths, seed=seed, backend=backend).npv.values
+            diff = npv - base_npv
+            root_n = math.sqrt(n_paths)
+            out["mean_npv"][i, j] = npv.mean(axis=1)
+            out["mean_npv_se"][i, j] = npv.std(axis=1, ddof=1) / root_n
+            out["change"][i, j] = diff.mean(axis=1)
+            out["change_se"][i, j] = diff.std(axis=1, ddof=1) / root_n
+            out["change_se_unpaired"][i, j] = np.sqrt(npv.var(axis=1, ddof=1) + sd_base**2) / root_n
+            if "host" in strategies and "mine" in strategies:
+                p_host[i, j] = float(np.mean(npv[strategies.index("host")] > npv[strategies.index("mine")]))
+    dims = ("parameter", "shock", "strategy")
+    ds = xr.Dataset(
+        {
+            "value": (("parameter", "shock"), values, {"long_name": "shocked parameter value"}),
+            "mean_npv": (dims, out["mean_npv"], {"units": "USD"}),
+            "mean_npv_se": (dims, out["mean_npv_se"], {"units": "USD"}),
+            "change": (dims, out["change"], {"units": "USD", "long_name": "mean path-wise NPV change from the base case"}),
+            "change_se": (dims, out["change_se"], {"units": "USD", "long_name": "standard error of the change, paired"}),
+            "change_se_unpaired": (dims, out["change_se_unpaired"], {"units": "USD"}),
+            "p_host_beats_mine": (("parameter", "shock"), p_host, {"units": "1"}),
+            "base_mean_npv": (("strategy",), base_npv.mean(axis=1), {"units": "USD"}),
+            "base_value": (("parameter",), np.array([_value(scenario, n) for n in names]), {}),
+        },
+        coords={"parameter": names, "shock": ["down", "up"], "strategy": strategies},
+        attrs={"rel_shock": rel_shock, "n_paths": n_paths, "seed": seed, "backend": base.attrs["backend"],
+               "skipped": "; ".join(skipped), "scenario": base.attrs["scenario"]},
+    )
+    return ds
+
+
+def sweep(
+    scenario: Scenario,
+    grid: Mapping[str, Sequence[Any]],
+    n_paths: int = 20_000,
+    seed: int = 0,
+    backend: str = "auto",
+) -> xr.Dataset:
+    """Simulate every combination of the values in ``grid`` on common random numbers.
+
+    Parameters
+    ----------
+    scenario : Scenario
+        The base case; ``grid`` overrides some of its parameters.
+    grid : mapping of str to sequence
+        Dotted parameter name to the values it takes, e.g.
+        ``{"btc.sigma": [0.3, 0.5, 0.7], "hosting.lease_rate": [100, 140, 180]}``.
+
+    Returns
+    -------
+    xarray.Dataset
+        One dimension per swept parameter (named by its dotted name) plus
+        ``strategy``: ``mean_npv`` and ``mean_npv_se``, ``p5``, ``p95``,
+        ``prob_loss``, and ``p_host_beats_mine`` where both are valued.
+        Every invalid combination is refused before anything runs.
+    """
+    if not isinstance(grid, Mapping) or not grid:
+        raise ValidationError("sweep needs a non-empty mapping of 'section.key' to a list of values.")
+    names = list(grid)
+    axes = []
+    for name in names:
+        values = grid[name]
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
+            raise ValidationError(f"sweep values for {name!r} must be a non-empty list.")
+        axes.append(list(values))
+    combos = list(itertools.product(*axes))
+    scenarios = [scenario.with_overrides(dict(zip(names, combo))) for combo in combos]  # validate all first
+    shape = tuple(len(a) for a in axes)
+    results: dict[str, np.ndarray] = {}
+    strategies: list[str] = []
+    for flat, (combo, sc) in enumerate(zip(combos, scenarios)):
+        npv = simulate(sc, n_paths=n_paths, seed=seed, backend=backend).npv
+        if not strategies:
+            strategies = [str(s) for s in npv.strategy.values]
+            for key in ("mean_npv", "mean_npv_se", "p5", "p95", "prob_loss"):
+                results[key] = np.empty(shape + (len(strategies),))
+            results["p_host_beats_mine"] = np.full(shape, np.nan)
+        idx = np.unravel_index(flat, shape)
+        x = npv.values
+        results["mean_npv"][idx] = x.mean(axis=1)
+        results["mean_npv_se"][idx] = x.std(axis=1, ddof=1) / math.sqrt(n_paths)
+        results["p5"][idx] = np.quantile(x, 0.05, axis=1)
+        results["p95"][idx] = np.quantile(x, 0.95, axis=1)
+        results["prob_loss"][idx] = (x < 0).mean(axis=1)
+        if "host" in strategies and "mine" in strategies:
+            results["p_host_beats_mine"][idx] = float(np.mean(x[strategies.index("host")] > x[strategies.index("mine")]))
+    dims = tuple(names) + ("strategy",)
+    data = {k: (dims, v, {"units": "1" if k == "prob_loss" else "USD"}) for k, v in results.items() if k != "p_host_beats_mine"}
+    data["p_host_beats_mine"] = (tuple(names), results["p_host_beats_mine"], {"units": "1"})
+    coords = {name: axis for name, axis in zip(names, axes)}
+    coords["strategy"] = strategies
+    return xr.Dataset(data, coords=coords, attrs={"n_paths": n_paths, "seed": seed})

@@ -1,0 +1,69 @@
+"""Sensitivity and sweeps on common random numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import pivotmc
+from pivotmc.errors import ValidationError
+from pivotmc.scenario import Scenario
+from pivotmc.studies import continuous_parameters, sensitivity, sweep
+
+SHORT = Scenario.default().with_overrides({"simulation.horizon_years": 3.0})
+
+
+def test_sensitivity_layout_and_signs():
+    ds = sensitivity(SHORT, ["hosting.capex_per_it_mw", "btc.price"], rel_shock=0.2, n_paths=2000, seed=1)
+    assert ds.mean_npv.dims == ("parameter", "shock", "strategy")
+    host = ds.change.sel(strategy="host")
+    assert host.sel(parameter="hosting.capex_per_it_mw", shock="up") < 0 < host.sel(parameter="hosting.capex_per_it_mw", shock="down")
+    mine = ds.change.sel(strategy="mine")
+    assert mine.sel(parameter="btc.price", shock="up") > 0 > mine.sel(parameter="btc.price", shock="down")
+    # capex does not touch mining: the paired change is exactly zero
+    assert ds.change.sel(strategy="mine", parameter="hosting.capex_per_it_mw").values.tolist() == [0.0, 0.0]
+    assert ds.value.sel(parameter="btc.price").values.tolist() == pytest.approx([72_000.0, 108_000.0])
+
+
+def test_paired_standard_error_of_a_small_shock_is_far_below_unpaired():
+    ds = sensitivity(SHORT, ["btc.sigma"], rel_shock=0.05, n_paths=4000, seed=2)
+    paired = ds.change_se.sel(strategy="mine").values
+    unpaired = ds.change_se_unpaired.sel(strategy="mine").values
+    assert np.all(paired < 0.2 * unpaired)
+
+
+def test_shocks_stay_inside_allowed_ranges():
+    ds = sensitivity(SHORT, ["mining.uptime"], rel_shock=0.2, n_paths=200, seed=3)
+    assert ds.value.sel(parameter="mining.uptime", shock="up") == 1.0
+
+
+def test_default_parameter_list_is_every_nonzero_continuous_parameter():
+    names = continuous_parameters(Scenario.default())
+    assert "btc.sigma" in names and "hosting.lease_rate" in names and "site.grid_mw" in names
+    assert "hashrate.growth" not in names  # zero: a relative shock would not move it
+    assert not any(n.startswith("simulation.") for n in names)
+
+
+def test_sensitivity_refuses_bad_input():
+    with pytest.raises(ValidationError, match="rel_shock"):
+        sensitivity(SHORT, ["btc.sigma"], rel_shock=1.5, n_paths=10)
+    with pytest.raises(ValidationError, match="continuous"):
+        sensitivity(SHORT, ["mining.curtailment"], n_paths=10)
+
+
+def test_sweep_grid_uses_common_random_numbers():
+    grid = {"btc.sigma": [0.3, 0.5], "hosting.lease_rate": [100.0, 140.0, 180.0]}
+    ds = sweep(SHORT, grid, n_paths=1000, seed=4)
+    assert ds.mean_npv.dims == ("btc.sigma", "hosting.lease_rate", "strategy")
+    host = ds.mean_npv.sel(strategy="host")
+    assert np.all(host.diff("hosting.lease_rate") > 0)
+    # mine does not depend on the lease rate, bit for bit
+    mine = ds.mean_npv.sel(strategy="mine").values
+    assert np.all(mine == mine[:, :1])
+    one = pivotmc.simulate(SHORT.with_overrides({"btc.sigma": 0.5, "hosting.lease_rate": 100.0}), n_paths=1000, seed=4)
+    assert ds.mean_npv.sel({"btc.sigma": 0.5, "hosting.lease_rate": 100.0}).values.tolist() == one.npv.mean("path").values.tolist()
+
+
+def test_sweep_validates_every_combination_first():
+    with pytest.raises(ValidationError, match="btc.sigma"):
+        sweep(SHORT, {"btc.sigma": [0.3, 9.0]}, n_paths=10)
