@@ -67,3 +67,29 @@ def test_sweep_grid_uses_common_random_numbers():
 def test_sweep_validates_every_combination_first():
     with pytest.raises(ValidationError, match="btc.sigma"):
         sweep(SHORT, {"btc.sigma": [0.3, 9.0]}, n_paths=10)
+
+
+def test_precision_control_stops_when_precise_and_equals_a_plain_run():
+    from pivotmc.studies import simulate_to_precision
+
+    ds = simulate_to_precision(SHORT, precision=0.01, seed=5, batch_paths=500, max_paths=200_000)
+    assert ds.attrs["stopped_because"] == "precision reached"
+    n = ds.attrs["n_paths"]
+    assert n % 500 == 0 and 500 < n < 200_000
+    mean = ds.npv.mean("path").values
+    assert np.all(ds.half_width_95.values <= np.maximum(0.02 * np.abs(mean), 1e5))
+    plain = pivotmc.simulate(SHORT, n_paths=n, seed=5)
+    np.testing.assert_array_equal(ds.npv.values, plain.npv.values)
+    np.testing.assert_array_equal(ds.cash_flow_mean.values, plain.cash_flow_mean.values)
+    # one batch fewer would not have been precise enough
+    fewer = pivotmc.simulate(SHORT, n_paths=n - 500, seed=5).npv.values
+    half = 1.96 * fewer.std(axis=1, ddof=1) / np.sqrt(n - 500)
+    assert np.any(half > np.maximum(0.01 * np.abs(fewer.mean(axis=1)), 1e5))
+
+
+def test_precision_control_reports_a_spent_budget():
+    from pivotmc.studies import simulate_to_precision
+
+    ds = simulate_to_precision(SHORT, precision=0.0001, seed=5, batch_paths=500, max_paths=1000)
+    assert ds.attrs["stopped_because"] == "path budget spent"
+    assert ds.attrs["n_paths"] == 1000

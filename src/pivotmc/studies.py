@@ -20,7 +20,7 @@ from .engine import simulate
 from .errors import ValidationError
 from .scenario import Bound, Scenario
 
-__all__ = ["sensitivity", "sweep", "continuous_parameters"]
+__all__ = ["sensitivity", "sweep", "continuous_parameters", "simulate_to_precision"]
 
 #: Parameters a relative shock makes no sense for: the time grid and the protocol's constants.
 _NOT_SHOCKED_SECTIONS = ("simulation", "protocol", "correlation", "strategies", "terminal")
@@ -218,3 +218,70 @@ def sweep(
     coords = {name: axis for name, axis in zip(names, axes)}
     coords["strategy"] = strategies
     return xr.Dataset(data, coords=coords, attrs={"n_paths": n_paths, "seed": seed})
+
+
+def simulate_to_precision(
+    scenario: Scenario,
+    precision: float = 0.01,
+    seed: int = 0,
+    backend: str = "auto",
+    absolute_floor: float = 1e5,
+    batch_paths: int = 50_000,
+    max_paths: int = 10_000_000,
+    keep_paths: int = 0,
+) -> xr.Dataset:
+    """Add batches of paths until every strategy's mean NPV is precise enough.
+
+    The run stops once the 95% confidence half-width ``1.96 SE`` of each
+    strategy's mean NPV is at most ``precision * |mean|`` or ``absolute_floor``
+    USD, whichever is larger (the floor keeps a mean near zero from asking for
+    unbounded paths), or when ``max_paths`` are spent. Batches are consecutive
+    path ranges of the same seed, so the result equals a plain
+    :func:`pivotmc.simulate` of the same number of paths, bit for bit, and is
+    reproducible.
+
+    Returns
+    -------
+    xarray.Dataset
+        As :func:`pivotmc.simulate`, with attributes ``stopped_because``
+        (``"precision reached"`` or ``"path budget spent"``), ``target_precision``
+        and ``absolute_floor``, and ``half_width_95(strategy)``.
+    """
+    from . import rng
+    from .backends import get_backend
+    from .engine import build_dataset, merge_chunks
+    from .plan import lower
+
+    if not 0.0 < precision < 1.0:
+        raise ValidationError(f"precision = {precision!r} is not allowed: it must be a relative half-width in (0, 1).")
+    if absolute_floor < 0 or not math.isfinite(absolute_floor):
+        raise ValidationError(f"absolute_floor = {absolute_floor!r} is not allowed: it must be a number >= 0 (USD).")
+    for name, value in (("batch_paths", batch_paths), ("max_paths", max_paths)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2:
+            raise ValidationError(f"{name} = {value!r} is not allowed: it must be an integer >= 2.")
+    key = rng.seed_key(seed)
+    runner = get_backend(backend)
+    plan = lower(scenario)
+    parts = []
+    done = 0
+    total = np.zeros(plan.n_strategies)
+    total_sq = np.zeros(plan.n_strategies)
+    reason = "path budget spent"
+    while done < max_paths:
+        count = min(batch_paths, max_paths - done)
+        part = runner.run_chunk(plan, key, done, count, keep_paths, None)
+        parts.append(part)
+        done += count
+        total += part.npv.sum(axis=1)
+        total_sq += (part.npv**2).sum(axis=1)
+        mean = total / done
+        var = np.maximum(total_sq / done - mean**2, 0.0) * done / (done - 1)
+        half = 1.96 * np.sqrt(var / done)
+        if np.all(half <= np.maximum(precision * np.abs(mean), absolute_floor)):
+            reason = "precision reached"
+            break
+    ds = build_dataset(plan, merge_chunks(parts), n_paths=done, seed=int(seed), backend=runner.name)
+    npv = ds.npv.values
+    ds["half_width_95"] = (("strategy",), 1.96 * npv.std(axis=1, ddof=1) / math.sqrt(done), {"units": "USD"})
+    ds.attrs.update({"stopped_because": reason, "target_precision": precision, "absolute_floor": absolute_floor})
+    return ds
