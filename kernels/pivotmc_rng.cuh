@@ -123,23 +123,34 @@ PIVOTMC_DEVICE double pivotmc_horner8(double x, double c0, double c1, double c2,
     return acc;
 }
 
-PIVOTMC_DEVICE double pivotmc_ndtri(double u)
+/* The central branch, exact where |u - 1/2| <= 0.425 and finite elsewhere in
+   (0, 1): kernels may evaluate it everywhere and overwrite the tail lanes. */
+PIVOTMC_DEVICE double pivotmc_ndtri_central(double u)
 {
     const double q = u - 0.5;
-    if (q <= 0.425 && q >= -0.425) {
-        const double r = 0.180625 - q * q;
-        const double num = pivotmc_horner8(r,
-            3.3871328727963666080e0, 1.3314166789178437745e2,
-            1.9715909503065514427e3, 1.3731693765509461125e4,
-            4.5921953931549871457e4, 6.7265770927008700853e4,
-            3.3430575583588128105e4, 2.5090809287301226727e3);
-        const double den = pivotmc_horner8(r,
-            1.0, 4.2313330701600911252e1,
-            6.8718700749205790830e2, 5.3941960214247511077e3,
-            2.1213794301586595867e4, 3.9307895800092710610e4,
-            2.8729085735721942674e4, 5.2264952788528545610e3);
-        return q * (num / den);
-    }
+    const double r = 0.180625 - q * q;
+    const double num = pivotmc_horner8(r,
+        3.3871328727963666080e0, 1.3314166789178437745e2,
+        1.9715909503065514427e3, 1.3731693765509461125e4,
+        4.5921953931549871457e4, 6.7265770927008700853e4,
+        3.3430575583588128105e4, 2.5090809287301226727e3);
+    const double den = pivotmc_horner8(r,
+        1.0, 4.2313330701600911252e1,
+        6.8718700749205790830e2, 5.3941960214247511077e3,
+        2.1213794301586595867e4, 3.9307895800092710610e4,
+        2.8729085735721942674e4, 5.2264952788528545610e3);
+    return q * (num / den);
+}
+
+PIVOTMC_DEVICE bool pivotmc_ndtri_is_tail(double u)
+{
+    const double q = u - 0.5;
+    return !(q <= 0.425 && q >= -0.425);
+}
+
+/* The tail branches (|u - 1/2| > 0.425), and the values at 0, 1 and outside. */
+PIVOTMC_DEVICE double pivotmc_ndtri_tail(double u)
+{
     /* Tested on u, not q: below 2**-54, u - 0.5 already rounds to -0.5. */
     if (u > 0.0 && u < 1.0) {
         const bool lower = u < 0.5;
@@ -178,6 +189,11 @@ PIVOTMC_DEVICE double pivotmc_ndtri(double u)
     if (u == 0.0) return __longlong_as_double((long long)0xFFF0000000000000ull); /* -inf */
     if (u == 1.0) return __longlong_as_double((long long)0x7FF0000000000000ull); /* +inf */
     return __longlong_as_double((long long)0x7FF8000000000000ull);                /* NaN */
+}
+
+PIVOTMC_DEVICE double pivotmc_ndtri(double u)
+{
+    return pivotmc_ndtri_is_tail(u) ? pivotmc_ndtri_tail(u) : pivotmc_ndtri_central(u);
 }
 
 /* ------------------------------------------------------------------------

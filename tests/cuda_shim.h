@@ -5,6 +5,10 @@
  * Only what the project's kernels use is provided.  Blocks and threads run
  * one after another, so kernels relying on __syncthreads or shared memory
  * cooperation cannot be run this way (keep reductions out of such kernels).
+ * Warp-level exchanges cannot either: kernels compiled here see
+ * __CUDA_ARCH__ undefined and must then treat each thread as its own warp
+ * (kernels/pivotmc_model.cu does, through PIVOTMC_WARP_LANES).  atomicAdd is
+ * a plain addition, which is what it amounts to when threads run in turn.
  *
  * Build with -ffp-contract=off: the GPU build uses --fmad=false, and both
  * must evaluate a*b + c with two roundings to reproduce numpy bit for bit.
@@ -48,7 +52,32 @@ inline double __longlong_as_double(long long bits)
     return d;
 }
 
+inline long long __double_as_longlong(double d)
+{
+    long long bits;
+    std::memcpy(&bits, &d, sizeof bits);
+    return bits;
+}
+
+inline unsigned long long atomicAdd(unsigned long long* address, unsigned long long value)
+{
+    const unsigned long long old = *address;
+    *address = old + value;
+    return old;
+}
+
+inline int __ffs(int x)
+{
+    return x == 0 ? 0 : __builtin_ctz((unsigned int)x) + 1;
+}
+
+using std::exp;
+using std::expm1;
+using std::fabs;
+using std::floor;
 using std::log;
+using std::pow;
+using std::rint;
 using std::sqrt;
 
 /* Serial equivalent of kernel<<<grid, block>>>(args...). */

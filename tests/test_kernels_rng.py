@@ -1,34 +1,26 @@
 """Tests of the CUDA random-number header (kernels/pivotmc_rng.cuh) without a GPU.
 
-The kernel sources are compiled to PTX with nvcc, and compiled as C++ with
-g++ through the host shim tests/cuda_shim.h; the host build is then compared
-with pivotmc.rng.  Floating-point contraction is disabled in both builds
-(nvcc ``--fmad=false``, g++ ``-ffp-contract=off``), as the GPU backend does,
-because a fused multiply-add rounds once where numpy rounds twice and the
-backends must agree bit for bit.
+kernels/rng_check.cu is compiled as C++ with g++ through the host shim
+tests/cuda_shim.h (see cuda_harness.py) and compared with pivotmc.rng.
+Floating-point contraction is disabled (g++ ``-ffp-contract=off``, as nvcc
+and NVRTC get ``--fmad=false``), because a fused multiply-add rounds once
+where numpy rounds twice and the backends must agree bit for bit. Every
+kernel's compilation (nvcc PTX, NVRTC) is tested in test_cuda.py.
 """
 
 from __future__ import annotations
 
 import ctypes
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cuda_harness import KERNELS, TESTS, build_shim, ulp_distance
 
 from pivotmc import rng
 
-ROOT = Path(__file__).resolve().parents[1]
-KERNELS = ROOT / "kernels"
-SHIM_SOURCE = Path(__file__).resolve().parent / "cuda_shim_rng.cpp"
-KERNEL_SOURCES = sorted(KERNELS.glob("*.cu"))
-KERNEL_FILES = sorted(KERNELS.glob("*.cu")) + sorted(KERNELS.glob("*.cuh"))
-
-NVCC_FLAGS = ["-ptx", "-arch=sm_90", "--fmad=false", "-I", str(KERNELS)]
-GXX_FLAGS = ["-O2", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-I", str(KERNELS)]
+SHIM_SOURCE = TESTS / "cuda_shim_rng.cpp"
 
 # Random123 known-answer vectors for philox4x32-10 (as in test_rng.py).
 KAT = [
@@ -47,80 +39,10 @@ KAT = [
 # (measured: glibc against numpy's AVX-512 log, 5e7 values in (0, 0.075)).
 MAX_TAIL_NORMAL_ULP = 8
 
-_INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]*)[>"]', re.MULTILINE)
-
-
-def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Number of doubles between `a` and `b` (0 where both are the same NaN or inf)."""
-    ia = np.asarray(a, dtype=np.float64).view(np.int64)
-    ib = np.asarray(b, dtype=np.float64).view(np.int64)
-    # Map the sign-magnitude bit patterns onto a monotonic integer line.
-    oa = np.where(ia < 0, np.int64(-(2**63)) - ia, ia)
-    ob = np.where(ib < 0, np.int64(-(2**63)) - ib, ib)
-    with np.errstate(over="ignore"):
-        d = np.abs(oa - ob)
-    both_nan = np.isnan(a) & np.isnan(b)
-    return np.where(both_nan, 0, d)
-
 
 # --------------------------------------------------------------------------
-# Compilation
+# The header against pivotmc.rng (compilation of every kernel: test_cuda.py)
 # --------------------------------------------------------------------------
-
-
-def test_kernel_sources_exist():
-    assert (KERNELS / "pivotmc_rng.cuh").is_file()
-    assert KERNELS / "rng_check.cu" in KERNEL_SOURCES
-
-
-@pytest.mark.parametrize("source", KERNEL_SOURCES, ids=lambda p: p.name)
-def test_kernels_compile_to_ptx(source, tmp_path):
-    nvcc = shutil.which("nvcc")
-    if nvcc is None:
-        pytest.skip("nvcc is not on PATH; PTX compilation cannot be checked here")
-    ptx = tmp_path / (source.stem + ".ptx")
-    proc = subprocess.run(
-        [nvcc, *NVCC_FLAGS, "-o", str(ptx), str(source)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr.strip() == "", f"nvcc warnings:\n{proc.stderr}"
-    text = ptx.read_text()
-    for entry in re.findall(r'extern\s+"C"\s+__global__\s+void\s+(\w+)', source.read_text()):
-        assert f".entry {entry}(" in text
-
-
-def test_kernels_need_no_standard_headers():
-    # NVRTC (used by CuPy) ships no C/C++ standard headers: a kernel may only
-    # include the project's own headers.
-    assert KERNEL_FILES
-    for path in KERNEL_FILES:
-        for bracket, name in _INCLUDE.findall(path.read_text()):
-            assert bracket == '"' and re.fullmatch(r"pivotmc_\w+\.cuh", name), (
-                f"{path.name} includes {bracket}{name}: only \"pivotmc_*.cuh\" headers are allowed"
-            )
-            assert (KERNELS / name).is_file(), f"{path.name} includes missing {name}"
-
-
-def test_kernels_compile_with_nvrtc():
-    cupy = pytest.importorskip("cupy", reason="cupy is not installed; NVRTC compilation is not checked")
-    try:
-        n_devices = cupy.cuda.runtime.getDeviceCount()
-    except Exception as exc:  # noqa: BLE001 - any CUDA runtime failure means no usable device
-        pytest.skip(f"cupy has no usable CUDA device: {exc}")
-    if n_devices == 0:
-        pytest.skip("cupy sees no CUDA device")
-    for source in KERNEL_SOURCES:
-        module = cupy.RawModule(
-            code=source.read_text(),
-            options=("--fmad=false", f"-I{KERNELS}"),
-            backend="nvrtc",
-        )
-        module.compile()
-        for entry in re.findall(r'extern\s+"C"\s+__global__\s+void\s+(\w+)', source.read_text()):
-            module.get_function(entry)
 
 
 def test_header_constants_mirror_rng_module():
@@ -180,19 +102,9 @@ class ShimLibrary:
 
 
 @pytest.fixture(scope="module")
-def shim(tmp_path_factory):
-    gxx = shutil.which("g++")
-    if gxx is None:
-        pytest.skip("g++ is not on PATH; the host build of the kernels cannot be checked here")
+def shim(tmp_path_factory, gxx):
     out = tmp_path_factory.mktemp("cuda_shim") / "libpivotmc_rng_check.so"
-    proc = subprocess.run(
-        [gxx, *GXX_FLAGS, "-o", str(out), str(SHIM_SOURCE)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr
-    return ShimLibrary(out)
+    return ShimLibrary(build_shim(SHIM_SOURCE, out))
 
 
 def _assert_normals_close(z: np.ndarray, ref: np.ndarray, u: np.ndarray, what: str) -> None:

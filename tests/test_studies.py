@@ -93,3 +93,27 @@ def test_precision_control_reports_a_spent_budget():
     ds = simulate_to_precision(SHORT, precision=0.0001, seed=5, batch_paths=500, max_paths=1000)
     assert ds.attrs["stopped_because"] == "path budget spent"
     assert ds.attrs["n_paths"] == 1000
+
+
+def test_command_line_sensitivity_sweep_and_report(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from pivotmc.cli import main
+
+    scenario = tmp_path / "short.toml"
+    scenario.write_text(SHORT.to_toml())
+    assert main(["sensitivity", str(scenario), "--param", "btc.price", "--param", "hosting.lease_rate",
+                 "--paths", "500", "--out", str(tmp_path / "sens.nc")]) == 0
+    out = capsys.readouterr().out
+    assert "btc.price" in out and "hosting.lease_rate" in out and "±" in out
+    assert main(["sweep", str(scenario), "--grid", "btc.sigma=0.3,0.5", "--grid", "hosting.lease_rate=100,140",
+                 "--paths", "300"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") >= 6 and "0.3" in out and "140" in out
+    assert main(["run", str(scenario), "--paths", "500", "--keep-paths", "20", "--out", str(tmp_path / "r.nc")]) == 0
+    capsys.readouterr()
+    assert main(["report", str(tmp_path / "r.nc"), "-o", str(tmp_path / "r.html"),
+                 "--sensitivity", str(tmp_path / "sens.nc")]) == 0
+    html = (tmp_path / "r.html").read_text()
+    assert html.count("data:image/png;base64,") >= 4  # distribution, profile, fan charts, tornado x strategies
+    assert main(["sweep", "--grid", "btc.sigma"]) == 2
+    assert "section.key=v1,v2" in capsys.readouterr().err

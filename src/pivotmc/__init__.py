@@ -17,8 +17,9 @@ except PackageNotFoundError:  # running from a source tree without an install
     __version__ = "0+unknown"
 
 from .analysis import format_summary, summarize
+from .calibrate import calibrate
 from .engine import simulate
-from .errors import BackendUnavailableError, ParameterTypeError, ValidationError
+from .errors import BackendUnavailableError, CalibrationWarning, ParameterTypeError, ValidationError
 from .scenario import FACTORS, STRATEGIES, Scenario
 
 __all__ = [
@@ -26,9 +27,11 @@ __all__ = [
     "simulate",
     "summarize",
     "format_summary",
+    "calibrate",
     "ValidationError",
     "ParameterTypeError",
     "BackendUnavailableError",
+    "CalibrationWarning",
     "FACTORS",
     "STRATEGIES",
     "__version__",

@@ -6,6 +6,8 @@ Exit codes: 0 success, 2 bad input (one line on stderr), 1 anything unexpected.
 from __future__ import annotations
 
 import argparse
+import itertools
+import contextlib
 import os
 import sys
 import time
@@ -60,7 +62,18 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=0, help="random seed, 0 <= seed < 2**64 (default 0)")
     run.add_argument("--backend", default="auto", help="auto (default), reference, ...")
     run.add_argument("--keep-paths", type=int, default=0, help="keep the trajectories of the first K paths in --out")
-    run.add_argument("--out", help="write the full result to this netCDF file (.nc)")
+    run.add_argument(
+        "--out",
+        help="write the full result to this netCDF file (.nc), or stream it chunk by chunk to this Zarr store "
+        "(.zarr; an interrupted run started again resumes)",
+    )
+    run.add_argument("--chunk-paths", type=int, metavar="M", help="paths per chunk of a .zarr run (default 1,000,000)")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=int, metavar="N", help="run the chunks of a .zarr run on a local Dask cluster of N processes"
+    )
+    where.add_argument("--scheduler", metavar="ADDRESS", help="run the chunks of a .zarr run on this Dask scheduler")
+    run.add_argument("--overwrite", action="store_true", help="start the .zarr store afresh, whatever run it holds")
     run.add_argument(
         "--set",
         action="append",
@@ -77,7 +90,61 @@ def _build_parser() -> argparse.ArgumentParser:
     scen.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a parameter")
 
     summ = sub.add_parser("summarize", help="print the NPV summary of a saved result", description="Print the NPV summary of a result saved with --out.")
-    summ.add_argument("result", help="result file (.nc)")
+    summ.add_argument("result", help="result file (.nc) or Zarr store (.zarr)")
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="fit the market models to history and write the calibrated scenario",
+        description=(
+            "Fit the market models to a CSV of history (a date column and any of btc_price, hashrate, fees, "
+            "power_price, lease_rate), print the estimates with standard errors, and with --out write the "
+            "calibrated scenario as commented TOML."
+        ),
+    )
+    cal.add_argument("data", help="CSV file with a date column (YYYY-MM-DD)")
+    cal.add_argument("--out", help="write the calibrated scenario (defaults overridden by the fit) to this TOML file")
+    cal.add_argument("--base", help="scenario TOML the fit starts from (default: the built-in default scenario)")
+    cal.add_argument("--fees-unit", choices=("block", "day"), help="whether the fees column is BTC per block or per day")
+    cal.add_argument("--fit-markup", action="store_true", help="also set hashrate.markup from the fitted intercept")
+
+    sens = sub.add_parser(
+        "sensitivity",
+        help="change in mean NPV when each parameter moves down and up (tornado data)",
+        description=(
+            "Shock each parameter by -/+ SHOCK (relative) on common random numbers and print the change in "
+            "every strategy's mean NPV with its paired standard error. Without --param, every continuous "
+            "parameter is shocked."
+        ),
+    )
+    sens.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in default scenario)")
+    sens.add_argument("--param", action="append", metavar="SECTION.KEY", help="parameter to shock (repeatable)")
+    sens.add_argument("--shock", type=float, default=0.2, help="relative shock (default 0.2)")
+    sens.add_argument("--paths", type=int, default=20_000, help="paths per scenario (default 20,000)")
+    sens.add_argument("--seed", type=int, default=0, help="random seed shared by every scenario (default 0)")
+    sens.add_argument("--backend", default="auto", help="auto (default), cpu, reference, ...")
+    sens.add_argument("--out", help="write the full result to this netCDF file (.nc), e.g. for pivotmc report")
+
+    swp = sub.add_parser(
+        "sweep",
+        help="mean NPV over a grid of parameter values, on common random numbers",
+        description="Simulate every combination of the --grid values on common random numbers and print mean NPVs.",
+    )
+    swp.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in default scenario)")
+    swp.add_argument("--grid", action="append", required=True, metavar="SECTION.KEY=V1,V2,...",
+                     help="a parameter and its values, e.g. --grid btc.sigma=0.3,0.5,0.7 (repeatable)")
+    swp.add_argument("--paths", type=int, default=20_000, help="paths per scenario (default 20,000)")
+    swp.add_argument("--seed", type=int, default=0, help="random seed shared by every scenario (default 0)")
+    swp.add_argument("--backend", default="auto", help="auto (default), cpu, reference, ...")
+    swp.add_argument("--out", help="write the result to this netCDF file (.nc)")
+
+    rep = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a saved result",
+        description="Write one HTML page (images embedded, no network needed): summary, figures, scenario, provenance.",
+    )
+    rep.add_argument("result", help="result file (.nc) saved with pivotmc run --out (use --keep-paths for fan charts)")
+    rep.add_argument("-o", "--output", required=True, help="the HTML file to write")
+    rep.add_argument("--sensitivity", help="a result of pivotmc sensitivity --out, for tornado charts")
     return parser
 
 
@@ -101,12 +168,15 @@ class _ProgressBar:
         self.clock = clock
         self.started = clock()
         self.drawn = 0  # length of the line on screen, 0 when none
+        self.first: int | None = None  # paths already done at the first call (a resumed run starts part-way)
 
     def __call__(self, done: int, total: int) -> None:
+        if self.first is None:
+            self.first = done
         elapsed = self.clock() - self.started
         if elapsed < self.delay_s:
             return
-        eta = _clock(elapsed * (total - done) / done) if done else "?"
+        eta = _clock(elapsed * (total - done) / (done - self.first)) if done > self.first else "?"
         text = f"{100 * done // max(total, 1):3d}%  {done:,}/{total:,} paths  elapsed {_clock(elapsed)}  ETA {eta}"
         # Overflowing the width would wrap, and a carriage return cannot redraw a wrapped line.
         room = self._columns() - 1 - len(text) - 3
@@ -156,30 +226,68 @@ def _scenario(path: str | None, assignments: Sequence[str]):
     return scenario
 
 
+def _dask_client(args: argparse.Namespace):
+    """What simulate's ``client`` gets: a local cluster's client, a scheduler address, or nothing."""
+    if args.workers is not None:
+        from .store import local_client
+
+        return local_client(args.workers)
+    return contextlib.nullcontext(args.scheduler)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from . import format_summary, simulate, summarize
-    from .io import result_path, save
+    from .io import is_store, result_path, save
 
     scenario = _scenario(args.scenario, args.set)
-    if args.out:
+    store = args.out if args.out and is_store(args.out) else None
+    if args.out and store is None:
         result_path(args.out)  # a bad name must not cost a whole run
+    store_only = [name for name in ("chunk_paths", "workers", "scheduler", "overwrite") if getattr(args, name)]
+    if store is None and store_only:
+        flag = "--" + store_only[0].replace("_", "-")
+        raise ValidationError(f"{flag} applies only to a run streamed to a Zarr store: add --out results.zarr.")
     bar = _progress_bar()
+    first_done: list[int] = []  # paths a resumed run found already in the store
+
+    def progress(done: int, total: int) -> None:
+        if not first_done:
+            first_done.append(done)
+        if bar is not None:
+            bar(done, total)
+
     started = time.perf_counter()
     try:
-        ds = simulate(
-            scenario, n_paths=args.paths, seed=args.seed, backend=args.backend, keep_paths=args.keep_paths, progress=bar
-        )
+        with _dask_client(args) as client:
+            ds = simulate(
+                scenario, n_paths=args.paths, seed=args.seed, backend=args.backend, keep_paths=args.keep_paths,
+                progress=progress if store or bar else None,
+                store=store, chunk_paths=args.chunk_paths, client=client, overwrite=args.overwrite,
+            )
     finally:
         if bar is not None:
             bar.close()
     elapsed = time.perf_counter() - started
+    if store is not None:
+        from .store import read_npv
+
+        ds = read_npv(store)  # npv alone, read once: the lazy result would be assembled from its chunks
     print(format_summary(summarize(ds)))
     steps = scenario.n_steps
-    print(
-        f"\n{args.paths:,} paths x {steps} steps on backend {ds.attrs['backend']!r} in {elapsed:.2f} s "
-        f"({args.paths * steps / elapsed:,.0f} path-steps/s); seed {args.seed}."
-    )
-    if args.out:
+    found = first_done[0] if first_done else 0
+    computed = args.paths - found
+    notes = []
+    if computed:
+        notes.append(
+            f"{computed:,} paths x {steps} steps on backend {ds.attrs['backend']!r} in {elapsed:.2f} s "
+            f"({computed * steps / elapsed:,.0f} path-steps/s); seed {args.seed}."
+        )
+    if found:
+        notes.append(f"Resumed: {found:,} of the {args.paths:,} paths were already in the store.")
+    print("\n" + "\n".join(notes))
+    if store is not None:
+        print(f"Result written to {store}.")
+    elif args.out:
         print(f"Result written to {save(ds, args.out)}.")
     return 0
 
@@ -191,9 +299,104 @@ def _cmd_scenario(args: argparse.Namespace) -> int:
 
 def _cmd_summarize(args: argparse.Namespace) -> int:
     from . import format_summary, summarize
-    from .io import load
+    from .io import is_store, load
 
-    print(format_summary(summarize(load(args.result))))
+    if is_store(args.result):
+        from .store import read_npv
+
+        ds = read_npv(args.result)  # only what the summary needs: 2.4 GB for 1e8 paths, not the trajectories too
+    else:
+        ds = load(args.result)
+    print(format_summary(summarize(ds)))
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    import warnings
+    from pathlib import Path
+
+    from .calibrate import calibrate
+
+    base = _scenario(args.base, [])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = calibrate(args.data, base, fees_unit=args.fees_unit, fit_markup=args.fit_markup)
+        finally:  # one line each, like the errors, rather than Python's source-line format
+            for warning in caught:
+                print(f"pivotmc: warning: {warning.message}", file=sys.stderr)
+    print(result)
+    if args.out:
+        try:
+            Path(args.out).write_text(result.to_toml(), encoding="utf-8")
+        except OSError as exc:
+            raise ValidationError(f"cannot write {args.out!r}: {exc.strerror or exc}.") from None
+        print(f"\nCalibrated scenario written to {args.out}.")
+    return 0
+
+
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from .io import result_path, save
+    from .studies import sensitivity
+
+    out = result_path(args.out) if args.out else None
+    ds = sensitivity(_scenario(args.scenario, []), args.param, rel_shock=args.shock, n_paths=args.paths,
+                     seed=args.seed, backend=args.backend)
+    strategies = [str(s) for s in ds.strategy.values]
+    header = f"{'parameter':<36} {'shock':>5} {'value':>12} " + " ".join(f"{s + ' (USD m)':>22}" for s in strategies)
+    print(f"Change in mean NPV, paired over {args.paths:,} paths (seed {args.seed}), shock {args.shock:g}")
+    print(header)
+    print("-" * len(header))
+    for p in ds.parameter.values:
+        for shock in ("down", "up"):
+            row = ds.sel(parameter=p, shock=shock)
+            cells = " ".join(
+                f"{float(row.change.sel(strategy=s)) / 1e6:>11.3f} ± {float(row.change_se.sel(strategy=s)) / 1e6:<8.3f}"
+                for s in strategies
+            )
+            print(f"{str(p):<36} {shock:>5} {float(row.value):>12.6g} {cells}")
+    if ds.attrs["skipped"]:
+        print(f"Skipped: {ds.attrs['skipped']}")
+    if out:
+        print(f"Result written to {save(ds, out)}.")
+    return 0
+
+
+def _grid_arg(text: str) -> tuple[str, list]:
+    name, sep, raw = text.partition("=")
+    if not sep or not raw.strip():
+        raise ValidationError(f"--grid expects section.key=v1,v2,..., got {text!r}.")
+    return name.strip(), [_parse_assignment(f"{name}={v}")[1] for v in raw.split(",")]
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .io import result_path, save
+    from .studies import sweep
+
+    out = result_path(args.out) if args.out else None
+    grid = dict(_grid_arg(g) for g in args.grid)
+    ds = sweep(_scenario(args.scenario, []), grid, n_paths=args.paths, seed=args.seed, backend=args.backend)
+    names = list(grid)
+    strategies = [str(s) for s in ds.strategy.values]
+    header = " ".join(f"{n:>20}" for n in names) + " " + " ".join(f"{s + ' (USD m)':>16}" for s in strategies)
+    print(f"Mean NPV over {args.paths:,} paths per scenario (seed {args.seed}, common random numbers)")
+    print(header)
+    print("-" * len(header))
+    for combo in itertools.product(*grid.values()):
+        cell = ds.mean_npv.sel(dict(zip(names, combo)))
+        print(" ".join(f"{str(v):>20}" for v in combo) + " " + " ".join(f"{float(cell.sel(strategy=s)) / 1e6:>16.2f}" for s in strategies))
+    if out:
+        print(f"Result written to {save(ds, out)}.")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .io import load
+    from .report import write_report
+
+    sens = load(args.sensitivity) if args.sensitivity else None
+    path = write_report(load(args.result), args.output, sensitivity=sens)
+    print(f"Report written to {path}.")
     return 0
 
 
@@ -204,7 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
-    handlers = {"run": _cmd_run, "scenario": _cmd_scenario, "summarize": _cmd_summarize}
+    handlers = {"run": _cmd_run, "scenario": _cmd_scenario, "summarize": _cmd_summarize, "calibrate": _cmd_calibrate,
+                "sensitivity": _cmd_sensitivity, "sweep": _cmd_sweep, "report": _cmd_report}
     try:
         return handlers[args.command](args)
     except ValidationError as exc:

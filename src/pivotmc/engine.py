@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import numbers
+import os
 from typing import Callable
 
 import numpy as np
@@ -55,6 +56,10 @@ def simulate(
     keep_paths: int = 0,
     block_paths: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    store: str | os.PathLike | None = None,
+    chunk_paths: int | None = None,
+    client=None,
+    overwrite: bool = False,
 ) -> xr.Dataset:
     """Simulate ``n_paths`` correlated market paths and value every strategy on them.
 
@@ -76,7 +81,25 @@ def simulate(
         Paths per block (a memory knob; results do not depend on it).
     progress : callable, optional
         Called as ``progress(done_paths, n_paths)`` as the run advances (the run
-        is then split into a few dozen chunks; results do not depend on it).
+        is then split into a few dozen chunks, or into the store's chunks;
+        results do not depend on it).
+    store : str or path-like, optional
+        A Zarr store (a directory, conventionally ``*.zarr``) to write the result
+        to, chunk by chunk, as it is computed; the returned Dataset then reads
+        from it. A store left by an interrupted run with the same arguments is
+        resumed: only its missing chunks are computed. Needs the ``dask`` extra.
+    chunk_paths : int, optional
+        Paths per chunk of a store run (default
+        :data:`pivotmc.store.DEFAULT_CHUNK_PATHS`, at most ``n_paths``); each
+        chunk is one task. Results do not depend on it.
+    client : dask.distributed.Client or str, optional
+        Run the chunks of a store run on this Dask cluster (a client, or a
+        scheduler address such as ``"tcp://host:8786"``) instead of in this
+        process. Every worker must see ``store`` at the same path.
+    overwrite : bool
+        Start the store afresh, even if it holds another run. Without it, a
+        store that holds a run with another scenario, seed, ``n_paths``,
+        ``chunk_paths``, ``keep_paths`` or backend is refused.
 
     Returns
     -------
@@ -92,7 +115,9 @@ def simulate(
     Raises
     ------
     ValidationError
-        Bad input (a subclass of ValueError), before anything runs.
+        Bad input (a subclass of ValueError), before anything runs; also a
+        store that holds another run, or ``store``/``client`` without the
+        ``dask`` extra installed (:class:`pivotmc.store.ExtraNotInstalledError`).
     """
     if scenario is None:
         scenario = Scenario.default()
@@ -108,6 +133,17 @@ def simulate(
         raise ParameterTypeError(str(exc)) from None
     except ValueError as exc:
         raise ValidationError(str(exc)) from None
+    if store is not None:
+        from .store import simulate_to_store  # the dask extra is optional: import it only when asked for
+
+        return simulate_to_store(
+            scenario, store, n_paths=n_paths, seed=int(seed), key=key, backend=backend, keep_paths=keep_paths,
+            block_paths=block_paths, chunk_paths=chunk_paths, client=client, overwrite=overwrite, progress=progress,
+        )
+    store_only = {"chunk_paths": chunk_paths is not None, "client": client is not None, "overwrite": bool(overwrite)}
+    for name, given in store_only.items():
+        if given:
+            raise ValidationError(f"{name} applies only to a run written to a store: pass store='results.zarr' too.")
     runner = get_backend(backend)
 
     plan = lower(scenario)
@@ -146,26 +182,63 @@ def merge_chunks(parts: list[ChunkResult]) -> ChunkResult:
     )
 
 
-def build_dataset(plan: Plan, chunk: ChunkResult, *, n_paths: int, seed: int, backend: str) -> xr.Dataset:
-    """Assemble the result Dataset of a run from its (merged) chunk result."""
+def build_dataset(
+    plan: Plan,
+    chunk: ChunkResult,
+    *,
+    n_paths: int,
+    seed: int,
+    backend: str,
+    cash_flow_mean=None,
+    path_coordinate: bool = True,
+) -> xr.Dataset:
+    """Assemble the result Dataset of a run from its (merged) chunk result.
+
+    Parameters
+    ----------
+    plan : Plan
+        The lowered scenario that was run.
+    chunk : ChunkResult
+        All the run's paths. Its arrays may be lazy (dask) placeholders, as in
+        the layout of a Zarr store.
+    n_paths, seed : int
+        Recorded in the attributes; ``n_paths`` also divides the exact sums.
+    backend : str
+        Name of the backend that ran, recorded in the attributes.
+    cash_flow_mean : array-like, optional
+        Used instead of the mean of ``chunk.cash_flow_sum`` (a store's layout
+        has no sums yet).
+    path_coordinate : bool
+        Give ``path`` its coordinate. A store leaves it out, since its reader
+        rebuilds it, and it would otherwise be as long as the run.
+
+    Returns
+    -------
+    xarray.Dataset
+        The Dataset :func:`simulate` returns, provenance attributes included.
+    """
     from . import __version__
 
     scenario = plan.scenario
     strategies = list(plan.strategies)
     time = step_dates(scenario.simulation.start, plan.steps_per_year, plan.n_steps)
     kept = chunk.kept
-    coords = {
-        "strategy": ("strategy", np.array(strategies, dtype=object)),
-        "path": ("path", np.arange(chunk.first_path, chunk.first_path + chunk.npv.shape[1], dtype=np.int64)),
+    coords = {"strategy": ("strategy", np.array(strategies, dtype=object))}
+    if path_coordinate:
+        paths = np.arange(chunk.first_path, chunk.first_path + chunk.npv.shape[1], dtype=np.int64)
+        coords["path"] = ("path", paths)
+    coords.update({
         "time": ("time", time, {"long_name": "end of step (cash-flow date)"}),
         "t_years": ("time", plan.t_end, {"units": "years", "long_name": "model time at the end of the step"}),
         "kept_path": ("kept_path", kept.paths, {"long_name": "index of a path whose trajectory is kept"}),
-    }
+    })
+    if cash_flow_mean is None:
+        cash_flow_mean = chunk.cash_flow_sum.mean(n_paths)
     data = {
         "npv": (("strategy", "path"), chunk.npv, {"units": "USD", "long_name": "net present value"}),
         "cash_flow_mean": (
             ("strategy", "time"),
-            chunk.cash_flow_sum.mean(n_paths),
+            cash_flow_mean,
             {"units": "USD", "long_name": "mean undiscounted cash flow of the step over all paths"},
         ),
         "discount_factor": (("time",), plan.discount, {"units": "1", "long_name": "discount factor to t = 0"}),

@@ -19,3 +19,11 @@ class ParameterTypeError(ValidationError, TypeError):
 
 class BackendUnavailableError(ValidationError):
     """The requested backend is known but cannot run here (missing package or device)."""
+
+
+class CalibrationWarning(UserWarning):
+    """Calibration went ahead, but something about the data or the fit deserves a look.
+
+    Gaps in a series, a model left out for lack of observations, an estimate
+    on the boundary of its range: the message says what and what was done.
+    """

@@ -10,7 +10,7 @@ import xarray as xr
 
 from .errors import ValidationError
 
-__all__ = ["save", "load", "result_path"]
+__all__ = ["save", "load", "result_path", "is_store"]
 
 _INT32 = (-(2**31), 2**31 - 1)
 _EMPTY_LAYOUT = "pivotmc_empty_variables"
@@ -32,8 +32,17 @@ def result_path(path: str | Path) -> Path:
     """``path`` as a :class:`~pathlib.Path` if :func:`save` can write there, else :class:`ValidationError`."""
     path = Path(path)
     if path.suffix != ".nc":
-        raise ValidationError(f"cannot write {str(path)!r}: results are written as netCDF, with a .nc suffix.")
+        raise ValidationError(
+            f"cannot write {str(path)!r}: results are saved as netCDF, with a .nc suffix "
+            "(or streamed to a Zarr store, ending in .zarr, by simulate(store=...) and pivotmc run --out)."
+        )
     return path
+
+
+def is_store(path: str | Path) -> bool:
+    """Whether ``path`` names a Zarr store (a ``.zarr`` name, or a directory) rather than a netCDF file."""
+    path = Path(path)
+    return path.suffix == ".zarr" or path.is_dir()
 
 
 def save(ds: xr.Dataset, path: str | Path) -> Path:
@@ -58,7 +67,14 @@ def save(ds: xr.Dataset, path: str | Path) -> Path:
 
 
 def load(path: str | Path) -> xr.Dataset:
-    """Read a result written by :func:`save` (the data are loaded into memory)."""
+    """Read a result written by :func:`save`, or a Zarr store, into memory.
+
+    For a large store, :func:`pivotmc.store.open_store` reads lazily instead.
+    """
+    if is_store(path):
+        from .store import open_store
+
+        return open_store(path).load()
     path = Path(path)
     if not path.exists():
         raise ValidationError(f"no result file at {str(path)!r}.")

@@ -80,6 +80,7 @@ BACKENDS: dict[str, Backend] = {
     for b in (
         Backend("reference", ".reference", "plain numpy, vectorised over paths: the truth the others are tested against", 0),
         Backend("cpu", ".cpu", "fused Numba kernels, parallel over blocks of paths", 10),
+        Backend("cuda", ".cuda", "CUDA C kernels through CuPy, one GPU thread per path", 20),
     )
 }
 

@@ -1,0 +1,208 @@
+"""Building and running the CUDA kernels without a GPU, for the tests.
+
+* ``nvcc -ptx`` compiles a kernel file for an architecture (code generation
+  checked, no device needed);
+* :func:`nvrtc_compile` hands a source text to NVRTC itself (the library
+  CuPy uses) through ctypes, when ``libnvrtc`` can be found (a CUDA toolkit,
+  or the ``nvidia-cuda-nvrtc-cu12`` wheel);
+* :func:`build_shim` compiles a kernel as host C++ with ``cuda_shim.h`` into a
+  shared library for ctypes; :class:`ShimDevice` runs the ``cuda`` backend's
+  own driver (:func:`pivotmc.backends.cuda.simulate_chunk`) on it.
+
+Contraction is off in every build (nvcc/NVRTC ``--fmad=false``, g++
+``-ffp-contract=off``), as in the backend: a fused multiply-add rounds once
+where Numba and numpy round twice.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from pivotmc.backends import cuda
+
+ROOT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+KERNELS = ROOT / "kernels"
+KERNEL_SOURCES = sorted(KERNELS.glob("*.cu"))
+KERNEL_FILES = KERNEL_SOURCES + sorted(KERNELS.glob("*.cuh"))
+
+NVCC_FLAGS = ["-ptx", "--fmad=false", "-I", str(KERNELS)]
+GXX_FLAGS = ["-O2", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-I", str(KERNELS)]
+
+
+def nvcc_ptx(source: Path, out: Path, arch: str = "sm_90", n_strategies: int = 3) -> tuple[str, str]:
+    """Compile ``source`` to PTX with nvcc; return (PTX text, stderr). Asserts success."""
+    nvcc = shutil.which("nvcc")
+    assert nvcc is not None
+    proc = subprocess.run(
+        [nvcc, *NVCC_FLAGS, f"-arch={arch}", *cuda.layout_defines(n_strategies), "-o", str(out), str(source)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return out.read_text(), proc.stderr
+
+
+def build_shim(cpp: Path, out: Path, defines: list[str] = ()) -> Path:
+    """Compile a host-shim translation unit into a shared library. Asserts success."""
+    gxx = shutil.which("g++")
+    assert gxx is not None
+    proc = subprocess.run(
+        [gxx, *GXX_FLAGS, *defines, "-o", str(out), str(cpp)], capture_output=True, text=True, check=False, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Number of doubles between `a` and `b` (0 where both are the same NaN or inf)."""
+    ia = np.asarray(a, dtype=np.float64).view(np.int64)
+    ib = np.asarray(b, dtype=np.float64).view(np.int64)
+    # Map the sign-magnitude bit patterns onto a monotonic integer line.
+    oa = np.where(ia < 0, np.int64(-(2**63)) - ia, ia)
+    ob = np.where(ib < 0, np.int64(-(2**63)) - ib, ib)
+    with np.errstate(over="ignore"):
+        d = np.abs(oa - ob)
+    both_nan = np.isnan(a) & np.isnan(b)
+    return np.where(both_nan, 0, d)
+
+
+# --------------------------------------------------------------------------
+# NVRTC through ctypes
+# --------------------------------------------------------------------------
+
+
+def find_nvrtc() -> str | None:
+    """Path of a loadable libnvrtc, or None."""
+    candidates = []
+    for env in ("CUDA_HOME", "CUDA_PATH"):
+        if os.environ.get(env):
+            candidates += glob.glob(os.path.join(os.environ[env], "lib64", "libnvrtc.so*"))
+    nvcc = shutil.which("nvcc")
+    if nvcc:
+        real = Path(nvcc).resolve().parent.parent
+        candidates += glob.glob(str(real / "lib64" / "libnvrtc.so*"))
+        candidates += glob.glob(str(real / "targets" / "*" / "lib" / "libnvrtc.so*"))
+    for site in sys.path:
+        candidates += glob.glob(os.path.join(site, "nvidia", "cuda_nvrtc", "lib", "libnvrtc.so*"))
+        candidates += glob.glob(os.path.join(site, "nvidia", "cu*", "lib", "libnvrtc.so*"))
+    for path in candidates:
+        if ".alt." in path or "builtins" in path:
+            continue
+        try:
+            ctypes.CDLL(path)
+        except OSError:
+            continue
+        return path
+    return None
+
+
+#: What CuPy adds to a RawModule's options (besides the architecture).
+CUPY_NVRTC_OPTIONS = ("--device-as-default-execution-space",)
+
+
+def nvrtc_compile(library: str, code: str, options: tuple[str, ...], arch: str = "compute_90") -> tuple[int, str, str]:
+    """Compile ``code`` with NVRTC; return (result code, log, PTX or "" when ``arch`` is an ``sm_`` target).
+
+    ``sm_XX`` makes NVRTC go on to machine code, as CuPy has it do, register
+    allocation (and the register cap) included.
+    """
+    lib = ctypes.CDLL(library)
+    prog = ctypes.c_void_p()
+    rc = lib.nvrtcCreateProgram(ctypes.byref(prog), code.encode(), b"pivotmc.cu", 0, None, None)
+    assert rc == 0, f"nvrtcCreateProgram failed: {rc}"
+    try:
+        opts = [o.encode() for o in (*options, f"--gpu-architecture={arch}")]
+        array = (ctypes.c_char_p * len(opts))(*opts)
+        rc = lib.nvrtcCompileProgram(prog, len(opts), array)
+        size = ctypes.c_size_t()
+        lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
+        log = ctypes.create_string_buffer(size.value)
+        lib.nvrtcGetProgramLog(prog, log)
+        ptx = ""
+        if rc == 0 and arch.startswith("compute_"):
+            lib.nvrtcGetPTXSize(prog, ctypes.byref(size))
+            buf = ctypes.create_string_buffer(size.value)
+            lib.nvrtcGetPTX(prog, buf)
+            ptx = buf.value.decode()
+        return rc, log.value.decode(errors="replace"), ptx
+    finally:
+        lib.nvrtcDestroyProgram(ctypes.byref(prog))
+
+
+# --------------------------------------------------------------------------
+# The cuda backend's driver on the host shim
+# --------------------------------------------------------------------------
+
+
+def _c_arg(value):
+    if isinstance(value, np.ndarray):
+        return ctypes.c_void_p(value.ctypes.data)
+    converters = {
+        np.int32: ctypes.c_int32,
+        np.uint32: ctypes.c_uint32,
+        np.int64: ctypes.c_int64,
+        np.uint64: ctypes.c_uint64,
+    }
+    return converters[type(value)](int(value))
+
+
+class ShimDevice:
+    """:class:`pivotmc.backends.cuda.Device` on host memory, running the shim build of the kernels.
+
+    ``libraries`` maps a number of strategies to the shared library compiled
+    with that ``PIVOTMC_N_STRATEGIES`` (see :func:`build_shim`).
+    """
+
+    def __init__(self, libraries, free_bytes: int = 1 << 30) -> None:
+        self._libraries = libraries
+        self._free = free_bytes
+        self.launches: list[tuple[str, int, int]] = []
+
+    def free_bytes(self) -> int:
+        return self._free
+
+    def to_device(self, array):
+        return np.ascontiguousarray(array).copy()
+
+    def zeros(self, size, dtype):
+        return np.zeros(size, dtype=dtype)
+
+    def empty(self, size, dtype):
+        # Garbage, as on a GPU: a kernel that forgets to write shows up.
+        return np.full(size, np.nan) if np.dtype(dtype) == np.float64 else np.full(size, 0xDEAD, dtype=dtype)
+
+    def launch(self, kernel, n_strategies, grid, block, args):
+        library = self._libraries(n_strategies)
+        function = getattr(library, f"run_{kernel}")
+        function.restype = None
+        function(ctypes.c_uint32(grid), ctypes.c_uint32(block), *[_c_arg(a) for a in args])
+        self.launches.append((kernel, grid, block))
+
+    def to_host(self, array, out=None):
+        if out is None:
+            return np.array(array)
+        out[...] = array
+        return out
+
+    def sum_replicas(self, array, shape):
+        return array.view(np.int64).reshape(shape).sum(axis=0)
+
+    def fill_zero(self, array):
+        array[...] = 0
+
+    def kernel_seconds(self):
+        return 0.0
+
+    def name(self):
+        return "host shim"
