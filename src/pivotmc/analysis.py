@@ -51,7 +51,7 @@ def _validate(ds: xr.Dataset, level: float) -> tuple[np.ndarray, np.ndarray]:
         )
     if values.shape[0] < 1:
         raise ValidationError("npv has no strategies")
-    if not np.isfinite(values).all():
+    if not all(np.isfinite(row).all() for row in values):  # a row at a time: no full-size mask
         raise ValidationError("npv contains NaN or infinite values")
     labels = np.asarray(npv["strategy"].values)
     return values, labels
@@ -83,6 +83,21 @@ def _tail_geometry(n: int, level: float) -> tuple[float, int]:
     # remaining weight k - m, which is what makes CVaR continuous in level.
     m = min(int(math.floor(k)), n - 1)
     return k, m
+
+
+_BLOCK = 1 << 22
+
+
+def _difference_moments(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Mean and sample sd of ``a - b``, two passes over blocks (no full-size temporary)."""
+    n = a.size
+    if n <= _BLOCK:
+        diff = a - b
+        return float(diff.mean()), float(diff.std(ddof=1))
+    total = sum(float((a[i : i + _BLOCK] - b[i : i + _BLOCK]).sum()) for i in range(0, n, _BLOCK))
+    mean = total / n
+    squares = sum(float(np.square(a[i : i + _BLOCK] - b[i : i + _BLOCK] - mean).sum()) for i in range(0, n, _BLOCK))
+    return mean, math.sqrt(squares / (n - 1))
 
 
 def _binomial_se(p: np.ndarray | float, n: int) -> np.ndarray:
@@ -167,33 +182,41 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
     n_strat, n = values.shape
     sqrt_n = math.sqrt(n)
 
-    mean = values.mean(axis=1)
-    sd = values.std(axis=1, ddof=1)
+    # Strategy by strategy, so that temporaries are one row (0.8 GB at 1e8 paths),
+    # never a copy of the whole array.
+    mean = np.array([row.mean() for row in values])
+    sd = np.array([row.std(ddof=1) for row in values])
 
     quantile_probs = dict(QUANTILE_PROBS)
     quantile_probs["_var"] = 1.0 - level
     brackets = {name: _order_stat_positions(n, p) for name, p in quantile_probs.items()}
     k_tail, m_tail = _tail_geometry(n, level)
     kth = sorted({i for lo, hi, _ in brackets.values() for i in (lo, hi)} | {m_tail})
-    ordered = np.partition(values, kth, axis=1)
+    order_stats = np.empty((n_strat, len(kth)))
+    boundary = np.empty(n_strat)
+    excess = np.empty(n_strat)
+    for s_index, row in enumerate(values):
+        ordered = np.partition(row, kth)
+        order_stats[s_index] = ordered[kth]
+        # Summing deviations from the boundary observation (all <= 0 after the
+        # partition) keeps the tail mean exact for flat tails and avoids
+        # cancellation when NPVs are large compared with their spread.
+        boundary[s_index] = ordered[m_tail]
+        excess[s_index] = (ordered[:m_tail] - ordered[m_tail]).sum()
+        del ordered
+    position = {k: i for i, k in enumerate(kth)}
 
     quantiles = {
-        name: _lerp(ordered[:, lo], ordered[:, hi], t)
+        name: _lerp(order_stats[:, position[lo]], order_stats[:, position[hi]], t)
         for name, (lo, hi, t) in brackets.items()
     }
     var = -quantiles.pop("_var")
-
-    # Summing deviations from the boundary observation (all <= 0 after the
-    # partition) keeps the tail mean exact for flat tails and avoids
-    # cancellation when NPVs are large compared with their spread.
-    boundary = ordered[:, m_tail]
-    excess = (ordered[:, :m_tail] - boundary[:, None]).sum(axis=1)
     tail_mean = boundary + excess / k_tail
     # CVaR >= VaR holds exactly for this estimator and numpy's linear
     # quantile; the clamp only removes last-bit rounding differences.
     cvar = np.maximum(-tail_mean, var)
 
-    prob_loss = np.count_nonzero(values < 0.0, axis=1) / n
+    prob_loss = np.array([np.count_nonzero(row < 0.0) for row in values]) / n
 
     prob_greater = np.full((n_strat, n_strat), np.nan)
     mean_diff = np.full((n_strat, n_strat), np.nan)
@@ -202,9 +225,8 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
         a, b = values[i], values[j]
         prob_greater[i, j] = np.count_nonzero(a > b) / n
         prob_greater[j, i] = np.count_nonzero(b > a) / n
-        diff = a - b
-        d_mean = diff.mean()
-        d_se = diff.std(ddof=1) / sqrt_n
+        d_mean, d_sd = _difference_moments(a, b)
+        d_se = d_sd / sqrt_n
         mean_diff[i, j], mean_diff[j, i] = d_mean, -d_mean
         mean_diff_se[i, j] = mean_diff_se[j, i] = d_se
 
