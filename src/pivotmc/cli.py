@@ -411,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "sensitivity": _cmd_sensitivity, "sweep": _cmd_sweep, "report": _cmd_report}
     try:
         return handlers[args.command](args)
-    except ValidationError as exc:
+    except (ValidationError, ImportError) as exc:  # bad input, or an optional extra not installed
         print(f"pivotmc: error: {exc}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into a command that stopped reading
