@@ -127,12 +127,7 @@ def simulate(
     keep_paths = _check_count("keep_paths", keep_paths, 0, n_paths)
     if block_paths is not None:
         block_paths = _check_count("block_paths", block_paths, 1)
-    try:
-        key = rng.seed_key(seed)
-    except TypeError as exc:  # rng raises the builtin kinds; callers are promised ValidationError
-        raise ParameterTypeError(str(exc)) from None
-    except ValueError as exc:
-        raise ValidationError(str(exc)) from None
+    key = rng.seed_key(seed)
     if store is not None:
         from .store import simulate_to_store  # the dask extra is optional: import it only when asked for
 

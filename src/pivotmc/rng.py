@@ -74,6 +74,8 @@ from typing import Any, Callable
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from .errors import ParameterTypeError, ValidationError
+
 __all__ = [
     "N_STEP_PAIRS",
     "N_STEP_SLOTS",
@@ -534,16 +536,16 @@ def seed_key(seed: int | np.integer) -> tuple[int, int]:
 
     Raises
     ------
-    TypeError
-        If `seed` is not an integer (or is a bool).
-    ValueError
-        If `seed` is outside ``[0, 2**64)``.
+    ParameterTypeError
+        If `seed` is not an integer (or is a bool); also a ``TypeError``.
+    ValidationError
+        If `seed` is outside ``[0, 2**64)``; also a ``ValueError``.
     """
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an int or numpy integer (not bool), got {type(seed).__name__}.")
+        raise ParameterTypeError(f"seed must be an int or numpy integer (not bool), got {type(seed).__name__}.")
     s = int(seed)
     if not 0 <= s < 1 << 64:
-        raise ValueError(f"seed must satisfy 0 <= seed < 2**64, got {s}.")
+        raise ValidationError(f"seed must satisfy 0 <= seed < 2**64, got {s}.")
     return s & _MASK32, s >> 32
 
 
