@@ -18,12 +18,19 @@ import numpy as np
 
 from .errors import ValidationError
 
-__all__ = ["ExactSum", "QUANTUM_BITS", "quantise"]
+__all__ = ["ExactSum", "QUANTUM_BITS", "quantise", "overflow_error"]
 
 QUANTUM_BITS = 16
 _SCALE = float(2**QUANTUM_BITS)
 _LIMIT = float(2**62) / _SCALE  # largest |value| in USD that quantises without overflow
 _MASK = np.int64(0xFFFFFFFF)
+
+
+def overflow_error(count: int) -> ValidationError:
+    """The error for cash flows that a compiled kernel could not quantise."""
+    return ValidationError(
+        f"{count} cash flows are not finite or exceed 7e13 USD per step; check the scenario's units."
+    )
 
 
 def quantise(values: np.ndarray) -> np.ndarray:

@@ -31,6 +31,25 @@ class KeptPaths:
     factors: dict[str, np.ndarray]  # name -> (m, n_steps)
     cash_flow: np.ndarray  # (n_strategies, m, n_steps), USD per step
 
+    @classmethod
+    def allocate(
+        cls, first_path: int, n_paths: int, keep_paths: int, n_strategies: int, n_steps: int
+    ) -> tuple[KeptPaths, np.ndarray]:
+        """Empty trajectories for the kept paths of a chunk.
+
+        Returns the container and the factors stacked as one array
+        ``(len(KEPT_FACTORS), m, n_steps)`` (the container's ``factors`` are
+        views of it), which is what compiled kernels write into.
+        """
+        n_kept = int(np.clip(keep_paths - first_path, 0, n_paths))
+        stacked = np.empty((len(KEPT_FACTORS), n_kept, n_steps))
+        kept = cls(
+            paths=np.arange(first_path, first_path + n_kept, dtype=np.int64),
+            factors={name: stacked[i] for i, name in enumerate(KEPT_FACTORS)},
+            cash_flow=np.empty((n_strategies, n_kept, n_steps)),
+        )
+        return kept, stacked
+
 
 @dataclass
 class ChunkResult:

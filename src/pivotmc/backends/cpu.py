@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..accumulate import ExactSum
+from ..accumulate import ExactSum, overflow_error
 from ..errors import ValidationError
 from ..plan import Plan, pack
-from . import KEPT_FACTORS, ChunkResult, KeptPaths
+from . import ChunkResult, KeptPaths
 
 __all__ = ["run_chunk", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
 
@@ -47,29 +47,20 @@ def run_chunk(
     if plan.n_strategies > MAX_STRATEGIES:  # pragma: no cover - the scenario allows fewer
         raise ValidationError(f"the cpu backend values at most {MAX_STRATEGIES} strategies at once.")
     n_strat, n_steps = plan.n_strategies, plan.n_steps
-    n_kept = int(np.clip(keep_paths - first_path, 0, n_paths))
+    kept, kept_factors = KeptPaths.allocate(first_path, n_paths, keep_paths, n_strat, n_steps)
     npv = np.empty((n_strat, n_paths))
     threads = numba.config.NUMBA_NUM_THREADS
     sums_hi = np.zeros((threads, n_strat, n_steps), dtype=np.int64)
     sums_lo = np.zeros((threads, n_strat, n_steps), dtype=np.int64)
-    kept_factors = np.empty((len(KEPT_FACTORS), n_kept, n_steps))
-    kept_cf = np.empty((n_strat, n_kept, n_steps))
     overflow = simulate_paths(
         packed.scalars, packed.steps, packed.chol, packed.btc_jump_cdf, packed.power_spike_cdf,
         packed.conversion_share, packed.exit_multiple,
         key[0], key[1], first_path, n_paths, keep_paths, int(block_paths or DEFAULT_BLOCK_PATHS),
-        npv, sums_hi, sums_lo, kept_factors, kept_cf,
+        npv, sums_hi, sums_lo, kept_factors, kept.cash_flow,
     )
     if overflow:
-        raise ValidationError(
-            f"{overflow} cash flows are not finite or exceed 7e13 USD per step; check the scenario's units."
-        )
+        raise overflow_error(overflow)
     sums = ExactSum((n_strat, n_steps))
     for t in range(threads):
         sums.add_limbs(sums_hi[t], sums_lo[t])
-    kept = KeptPaths(
-        paths=np.arange(first_path, first_path + n_kept, dtype=np.int64),
-        factors={name: kept_factors[i] for i, name in enumerate(KEPT_FACTORS)},
-        cash_flow=kept_cf,
-    )
     return ChunkResult(first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept)

@@ -40,7 +40,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..accumulate import ExactSum
+from ..accumulate import ExactSum, overflow_error
 from ..errors import ValidationError
 from ..plan import SCALAR_FIELDS, STEP_FIELDS, Plan, ScalarIndex, StepIndex, pack
 from . import KEPT_FACTORS, ChunkResult, KeptPaths
@@ -312,7 +312,9 @@ def simulate_chunk(
     n_strat, n_steps = plan.n_strategies, plan.n_steps
     if n_strat > MAX_STRATEGIES:  # pragma: no cover - the scenario allows fewer
         raise ValidationError(f"the cuda backend values at most {MAX_STRATEGIES} strategies at once.")
-    n_kept = int(np.clip(keep_paths - first_path, 0, n_paths))
+    kept_result, kept_factors = KeptPaths.allocate(first_path, n_paths, keep_paths, n_strat, n_steps)
+    kept_cf = kept_result.cash_flow
+    n_kept = kept_result.paths.size
     layout = launch_layout(n_paths, n_kept, n_strat, n_steps, device.free_bytes(), batch_paths, threads_per_block)
     inputs = {name: device.to_device(array) for name, array in kernel_inputs(plan).items()}
     n_factors = len(KEPT_FACTORS)
@@ -326,8 +328,6 @@ def simulate_chunk(
 
     npv = np.empty((n_strat, n_paths))
     sums = ExactSum((n_strat, n_steps))
-    kept_factors = np.empty((n_factors, n_kept, n_steps))
-    kept_cf = np.empty((n_strat, n_kept, n_steps))
     key0, key1 = (int(k) for k in key)
     launches = 0
     for lo, size, kept in layout.batches(n_paths, n_kept):
@@ -359,14 +359,7 @@ def simulate_chunk(
         device.fill_zero(d_lo)
         overflow = int(device.to_host(d_overflow)[0])
         if overflow:
-            raise ValidationError(
-                f"{overflow} cash flows are not finite or exceed 7e13 USD per step; check the scenario's units."
-            )
-    kept_result = KeptPaths(
-        paths=np.arange(first_path, first_path + n_kept, dtype=np.int64),
-        factors={name: kept_factors[i] for i, name in enumerate(KEPT_FACTORS)},
-        cash_flow=kept_cf,
-    )
+            raise overflow_error(overflow)
     result = ChunkResult(first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept_result)
     stats = RunStats(
         device=device.name(),

@@ -57,12 +57,8 @@ def run_chunk(
     n_strat, n_steps = plan.n_strategies, plan.n_steps
     npv = np.empty((n_strat, n_paths))
     sums = ExactSum((n_strat, n_steps))
-    n_kept = int(np.clip(keep_paths - first_path, 0, n_paths))
-    kept = KeptPaths(
-        paths=np.arange(first_path, first_path + n_kept, dtype=np.int64),
-        factors={name: np.empty((n_kept, n_steps)) for name in KEPT_FACTORS},
-        cash_flow=np.empty((n_strat, n_kept, n_steps)),
-    )
+    kept, _ = KeptPaths.allocate(first_path, n_paths, keep_paths, n_strat, n_steps)
+    n_kept = kept.paths.size
     for lo in range(0, n_paths, block):
         hi = min(n_paths, lo + block)
         paths = np.arange(first_path + lo, first_path + hi, dtype=np.uint64)
