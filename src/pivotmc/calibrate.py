@@ -841,6 +841,24 @@ def _speed_sigma_estimates(fit: _OuFit, p: int, prefix: str, section: str, what:
     }
 
 
+def _log_ou_model(
+    name: str, description: str, estimates: dict, fit, series: _Series, frequency: str, notes: list[str]
+) -> ModelFit:
+    """The :class:`ModelFit` of a log-OU factor (fees, power, lease): one observation is lost to the lag."""
+    return ModelFit(
+        name=name,
+        factor=name,
+        description=description,
+        estimates=estimates,
+        log_likelihood=fit.loglik,
+        n_obs=series.values.size - 1,
+        start=series.start,
+        end=series.end,
+        frequency=frequency,
+        notes=tuple(notes),
+    )
+
+
 def _fit_fees(series: _Series, frequency: str, log: list[str]) -> tuple[ModelFit, np.ndarray]:
     x = np.log(series.values)
     basis = np.ones((x.size, 1))
@@ -852,19 +870,8 @@ def _fit_fees(series: _Series, frequency: str, log: list[str]) -> tuple[ModelFit
         "long_run_btc": Estimate(level, _delta_se(jac, fit.cov)[0], "BTC/block", "long-run level (median)", "fees.long_run_btc"),
         **_speed_sigma_estimates(fit, 1, "", "fees", "fees"),
     }
-    model = ModelFit(
-        name="fees",
-        factor="fees",
-        description="log-OU of fees per block around a constant level",
-        estimates=estimates,
-        log_likelihood=fit.loglik,
-        n_obs=x.size - 1,
-        start=series.start,
-        end=series.end,
-        frequency=frequency,
-        notes=tuple(_ou_notes(fit, "fees", log)),
-    )
-    return model, fit.shocks
+    description = "log-OU of fees per block around a constant level"
+    return _log_ou_model("fees", description, estimates, fit, series, frequency, _ou_notes(fit, "fees", log)), fit.shocks
 
 
 def _fit_power(series: _Series, frequency: str, seasonal: bool, log: list[str]) -> tuple[ModelFit, np.ndarray]:
@@ -903,19 +910,8 @@ def _fit_power(series: _Series, frequency: str, seasonal: bool, log: list[str]) 
     if not seasonal:
         notes.append("flat seasonality (the level is the same in every month)")
     notes.append("no spikes: upward jumps in the log price are part of the OU noise")
-    model = ModelFit(
-        name="power",
-        factor="power",
-        description="log-OU of the power price around " + ("a monthly seasonal level" if seasonal else "a constant level"),
-        estimates=estimates,
-        log_likelihood=fit.loglik,
-        n_obs=x.size - 1,
-        start=series.start,
-        end=series.end,
-        frequency=frequency,
-        notes=tuple(notes),
-    )
-    return model, fit.shocks
+    description = "log-OU of the power price around " + ("a monthly seasonal level" if seasonal else "a constant level")
+    return _log_ou_model("power", description, estimates, fit, series, frequency, notes), fit.shocks
 
 
 def _fit_lease(series: _Series, frequency: str, log: list[str]) -> tuple[ModelFit, np.ndarray]:
@@ -938,19 +934,8 @@ def _fit_lease(series: _Series, frequency: str, log: list[str]) -> tuple[ModelFi
     notes = _ou_notes(fit, "lease", log)
     if series.t[-1] < 0:
         notes.append("lease_long_run is extrapolated at the fitted trend from the last observation to the scenario's start")
-    model = ModelFit(
-        name="lease",
-        factor="lease",
-        description="log-OU of the lease rate around a level drifting at a constant trend",
-        estimates=estimates,
-        log_likelihood=fit.loglik,
-        n_obs=x.size - 1,
-        start=series.start,
-        end=series.end,
-        frequency=frequency,
-        notes=tuple(notes),
-    )
-    return model, fit.shocks
+    description = "log-OU of the lease rate around a level drifting at a constant trend"
+    return _log_ou_model("lease", description, estimates, fit, series, frequency, notes), fit.shocks
 
 
 # --------------------------------------------------------------------------- #
