@@ -9,23 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_harness import invoke
 
 import pivotmc
 from pivotmc import STRATEGIES, Scenario
-from pivotmc.cli import main
 from pivotmc.io import load
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-def invoke(argv: list[str], capsys) -> tuple[int, str, str]:
-    """Run the command; argparse usage errors exit through SystemExit, the rest return."""
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture

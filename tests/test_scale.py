@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_harness import invoke
 
 import pivotmc
 from pivotmc import Scenario
-from pivotmc.cli import _ProgressBar, main
+from pivotmc.cli import _ProgressBar
 from pivotmc.errors import ValidationError
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -391,13 +392,6 @@ def test_import_pulls_in_neither_zarr_nor_distributed() -> None:
 # ---------------------------------------------------------------------------
 
 
-def invoke(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        code = main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture
