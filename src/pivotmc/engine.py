@@ -112,6 +112,15 @@ def simulate(
         the date at the end of each step (when its cash flow is earned) and
         ``t_years`` its model time. Attributes record provenance.
 
+        When ``switch`` is valued, also: ``switch_time(path)`` (years; NaN
+        where the path never converts) and ``switch_decision(path)`` (index of
+        the decision date, -1 for never); ``switch_share(decision)``, the share
+        of paths converting at each date; ``option_value`` and
+        ``option_value_std_error`` (switch minus the better of mine and host,
+        USD); the exercise boundary ``switch_boundary_lease_rate(decision,
+        boundary_point)`` at the hashprices ``switch_boundary_hashprice``; and
+        the learned policy's coefficients (see :mod:`pivotmc.switch`).
+
     Raises
     ------
     ValidationError
@@ -142,6 +151,10 @@ def simulate(
     runner = get_backend(backend)
 
     plan = lower(scenario)
+    if plan.switch_index >= 0:
+        from .switch import attach_policy
+
+        plan = attach_policy(plan)
     if progress is None:
         chunk = runner.run_chunk(plan, key, 0, n_paths, keep_paths, block_paths)
     else:
@@ -169,11 +182,13 @@ def merge_chunks(parts: list[ChunkResult]) -> ChunkResult:
         factors={name: np.concatenate([p.kept.factors[name] for p in parts]) for name in KEPT_FACTORS},
         cash_flow=np.concatenate([p.kept.cash_flow for p in parts], axis=1),
     )
+    switch = None if parts[0].switch_decision is None else np.concatenate([p.switch_decision for p in parts])
     return ChunkResult(
         first_path=parts[0].first_path,
         npv=np.concatenate([p.npv for p in parts], axis=1),
         cash_flow_sum=sums,
         kept=kept,
+        switch_decision=switch,
     )
 
 
@@ -259,4 +274,66 @@ def build_dataset(
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "hashrate_markup": plan.markup,
     }
-    return xr.Dataset(data_vars=data, coords=coords, attrs=attrs)
+    ds = xr.Dataset(data_vars=data, coords=coords, attrs=attrs)
+    if plan.switch_index >= 0:
+        ds = _with_switch(ds, plan, chunk, time)
+    return ds
+
+
+def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarray) -> xr.Dataset:
+    """Add the switch strategy's per-path dates, option value, policy and exercise boundary."""
+    from .plan import SWITCH_FEATURES
+    from .switch import BOUNDARY_QUANTILES, option_value
+
+    policy = plan.switch_policy
+    steps = plan.decision_steps
+    starts = np.concatenate([[np.datetime64(plan.scenario.simulation.start, "ns")], time[:-1]])
+    ds = ds.assign_coords(
+        decision=("decision", np.arange(steps.size)),
+        decision_time=("decision", plan.decision_times, {"units": "years", "long_name": "model time of the decision date"}),
+        decision_date=("decision", starts[steps], {"long_name": "decision date"}),
+        boundary_point=("boundary_point", BOUNDARY_QUANTILES, {"long_name": "quantile of hashprice at the date"}),
+        switch_feature=("switch_feature", np.array(SWITCH_FEATURES, dtype=object)),
+        basis_term=("basis_term", np.array(["*".join(f"{SWITCH_FEATURES[i]}^{e}" for i, e in enumerate(t) if e) or "1"
+                                            for t in policy.stopping.terms], dtype=object)),
+    )
+    decision = chunk.switch_decision
+    if decision is not None:
+        lazy = not isinstance(decision, np.ndarray)
+        if lazy:
+            times = decision.map_blocks(lambda d: np.where(d >= 0, plan.decision_times[np.maximum(d, 0)], np.nan), dtype=np.float64)
+        else:
+            times = np.where(decision >= 0, plan.decision_times[np.maximum(decision, 0)], np.nan)
+        ds["switch_decision"] = ("path", decision, {"long_name": "decision date at which the switch converts, -1 never"})
+        ds["switch_time"] = ("path", times, {"units": "years", "long_name": "time at which the switch converts (NaN: never)"})
+        if not lazy:
+            counts = np.bincount(decision[decision >= 0].astype(np.int64), minlength=steps.size)
+            ds["switch_share"] = ("decision", counts / decision.size, {"units": "1", "long_name": "share of paths converting at the date"})
+            static = {s: chunk.npv[plan.strategies.index(s)] for s in ("mine", "host") if s in plan.strategies}
+            if static:
+                value, se, best = option_value(chunk.npv[plan.switch_index], static)
+                note = f"mean of switch minus {best} (the better static strategy by mean NPV), path by path"
+                ds["option_value"] = ((), value, {"units": "USD", "long_name": "value of the option to wait", "compared_with": best, "comment": note})
+                ds["option_value_std_error"] = ((), se, {"units": "USD", "long_name": "standard error of option_value"})
+    p = policy.stopping
+    ds["switch_boundary_hashprice"] = (("decision", "boundary_point"), policy.boundary_hashprice, {"units": "USD/PH/day", "long_name": "hashprice on the exercise boundary"})
+    ds["switch_boundary_lease_rate"] = (
+        ("decision", "boundary_point"),
+        policy.boundary_lease_rate,
+        {"units": "USD/kW-month", "long_name": "lowest lease rate at which converting is optimal (NaN: none)"},
+    )
+    ds["switch_boundary_power_price"] = ("decision", policy.boundary_power_price, {"units": "USD/MWh", "long_name": "power price held at its median on the boundary"})
+    ds["switch_policy_centre"] = (("decision", "switch_feature"), p.centre, {"long_name": "centre of the log features"})
+    ds["switch_policy_scale"] = (("decision", "switch_feature"), p.scale, {"long_name": "scale of the log features"})
+    ds["switch_policy_coefficients"] = (
+        ("decision", "basis_term"),
+        p.coefficients,
+        {"units": "USD", "long_name": "advantage of converting, in money of the date, on the scaled log features"},
+    )
+    ds.attrs.update({
+        "switch_learning_paths": policy.learning_paths,
+        "switch_learning_seed": policy.learning_seed,
+        "switch_learning_backend": policy.learner,
+        "switch_in_sample_gain": policy.in_sample_gain,
+    })
+    return ds

@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import ParameterTypeError, ValidationError
 
-__all__ = ["optimal_stopping", "StoppingResult", "StoppingPolicy", "BASES"]
+__all__ = ["optimal_stopping", "learn_policy", "StoppingResult", "StoppingPolicy", "BASES"]
 
 BASES = ("laguerre", "polynomial")
 
@@ -49,7 +49,15 @@ def _univariate(x: np.ndarray, degree: int, basis: str) -> list[np.ndarray]:
 
 @dataclass(frozen=True)
 class StoppingPolicy:
-    """A learned exercise rule: per date, feature scaling and regression coefficients."""
+    """A learned exercise rule: per date, feature scaling and regression coefficients.
+
+    With ``exercise_known`` (the usual case) the regression estimates the value
+    of continuing, and a path stops where its known exercise value is at least
+    that. Otherwise the exercise value itself is only revealed later (it is a
+    realised future cash flow), and the regression estimates the *advantage*
+    of stopping now over following the policy later: a path stops where it is
+    positive, which needs the features alone.
+    """
 
     basis: str
     degree: int
@@ -57,6 +65,7 @@ class StoppingPolicy:
     centre: np.ndarray  # (dates, k)
     scale: np.ndarray  # (dates, k)
     coefficients: np.ndarray  # (dates, n_terms); NaN rows where no regression was possible
+    exercise_known: bool = True
 
     def design(self, date: int, features: np.ndarray) -> np.ndarray:
         """The regression matrix of ``features`` (paths, k) at ``date``."""
@@ -80,8 +89,35 @@ class StoppingPolicy:
             return np.full(features.shape[0], np.inf)  # no rule learned: never stop here
         return self.design(date, features) @ coef
 
-    def stopping_dates(self, features: np.ndarray, exercise_values: np.ndarray) -> np.ndarray:
-        """First date each path stops under this policy (-1 where it never does)."""
+    def advantage(self, date: int, features: np.ndarray) -> np.ndarray:
+        """Estimated gain of stopping at ``date`` over continuing, in money of that date.
+
+        Only for policies learned with ``exercise_known=False``; ``-inf`` where
+        no rule was learned (never stop there).
+        """
+        if self.exercise_known:
+            raise ValidationError("advantage() needs a policy learned with exercise_known=False; use continuation().")
+        coef = self.coefficients[date]
+        if np.isnan(coef).any():
+            return np.full(features.shape[0], -np.inf)
+        return self.design(date, features) @ coef
+
+    def stopping_dates(self, features: np.ndarray, exercise_values: np.ndarray | None = None) -> np.ndarray:
+        """First date each path stops under this policy (-1 where it never does).
+
+        ``exercise_values`` (dates, paths) is needed when the exercise value is
+        known at the date, and ignored otherwise.
+        """
+        if not self.exercise_known:
+            x = features if features.ndim == 3 else features[:, :, None]
+            stop = np.full(x.shape[1], -1, dtype=np.int64)
+            alive = np.ones(x.shape[1], dtype=bool)
+            for t in range(x.shape[0]):
+                idx = np.flatnonzero(alive)
+                go = idx[self.advantage(t, x[t, idx]) > 0.0]
+                stop[go] = t
+                alive[go] = False
+            return stop
         n_dates, n_paths = exercise_values.shape
         stop = np.full(n_paths, -1, dtype=np.int64)
         alive = np.ones(n_paths, dtype=bool)
@@ -187,12 +223,7 @@ def optimal_stopping(
         raise ValidationError("optimal_stopping inputs must be finite (no NaN or inf).")
     if np.any(df <= 0):
         raise ValidationError("discount_factors must be positive.")
-    if basis not in BASES:
-        raise ValidationError(f"basis = {basis!r} is not allowed: it must be one of {', '.join(BASES)}.")
-    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
-        raise ParameterTypeError(f"degree must be an integer, got {degree!r}.")
-    if not 0 <= degree <= 8:
-        raise ValidationError(f"degree = {degree} is not allowed: it must be an integer in [0, 8].")
+    _check_basis(basis, degree)
     n_dates, n_paths, k = x.shape
     if valuation is None:
         if not 0.0 < train_fraction < 1.0:
@@ -206,32 +237,7 @@ def optimal_stopping(
     if train.sum() < 2 or valuation.sum() < 2:
         raise ValidationError("optimal_stopping needs at least 2 learning and 2 valuation paths.")
 
-    terms = tuple(_basis_terms(k, degree))
-    centre = np.zeros((n_dates, k))
-    scale = np.ones((n_dates, k))
-    coefficients = np.full((n_dates, len(terms)), np.nan)
-
-    xt, pt = x[:, train], pay[:, train]
-    # Realised value of following the policy from each date on, in money of time 0.
-    realised = np.where(pt[-1] > 0.0, pt[-1] * df[-1], 0.0)
-    for t in range(n_dates - 2, -1, -1):
-        fit = (pt[t] > 0.0) if itm_only else np.ones(pt.shape[1], dtype=bool)
-        if fit.sum() > len(terms):
-            state = xt[t, fit]
-            centre[t] = state.mean(axis=0)
-            spread = state.std(axis=0)
-            scale[t] = np.where(spread > 0.0, spread, 1.0)
-            policy = StoppingPolicy(basis, degree, terms, centre, scale, coefficients)
-            design = policy.design(t, state)
-            target = realised[fit] / df[t]
-            coefficients[t], *_ = np.linalg.lstsq(design, target, rcond=None)
-            cont = policy.design(t, xt[t, fit]) @ coefficients[t]
-            stop = np.zeros(pt.shape[1], dtype=bool)
-            stop[np.flatnonzero(fit)] = pt[t, fit] >= cont
-            stop &= pt[t] > 0.0
-            realised = np.where(stop, pt[t] * df[t], realised)
-
-    policy = StoppingPolicy(basis, degree, terms, centre, scale, coefficients)
+    policy, in_sample = _backward_induction(x[:, train], pay[:, train], df, basis, degree, itm_only, True)
     stop_date = policy.stopping_dates(x, pay)
     stopped = stop_date >= 0
     payoffs = np.zeros(n_paths)
@@ -243,6 +249,90 @@ def optimal_stopping(
         stopping_date=stop_date,
         valuation_paths=valuation,
         payoffs=payoffs,
-        in_sample_value=float(realised.mean()),
+        in_sample_value=in_sample,
         policy=policy,
     )
+
+
+def _check_basis(basis: str, degree) -> None:
+    if basis not in BASES:
+        raise ValidationError(f"basis = {basis!r} is not allowed: it must be one of {', '.join(BASES)}.")
+    if isinstance(degree, bool) or not isinstance(degree, (int, np.integer)):
+        raise ParameterTypeError(f"degree must be an integer, got {degree!r}.")
+    if not 0 <= degree <= 8:
+        raise ValidationError(f"degree = {degree} is not allowed: it must be an integer in [0, 8].")
+
+
+def learn_policy(
+    features: np.ndarray,
+    exercise_values: np.ndarray,
+    discount_factors: np.ndarray,
+    *,
+    basis: str = "laguerre",
+    degree: int = 3,
+    itm_only: bool = True,
+    exercise_known: bool = True,
+) -> tuple[StoppingPolicy, float]:
+    """Learn an exercise policy on every given path, by backward induction.
+
+    Parameters are those of :func:`optimal_stopping`, plus ``exercise_known``:
+    pass ``False`` when ``exercise_values`` are realised future cash flows
+    rather than amounts known at the date (the switch strategy's case). The
+    exercise value is then regressed too and the policy stops where the
+    estimated advantage of stopping is positive; ``itm_only`` does not apply.
+
+    Returns
+    -------
+    (StoppingPolicy, float)
+        The policy and its mean payoff on these same paths (biased upwards).
+    """
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim == 2:
+        x = x[:, :, None]
+    pay = np.asarray(exercise_values, dtype=np.float64)
+    df = np.asarray(discount_factors, dtype=np.float64)
+    if pay.ndim != 2 or x.shape[:2] != pay.shape or df.shape != (pay.shape[0],):
+        raise ValidationError(
+            "learn_policy needs features (dates, paths[, k]), exercise_values (dates, paths) and "
+            f"discount_factors (dates,) of matching sizes, got {x.shape}, {pay.shape}, {df.shape}."
+        )
+    _check_basis(basis, degree)
+    return _backward_induction(x, pay, df, basis, degree, itm_only, exercise_known)
+
+
+def _backward_induction(x, pay, df, basis, degree, itm_only, exercise_known) -> tuple[StoppingPolicy, float]:
+    n_dates, n_paths, k = x.shape
+    terms = tuple(_basis_terms(k, degree))
+    centre = np.zeros((n_dates, k))
+    scale = np.ones((n_dates, k))
+    coefficients = np.full((n_dates, len(terms)), np.nan)
+    # Realised value of following the policy from each date on, in money of time 0.
+    if exercise_known:
+        realised = np.where(pay[-1] > 0.0, pay[-1] * df[-1], 0.0)
+        last = n_dates - 2  # at the last date a known positive exercise value is always taken
+    else:
+        realised = np.zeros(n_paths)
+        last = n_dates - 1
+    for t in range(last, -1, -1):
+        fit = (pay[t] > 0.0) if (itm_only and exercise_known) else np.ones(n_paths, dtype=bool)
+        if fit.sum() <= len(terms):
+            continue
+        state = x[t, fit]
+        centre[t] = state.mean(axis=0)
+        spread = state.std(axis=0)
+        scale[t] = np.where(spread > 0.0, spread, 1.0)
+        policy = StoppingPolicy(basis, degree, terms, centre, scale, coefficients, exercise_known)
+        design = policy.design(t, state)
+        if exercise_known:
+            target = realised[fit] / df[t]
+        else:
+            target = pay[t, fit] - realised[fit] / df[t]
+        coefficients[t], *_ = np.linalg.lstsq(design, target, rcond=None)
+        fitted = design @ coefficients[t]
+        stop = np.zeros(n_paths, dtype=bool)
+        stop[np.flatnonzero(fit)] = (pay[t, fit] >= fitted) if exercise_known else (fitted > 0.0)
+        if exercise_known:
+            stop &= pay[t] > 0.0
+        realised = np.where(stop, pay[t] * df[t], realised)
+    policy = StoppingPolicy(basis, degree, terms, centre, scale, coefficients, exercise_known)
+    return policy, float(realised.mean())

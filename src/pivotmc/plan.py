@@ -33,8 +33,11 @@ from .scenario import Scenario
 __all__ = ["Plan", "lower", "hashprice", "lower_cholesky_psd", "poisson_cdf_table", "step_dates"]
 
 HOURS_PER_YEAR = DAYS_PER_YEAR * 24.0
-#: Strategies are splits of the grid between mining and hosting.
-CONVERSION_SHARE = {"mine": 0.0, "host": 1.0}
+#: Strategies are splits of the grid between mining and hosting at t = 0; the
+#: switch mines until its policy converts the whole site.
+CONVERSION_SHARE = {"mine": 0.0, "host": 1.0, "switch": 0.0}
+#: State variables the switch policy regresses on (their logs), at each decision date.
+SWITCH_FEATURES = ("hashprice", "lease_rate", "power_price")
 
 
 def hashprice(blocks_per_day: float, subsidy_btc: np.ndarray | float, fees_btc, btc_price, hashrate_ehs):
@@ -128,6 +131,7 @@ class Plan:
     ph_per_mw: np.ndarray  # site hashrate per grid MW during step k, PH/s
     refresh_th_per_mw: np.ndarray  # TH bought per grid MW at the end of step k (0 if no refresh)
     terminal_weight: np.ndarray  # 1 for the steps of the final year (their EBITDA sets the exit value)
+    salvage_per_hashprice: np.ndarray  # USD per grid MW per USD/PH/day: the fleet of step k sold at t_k
     # -- scalars ---------------------------------------------------------------
     blocks_per_day: float
     days_per_step: float
@@ -158,6 +162,7 @@ class Plan:
     lease_noise: float
     lease_rate0: float
     initial_hashprice: float
+    initial_power_price: float
     # mining, per MW of grid capacity
     mining_uptime: float
     mining_net_share: float  # uptime (1 - pool fee)
@@ -184,10 +189,19 @@ class Plan:
     release_time: float  # years
     renewal_probability: float
     grid_mw: float
+    # -- the switch strategy ---------------------------------------------------
+    switch_index: int  # position of "switch" in strategies, -1 if it is not valued
+    decision_steps: np.ndarray  # (dates,) int: the switch decides at t_k for these k
+    switch_policy: object = None  # a learned pivotmc.lsm.StoppingPolicy, attached by pivotmc.switch
 
     @property
     def n_strategies(self) -> int:
         return len(self.strategies)
+
+    @property
+    def decision_times(self) -> np.ndarray:
+        """Model time of each decision date, years."""
+        return self.t_start[self.decision_steps]
 
 
 def lower(scenario: Scenario) -> Plan:
@@ -244,12 +258,16 @@ def lower(scenario: Scenario) -> Plan:
         hashprice(proto.blocks_per_day, subsidy_per_block[0], fees.initial_btc, btc.price, hr.initial_ehs)
     )
     asic_price_per_th_per_hashprice = mining.asic_price_per_th / mining.asic_reference_hashprice
-    th_per_mw0 = 1e6 / (mining.pue * mining.efficiency_j_per_th)
-    salvage_per_mw = mining.salvage_fraction * th_per_mw0 * asic_price_per_th_per_hashprice * initial_hashprice
+    # The fleet in use during step k, sold at t_k at salvage_fraction of a market price that tracks hashprice.
+    salvage_per_hashprice = mining.salvage_fraction * (1e3 * ph_per_mw) * asic_price_per_th_per_hashprice
+    salvage_per_mw = float(salvage_per_hashprice[0] * initial_hashprice)
 
     strategies = scenario.strategies.evaluate
     share = {**CONVERSION_SHARE, "hybrid": scenario.strategies.hybrid_fraction}
     terminal_weight = (k >= K - spy).astype(np.float64)
+    every = spy / scenario.switch.decisions_per_year
+    decision_steps = np.unique(np.rint(np.arange(0.0, K, every)).astype(np.int64))
+    decision_steps = decision_steps[decision_steps < K]
 
     return Plan(
         scenario=scenario,
@@ -269,6 +287,7 @@ def lower(scenario: Scenario) -> Plan:
         ph_per_mw=ph_per_mw,
         refresh_th_per_mw=refresh_th_per_mw,
         terminal_weight=terminal_weight,
+        salvage_per_hashprice=salvage_per_hashprice,
         blocks_per_day=proto.blocks_per_day,
         days_per_step=DAYS_PER_YEAR * dt,
         hours_per_step=HOURS_PER_YEAR * dt,
@@ -298,6 +317,7 @@ def lower(scenario: Scenario) -> Plan:
         lease_noise=lease_noise,
         lease_rate0=host.lease_rate,
         initial_hashprice=initial_hashprice,
+        initial_power_price=power.price,
         mining_uptime=mining.uptime,
         mining_net_share=mining.uptime * (1.0 - mining.pool_fee),
         pool_keep=1.0 - mining.pool_fee,
@@ -322,6 +342,8 @@ def lower(scenario: Scenario) -> Plan:
         release_time=host.release_months / 12.0,
         renewal_probability=host.renewal_probability,
         grid_mw=site.grid_mw,
+        switch_index=strategies.index("switch") if "switch" in strategies else -1,
+        decision_steps=decision_steps,
     )
 
 
@@ -344,11 +366,13 @@ SCALAR_FIELDS = (
     "lead_time_min", "lead_time_mode", "lead_time_max",
     "lease_escalator", "lease_term", "power_passthrough", "noi_margin",
     "default_hazard", "release_time", "renewal_probability", "grid_mw",
+    "initial_hashprice", "initial_power_price",
 )
 #: Rows of ``PackedPlan.steps``, each a per-step schedule of length n_steps.
 STEP_FIELDS = (
     "t_start", "t_end", "discount", "subsidy_per_block", "log_hstar_coef",
     "power_log_level", "lease_log_level", "ph_per_mw", "refresh_th_per_mw", "terminal_weight",
+    "salvage_per_hashprice",
 )
 #: Positions as integer enums: compiled kernels read them as constants (``P.dt``).
 ScalarIndex = IntEnum("ScalarIndex", [(name, i) for i, name in enumerate(SCALAR_FIELDS)])

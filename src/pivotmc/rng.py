@@ -64,6 +64,12 @@ Slot   Constant                    Use
 
 Normals are obtained as ``ndtri(u)`` (inversion), never by a pairing method,
 so that each normal depends on exactly one slot.
+
+Path ranges: a run's paths are ``0 .. n_paths - 1`` (below ``2**32``). The
+paths that learn the switch strategy's exercise policy are numbered from
+``LEARNING_PATH0 = 2**62``, under the key of ``switch.learning_seed``: they
+are simulated by the same model, and no run's valuation path ever sees their
+random numbers, whatever the two seeds.
 """
 
 from __future__ import annotations
@@ -77,6 +83,7 @@ from numpy.typing import ArrayLike, NDArray
 from .errors import ParameterTypeError, ValidationError
 
 __all__ = [
+    "LEARNING_PATH0",
     "N_STEP_PAIRS",
     "N_STEP_SLOTS",
     "PER_PATH_STEP",
@@ -112,6 +119,8 @@ __all__ = [
 # --------------------------------------------------------------------------
 
 RNG_LAYOUT_VERSION: int = 1
+#: First path index of the switch policy's learning paths (see "Path ranges").
+LEARNING_PATH0: int = 2**62
 
 SLOT_Z_BTC: int = 0
 SLOT_Z_FEES: int = 1

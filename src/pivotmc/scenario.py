@@ -37,6 +37,7 @@ __all__ = [
     "MiningSettings",
     "CorrelationSettings",
     "StrategySettings",
+    "SwitchSettings",
     "TerminalSettings",
     "FACTORS",
     "STRATEGIES",
@@ -46,7 +47,9 @@ __all__ = [
 #: Market factors in the order of the correlation matrix.
 FACTORS = ("btc", "fees", "hashrate", "power", "lease")
 #: Strategies pivotmc knows, in the order they appear in results.
-STRATEGIES = ("mine", "host", "hybrid")
+STRATEGIES = ("mine", "host", "hybrid", "switch")
+#: Strategies a scenario values unless told otherwise.
+DEFAULT_STRATEGIES = STRATEGIES
 MAX_HORIZON_YEARS = 50.0
 _STEPS_PER_YEAR = (12, 52, 365)
 
@@ -424,7 +427,9 @@ class StrategySettings(ParameterSection):
     """Which strategies to value and their settings."""
 
     section: ClassVar[str] = "strategies"
-    evaluate: tuple[str, ...] = param(STRATEGIES, "", "strategies to value, in result order", None, choices=STRATEGIES)
+    evaluate: tuple[str, ...] = param(
+        DEFAULT_STRATEGIES, "", "strategies to value, in result order (switch is the real option)", None, choices=STRATEGIES
+    )
     hybrid_fraction: float = param(0.5, "1", "share of grid capacity the hybrid converts to hosting", FRACTION)
 
 
@@ -436,6 +441,23 @@ class TerminalSettings(ParameterSection):
     mine: float = param(0.0, "1", "exit multiple of final-year EBITDA for mine", Bound(0.0, 100.0))
     host: float = param(0.0, "1", "exit multiple of final-year EBITDA for host", Bound(0.0, 100.0))
     hybrid: float = param(0.0, "1", "exit multiple of final-year EBITDA for hybrid", Bound(0.0, 100.0))
+    switch: float = param(0.0, "1", "exit multiple of final-year EBITDA for switch", Bound(0.0, 100.0))
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchSettings(ParameterSection):
+    """The switch strategy: mine, holding the option to convert the whole site at a decision date.
+
+    The exercise policy is learned by least-squares Monte Carlo on its own paths
+    (``learning_paths`` of them, from ``learning_seed``, in a counter range no
+    valuation path uses) and then applied to every simulated path.
+    """
+
+    section: ClassVar[str] = "switch"
+    decisions_per_year: int = param(4, "1/year", "decision dates per year, the first at t = 0 (4 = quarterly)", Bound(1, 365))
+    learning_paths: int = param(50_000, "paths", "paths that learn the exercise policy", Bound(64, 1 << 24))
+    learning_seed: int = param(0, "", "seed of the policy-learning paths", Bound(0, 2**63 - 1))
+    degree: int = param(2, "1", "total degree of the polynomial regression basis", Bound(1, 4))
 
 
 # --------------------------------------------------------------------------- #
@@ -467,6 +489,7 @@ class Scenario:
     mining: MiningSettings = field(default_factory=MiningSettings)
     correlation: CorrelationSettings = field(default_factory=CorrelationSettings)
     strategies: StrategySettings = field(default_factory=StrategySettings)
+    switch: SwitchSettings = field(default_factory=SwitchSettings)
     terminal: TerminalSettings = field(default_factory=TerminalSettings)
 
     def __post_init__(self) -> None:
@@ -481,6 +504,11 @@ class Scenario:
             raise ValidationError(
                 f"hashrate.speed = {self.hashrate.speed!r} is not allowed at {spy} steps per year: "
                 f"it must be at most {spy} (speed x step length <= 1)."
+            )
+        if self.switch.decisions_per_year > spy:
+            raise ValidationError(
+                f"switch.decisions_per_year = {self.switch.decisions_per_year!r} is not allowed at {spy} steps per year: "
+                f"decisions fall on step boundaries, so there can be at most {spy} a year."
             )
         refresh_steps = self.mining.refresh_years * self.simulation.steps_per_year
         if abs(refresh_steps - round(refresh_steps)) > 1e-9 * max(1.0, refresh_steps):
@@ -628,6 +656,7 @@ _SECTION_TYPES: dict[str, type] = {
     "mining": MiningSettings,
     "correlation": CorrelationSettings,
     "strategies": StrategySettings,
+    "switch": SwitchSettings,
     "terminal": TerminalSettings,
 }
 

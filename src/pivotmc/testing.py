@@ -120,6 +120,9 @@ _PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "terminal.mine": _floats(0.0, 15.0),
     "terminal.host": _floats(0.0, 15.0),
     "terminal.hybrid": _floats(0.0, 15.0),
+    "terminal.switch": _floats(0.0, 15.0),
+    "switch.degree": st.integers(1, 3),
+    "switch.learning_seed": st.integers(0, 2**63 - 1),
 }
 
 
@@ -228,6 +231,9 @@ def _scenarios(draw: st.DrawFn, grids: tuple[tuple[int, int], ...]) -> Scenario:
     overrides["simulation.steps_per_year"] = steps
     overrides["simulation.horizon_years"] = n_steps / steps
     overrides["mining.refresh_years"] = refresh_steps / steps
+    # Few learning paths keep generated runs fast; the policy stays a valid (if rough) one.
+    overrides["switch.learning_paths"] = draw(st.integers(64, 256))
+    overrides["switch.decisions_per_year"] = draw(st.sampled_from([d for d in (1, 2, 4, 12, 52) if d <= steps]))
     spike_log_rate = overrides.get("power.spike_intensity", 0.0) * overrides.get("power.spike_mean_log", 0.5)
     slowest = max(0.5, spike_log_rate / 2.0)
     if spike_log_rate > 0.0 and overrides.get("power.speed", 2.0) < slowest:

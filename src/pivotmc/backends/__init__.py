@@ -59,6 +59,7 @@ class ChunkResult:
     npv: np.ndarray  # (n_strategies, n_paths), USD
     cash_flow_sum: ExactSum  # (n_strategies, n_steps), exact sums of undiscounted cash flows
     kept: KeptPaths
+    switch_decision: np.ndarray | None = None  # (n_paths,) int16: decision date the switch converts at, -1 never
 
 
 @dataclass(frozen=True)

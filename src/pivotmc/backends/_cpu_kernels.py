@@ -219,6 +219,8 @@ _ROWS = (
     "btc", "hashrate", "power", "market", "hashprice",
     "mine_ebitda", "mine_capex", "host_ebitda", "host_capex",
     "lead", "capex_per_mw", "start", "end", "rate", "spent",
+    "sw_index", "sw_decision", "sw_start", "sw_end", "sw_rate", "sw_spent", "sw_ebitda", "sw_capex", "sw_salvage",
+    "mine_pv", "s_ebitda", "s_cash",
 )
 _OFF = {name: i * LANES for i, name in enumerate(_ROWS)}
 JUMP, SPIKE = _OFF["jump"], _OFF["spike"]
@@ -227,6 +229,13 @@ POWER_DEV, LEASE_DEV = _OFF["power_dev"], _OFF["lease_dev"]
 BTC, HASHRATE, POWER, MARKET, HASHPRICE = _OFF["btc"], _OFF["hashrate"], _OFF["power"], _OFF["market"], _OFF["hashprice"]
 MINE_EBITDA, MINE_CAPEX, HOST_EBITDA, HOST_CAPEX = _OFF["mine_ebitda"], _OFF["mine_capex"], _OFF["host_ebitda"], _OFF["host_capex"]
 LEAD, CAPEX_PER_MW, START, END, RATE, SPENT = _OFF["lead"], _OFF["capex_per_mw"], _OFF["start"], _OFF["end"], _OFF["rate"], _OFF["spent"]
+SW_INDEX, SW_DECISION, SW_START, SW_END = _OFF["sw_index"], _OFF["sw_decision"], _OFF["sw_start"], _OFF["sw_end"]
+SW_RATE, SW_SPENT, SW_EBITDA, SW_CAPEX, SW_SALVAGE = _OFF["sw_rate"], _OFF["sw_spent"], _OFF["sw_ebitda"], _OFF["sw_capex"], _OFF["sw_salvage"]
+MINE_PV, S_EBITDA, S_CASH = _OFF["mine_pv"], _OFF["s_ebitda"], _OFF["s_cash"]
+#: Rows of the learning workspace (one set per decision date): see switch_learning_data.
+_LEARN_ROWS = ("decision", "start", "end", "rate", "spent", "host_pv", "mine_before", "salvage")
+L_DECISION, L_START, L_END, L_RATE, L_SPENT, L_HOST_PV, L_MINE_BEFORE, L_SALVAGE = range(len(_LEARN_ROWS))
+_LEARN_STRIDE = len(_LEARN_ROWS) * LANES
 NPV0 = len(_ROWS) * LANES  # then MAX_STRATEGIES rows of NPV, then as many of final-year EBITDA
 FINAL0 = NPV0 + MAX_STRATEGIES * LANES
 WORKSPACE = FINAL0 + MAX_STRATEGIES * LANES
@@ -287,6 +296,8 @@ def simulate_paths(
     scalars, steps, chol, jump_cdf, spike_cdf, share, exit_multiple,
     k0, k1, first_path, n_paths, keep_paths, block,
     npv_out, sums_hi, sums_lo, kept_factors, kept_cf,
+    switch_index, decision_steps, centre, scale, coef, terms, switch_out,
+    learn, switch_exit, learn_features, learn_gains,
 ):
     """Simulate paths first_path .. first_path + n_paths - 1 of a packed plan.
 
@@ -296,6 +307,14 @@ def simulate_paths(
     kept, steps) for global paths below ``keep_paths``. ``block`` is the number
     of lanes per block (at most :data:`LANES`). Returns the number of cash flows
     too large to quantise (0 when all is well).
+
+    The switch strategy (at position ``switch_index``, -1 if absent) decides
+    at the steps ``decision_steps`` with the policy ``centre``, ``scale``,
+    ``coef``, ``terms`` (see :meth:`pivotmc.switch.SwitchPolicy.kernel_arrays`)
+    and writes each path's decision index to ``switch_out``. With ``learn``,
+    the kernel instead fills ``learn_features`` (dates, n_paths, 3) and
+    ``learn_gains`` (dates, n_paths) for the policy's learning paths (pass no
+    strategies then); ``switch_exit`` is the switch's exit multiple.
     """
     lanes = min(block, LANES)
     n_blocks = (n_paths + lanes - 1) // lanes
@@ -306,6 +325,8 @@ def simulate_paths(
             scalars, steps, chol, jump_cdf, spike_cdf, share, exit_multiple,
             k0, k1, first_path, b * lanes, min(lanes, n_paths - b * lanes), keep_paths,
             npv_out, sums_hi[tid], sums_lo[tid], kept_factors, kept_cf,
+            switch_index, decision_steps, centre, scale, coef, terms, switch_out,
+            learn, switch_exit, learn_features, learn_gains,
         )
     return overflow.sum()
 
@@ -315,6 +336,8 @@ def _simulate_block(
     scalars, steps, chol, jump_cdf, spike_cdf, share, exit_multiple,
     k0, k1, first_path, lo, m, keep_paths,
     npv_out, sums_hi, sums_lo, kept_factors, kept_cf,
+    switch_index, decision_steps, centre, scale, coef, terms, switch_out,
+    learn, switch_exit, learn_features, learn_gains,
 ):
     n_strat = share.size
     n_steps = steps.shape[1]
@@ -383,8 +406,35 @@ def _simulate_block(
         mining_mw[s] = grid * (1.0 - share[s])
         hosting_mw[s] = grid * share[s]
 
+    n_dates = decision_steps.size
+    n_features = centre.shape[1]
+    n_terms = terms.shape[0]
+    degree = 0
+    for t in range(n_terms):
+        for f in range(n_features):
+            degree = max(degree, terms[t, f])
+    powers = np.empty((n_features, degree + 1))
+    # Learning: per decision date, the rows of _LEARN_ROWS, flat as in the main workspace.
+    lw = np.empty(len(_LEARN_ROWS) * LANES * (n_dates if learn else 0))
+    next_date = 0
+    exit_weight = steps[T.discount, n_steps - 1] * switch_exit
+
     fees0 = fast_exp(scalars[P.fees_log0])
     for j in range(m):
+        # The decision state at t = 0 (overwritten by the first step).
+        w[HASHPRICE + j] = scalars[P.initial_hashprice]
+        w[MARKET + j] = scalars[P.lease_rate0]
+        w[POWER + j] = scalars[P.initial_power_price]
+        w[SW_INDEX + j] = -1.0
+        w[SW_DECISION + j] = 0.0
+        w[SW_START + j] = 0.0
+        w[SW_END + j] = 0.0
+        w[SW_RATE + j] = 0.0
+        w[SW_SPENT + j] = 0.0
+        w[SW_EBITDA + j] = 0.0
+        w[SW_CAPEX + j] = 0.0
+        w[SW_SALVAGE + j] = 0.0
+        w[MINE_PV + j] = 0.0
         w[LOG_BTC + j] = scalars[P.btc_log_price0]
         w[LOG_FEES + j] = scalars[P.fees_log0]
         w[FEES + j] = fees0
@@ -421,6 +471,63 @@ def _simulate_block(
         w[END + j] = lead + term
 
     for k in range(n_steps):
+        date = -1
+        if next_date < n_dates and decision_steps[next_date] == k:
+            date = next_date
+            next_date += 1
+        salvage_unit = steps[T.salvage_per_hashprice, k]
+        if date >= 0 and learn:
+            # Every lane converts at this date in its own copy of the host economics.
+            t_now = steps[T.t_start, k]
+            for j in range(m):
+                learn_features[date, lo + j, 0] = math.log(w[HASHPRICE + j])
+                learn_features[date, lo + j, 1] = math.log(w[MARKET + j])
+                learn_features[date, lo + j, 2] = math.log(w[POWER + j])
+                r = date * _LEARN_STRIDE + j
+                lw[r + L_DECISION * LANES] = t_now
+                lw[r + L_START * LANES] = t_now + w[LEAD + j]
+                lw[r + L_END * LANES] = lw[r + L_START * LANES] + term
+                lw[r + L_RATE * LANES] = w[MARKET + j]
+                lw[r + L_SPENT * LANES] = 0.0
+                lw[r + L_HOST_PV * LANES] = 0.0
+                lw[r + L_MINE_BEFORE * LANES] = w[MINE_PV + j]
+                lw[r + L_SALVAGE * LANES] = grid * (salvage_unit * w[HASHPRICE + j])
+        elif date >= 0 and switch_index >= 0 and not math.isnan(coef[date, 0]):
+            t_now = steps[T.t_start, k]
+            for j in range(m):
+                w[SW_SALVAGE + j] = 0.0
+                if w[SW_INDEX + j] >= 0.0:
+                    continue
+                # The policy: estimated advantage of converting now, on the scaled log state.
+                for f in range(n_features):
+                    if f == 0:
+                        v = w[HASHPRICE + j]
+                    elif f == 1:
+                        v = w[MARKET + j]
+                    else:
+                        v = w[POWER + j]
+                    x = (math.log(v) - centre[date, f]) / scale[date, f]
+                    powers[f, 0] = 1.0
+                    for e in range(1, degree + 1):
+                        powers[f, e] = powers[f, e - 1] * x
+                advantage = 0.0
+                for t in range(n_terms):
+                    col = 1.0
+                    for f in range(n_features):
+                        if terms[t, f] != 0:
+                            col = col * powers[f, terms[t, f]]
+                    advantage += col * coef[date, t]
+                if advantage > 0.0:
+                    w[SW_INDEX + j] = np.float64(date)
+                    w[SW_DECISION + j] = t_now
+                    w[SW_START + j] = t_now + w[LEAD + j]
+                    w[SW_END + j] = w[SW_START + j] + term
+                    w[SW_RATE + j] = w[MARKET + j]
+                    w[SW_SPENT + j] = 0.0
+                    w[SW_SALVAGE + j] = grid * (salvage_unit * w[HASHPRICE + j])
+        elif switch_index >= 0:
+            for j in range(m):
+                w[SW_SALVAGE + j] = 0.0
         _draw_step(u, z, tails, key0, key1, path0, m, k)
         t0 = steps[T.t_start, k]
         t1 = steps[T.t_end, k]
@@ -508,49 +615,41 @@ def _simulate_block(
             w[MINE_EBITDA + j] = revenue_full * running - power_cost + credit - fixed_opex
             w[MINE_CAPEX + j] = refresh_cost * price
 
-        # The hosting lease: per-lane events, a scalar pass.
-        for j in range(m):
-            lead = w[LEAD + j]
-            start = w[START + j]
-            end = w[END + j]
-            rate = w[RATE + j]
-            market = w[MARKET + j]
-            now_spent = min(t1 / max(lead, _TINY_YEARS), 1.0)
-            capex_share = now_spent - w[SPENT + j]
-            w[SPENT + j] = now_spent
-            if math.isnan(rate) and start < t1:
-                rate = market
-            a = max(t0, start)
-            bb = min(t1, end)
-            rate_years = 0.0
-            leased = 0.0
-            if bb > a:
-                rate_years = rate * _escalated(a, bb, start, g_lease, growth_pow)
-                leased = bb - a
-            if end <= t1:
-                start = end if u[9, j] < renewal else end + release
-                end = start + term
-                if start < t1:
-                    rate = market
-                    b2 = min(t1, end)
-                    rate_years = rate_years + rate * _escalated(start, b2, start, g_lease, growth_pow)
-                    leased = leased + (b2 - start)
-                else:
-                    rate = np.nan
-            if leased > 0.0:
-                p_default = p_default_full if leased == full_step else -math.expm1(-hazard * leased)
-                if u[8, j] < p_default:
-                    start = t1 + release
-                    end = start + term
-                    rate = np.nan
-            w[START + j] = start
-            w[END + j] = end
-            w[RATE + j] = rate
-            ebitda = rate_years * kw_revenue * noi
-            if not passthrough:
-                ebitda = ebitda - leased * hours_per_year * (ppa * ppa_price + (1.0 - ppa) * w[POWER + j])
-            w[HOST_EBITDA + j] = ebitda
-            w[HOST_CAPEX + j] = capex_share * w[CAPEX_PER_MW + j]
+        # The hosting leases: per-lane events, scalar passes over lanes.
+        _lease_pass(
+            w, START, -1, -1, w, m, t0, t1, full_step, p_default_full, u, g_lease, growth_pow, release, term, hazard,
+            renewal, kw_revenue, noi, passthrough, hours_per_year, ppa, ppa_price, HOST_EBITDA, HOST_CAPEX,
+        )
+        if switch_index >= 0:
+            # The switch's own lease, from its decision on (the same uniforms: common random numbers).
+            _lease_pass(
+                w, SW_START, SW_DECISION, SW_INDEX, w, m, t0, t1, full_step, p_default_full, u, g_lease, growth_pow, release,
+                term, hazard, renewal, kw_revenue, noi, passthrough, hours_per_year, ppa, ppa_price, SW_EBITDA, SW_CAPEX,
+            )
+
+        if learn:
+            # Mining to the horizon, and the host economics from each decision date so far.
+            for j in range(m):
+                me = grid * w[MINE_EBITDA + j]
+                pv = w[MINE_PV + j] + disc * (me - grid * w[MINE_CAPEX + j])
+                if in_final_year:
+                    pv = pv + exit_weight * me
+                w[MINE_PV + j] = pv
+            for d in range(next_date):
+                base = d * _LEARN_STRIDE
+                _lease_pass(
+                    lw, base + L_START * LANES, base + L_DECISION * LANES, -1, w, m, t0, t1, full_step, p_default_full, u,
+                    g_lease, growth_pow, release, term, hazard, renewal, kw_revenue, noi, passthrough, hours_per_year, ppa,
+                    ppa_price, S_EBITDA, S_CASH,
+                )
+                salvage_row = base + L_SALVAGE * LANES
+                pv_row = base + L_HOST_PV * LANES
+                first_step = 1.0 if decision_steps[d] == k else 0.0
+                final = 1.0 if in_final_year else 0.0
+                for j in range(m):
+                    he = grid * w[S_EBITDA + j]
+                    cash_flow = he - grid * w[S_CASH + j] + first_step * lw[salvage_row + j]
+                    lw[pv_row + j] = lw[pv_row + j] + disc * cash_flow + final * (exit_weight * he)
 
         # Strategies: discounting, the final year's EBITDA and exact sums (SIMD loops).
         for s in range(n_strat):
@@ -562,11 +661,26 @@ def _simulate_block(
             hi_sum = np.int64(0)
             lo_sum = np.int64(0)
             bad = 0
+            # The strategy's EBITDA and cash flow per lane into two scratch rows...
+            if s == switch_index:
+                # Mining until the decision, then the switch's own hosting economics.
+                for j in range(m):
+                    converted = w[SW_INDEX + j] >= 0.0
+                    ebitda = grid * w[SW_EBITDA + j] if converted else grid * w[MINE_EBITDA + j]
+                    w[S_EBITDA + j] = ebitda
+                    w[S_CASH + j] = ebitda - (grid * w[SW_CAPEX + j] if converted else grid * w[MINE_CAPEX + j]) + w[SW_SALVAGE + j]
+            else:
+                for j in range(m):
+                    ebitda = mw_mine * w[MINE_EBITDA + j] + mw_host * w[HOST_EBITDA + j]
+                    cash_flow = ebitda - (mw_mine * w[MINE_CAPEX + j] + mw_host * w[HOST_CAPEX + j])
+                    if k == 0:
+                        cash_flow = cash_flow + salvage
+                    w[S_EBITDA + j] = ebitda
+                    w[S_CASH + j] = cash_flow
+            # ...then discounting, the final year and the exact sums, the same for every strategy.
             for j in range(m):
-                ebitda = mw_mine * w[MINE_EBITDA + j] + mw_host * w[HOST_EBITDA + j]
-                cash_flow = ebitda - (mw_mine * w[MINE_CAPEX + j] + mw_host * w[HOST_CAPEX + j])
-                if k == 0:
-                    cash_flow = cash_flow + salvage
+                ebitda = w[S_EBITDA + j]
+                cash_flow = w[S_CASH + j]
                 w[npv_row + j] = w[npv_row + j] + disc * cash_flow
                 if in_final_year:
                     w[final_row + j] = w[final_row + j] + ebitda
@@ -579,12 +693,8 @@ def _simulate_block(
             sums_hi[s, k] += hi_sum
             sums_lo[s, k] += lo_sum
             overflow += bad
-            for j in range(n_keep):  # the same arithmetic again, kept out of the SIMD loop
-                ebitda = mw_mine * w[MINE_EBITDA + j] + mw_host * w[HOST_EBITDA + j]
-                cash_flow = ebitda - (mw_mine * w[MINE_CAPEX + j] + mw_host * w[HOST_CAPEX + j])
-                if k == 0:
-                    cash_flow = cash_flow + salvage
-                kept_cf[s, lo + j, k] = cash_flow
+            for j in range(n_keep):
+                kept_cf[s, lo + j, k] = w[S_CASH + j]
         for j in range(n_keep):
             row = lo + j
             kept_factors[0, row, k] = w[BTC + j]
@@ -598,7 +708,77 @@ def _simulate_block(
     for s in range(n_strat):
         for j in range(m):
             npv_out[s, lo + j] = w[NPV0 + s * LANES + j] + last * (exit_multiple[s] * w[FINAL0 + s * LANES + j])
+    if switch_index >= 0 and not learn:
+        for j in range(m):
+            switch_out[lo + j] = np.int16(w[SW_INDEX + j])
+    if learn:
+        for d in range(n_dates):
+            for j in range(m):
+                base = d * _LEARN_STRIDE + j
+                learn_gains[d, lo + j] = lw[base + L_HOST_PV * LANES] - (w[MINE_PV + j] - lw[base + L_MINE_BEFORE * LANES])
     return overflow
+
+
+@njit(inline="always", **_JIT)
+def _lease_pass(
+    ls, row, decision_row, only_row, w, m, t0, t1, full_step, p_default_full, u, g_lease, growth_pow, release, term,
+    hazard, renewal, kw_revenue, noi, passthrough, hours_per_year, ppa, ppa_price, ebitda_row, capex_row,
+):
+    """One step of a hosting lease for every lane: see reference._Lease.step and hosting_per_mw.
+
+    The lease's start, end, rate and capex share spent are rows ``row``,
+    ``row + LANES``, ``row + 2 LANES``, ``row + 3 LANES`` of ``ls``; it was
+    decided at the times in row ``decision_row`` of ``ls`` (at t = 0 if -1).
+    Lanes whose row ``only_row`` of ``w`` is negative are skipped (-1: none).
+    The step's EBITDA and capex share per grid MW go to rows ``ebitda_row``
+    and ``capex_row`` of ``w``.
+    """
+    for j in range(m):
+        if only_row >= 0 and w[only_row + j] < 0.0:
+            continue
+        lead = w[LEAD + j]
+        market = w[MARKET + j]
+        start = ls[row + j]
+        end = ls[row + LANES + j]
+        rate = ls[row + 2 * LANES + j]
+        decision = ls[decision_row + j] if decision_row >= 0 else 0.0
+        now_spent = min((t1 - decision) / max(lead, _TINY_YEARS), 1.0)
+        capex_share = now_spent - ls[row + 3 * LANES + j]
+        ls[row + 3 * LANES + j] = now_spent
+        if math.isnan(rate) and start < t1:
+            rate = market
+        a = max(t0, start)
+        bb = min(t1, end)
+        rate_years = 0.0
+        leased = 0.0
+        if bb > a:
+            rate_years = rate * _escalated(a, bb, start, g_lease, growth_pow)
+            leased = bb - a
+        if end <= t1:
+            start = end if u[9, j] < renewal else end + release
+            end = start + term
+            if start < t1:
+                rate = market
+                b2 = min(t1, end)
+                rate_years = rate_years + rate * _escalated(start, b2, start, g_lease, growth_pow)
+                leased = leased + (b2 - start)
+            else:
+                rate = np.nan
+        if leased > 0.0:
+            p_default = p_default_full if leased == full_step else -math.expm1(-hazard * leased)
+            if u[8, j] < p_default:
+                start = t1 + release
+                end = start + term
+                rate = np.nan
+        ls[row + j] = start
+        ls[row + LANES + j] = end
+        ls[row + 2 * LANES + j] = rate
+        ebitda = rate_years * kw_revenue * noi
+        if not passthrough:
+            ebitda = ebitda - leased * hours_per_year * (ppa * ppa_price + (1.0 - ppa) * w[POWER + j])
+        w[ebitda_row + j] = ebitda
+        w[capex_row + j] = capex_share * w[CAPEX_PER_MW + j]
+
 
 
 @njit(inline="always", **_JIT)
@@ -623,7 +803,7 @@ def _escalated(a, b, start, growth, growth_pow):
 LAYOUT_FINGERPRINT = np.int64(
     int.from_bytes(
         hashlib.sha256(
-            repr((SCALAR_FIELDS, STEP_FIELDS, _ROWS, LANES, MAX_STRATEGIES, rng.RNG_LAYOUT_VERSION,
+            repr((SCALAR_FIELDS, STEP_FIELDS, _ROWS, _LEARN_ROWS, LANES, MAX_STRATEGIES, rng.RNG_LAYOUT_VERSION,
                   rng.SLOT_POWER_SPIKE_SIZE0, tuple(_A), tuple(_C), tuple(_E))).encode()
         ).digest()[:7],
         "little",
@@ -636,7 +816,7 @@ def compiled_fingerprint():
     return LAYOUT_FINGERPRINT
 
 
-_CACHED = (simulate_paths, _simulate_block, step_uniforms_only, philox_words, ndtri_tail, compiled_fingerprint)
+_CACHED = (simulate_paths, _simulate_block, _lease_pass, step_uniforms_only, philox_words, ndtri_tail, compiled_fingerprint)
 
 
 def ensure_fresh_cache() -> bool:

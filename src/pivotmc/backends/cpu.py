@@ -15,7 +15,7 @@ from ..errors import ValidationError
 from ..plan import Plan, pack
 from . import ChunkResult, KeptPaths
 
-__all__ = ["run_chunk", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
+__all__ = ["run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
 
 #: Lanes per block: the per-lane state of a block stays in the L1/L2 caches.
 DEFAULT_BLOCK_PATHS = 256  # lanes per block; the kernel caps it at _cpu_kernels.LANES
@@ -29,6 +29,55 @@ def unavailable_reason() -> str | None:
     return None
 
 
+def _switch_arguments(plan: Plan) -> tuple:
+    """The switch's kernel arguments: its position, decision steps and policy arrays (empty when absent)."""
+    if plan.switch_index < 0:
+        return -1, np.zeros(0, dtype=np.int64), np.zeros((0, 3)), np.ones((0, 3)), np.zeros((0, 1)), np.zeros((0, 3), dtype=np.int64)
+    if plan.switch_policy is None:
+        raise ValidationError("the plan values switch but carries no policy: attach one with pivotmc.switch.attach_policy.")
+    centre, scale, coef, terms = plan.switch_policy.kernel_arrays()
+    return plan.switch_index, np.ascontiguousarray(plan.decision_steps, dtype=np.int64), centre, scale, coef, terms
+
+
+def _run(plan: Plan, key, first_path, n_paths, keep_paths, block_paths, switch_args, learn: bool, n_strat: int):
+    import numba
+
+    from ._cpu_kernels import MAX_STRATEGIES, ensure_fresh_cache, simulate_paths
+
+    ensure_fresh_cache()
+    packed = pack(plan)
+    if n_strat > MAX_STRATEGIES:  # pragma: no cover - the scenario allows fewer
+        raise ValidationError(f"the cpu backend values at most {MAX_STRATEGIES} strategies at once.")
+    n_steps = plan.n_steps
+    kept, kept_factors = KeptPaths.allocate(first_path, n_paths, keep_paths, n_strat, n_steps)
+    npv = np.empty((n_strat, n_paths))
+    threads = numba.config.NUMBA_NUM_THREADS
+    sums_hi = np.zeros((threads, n_strat, n_steps), dtype=np.int64)
+    sums_lo = np.zeros((threads, n_strat, n_steps), dtype=np.int64)
+    switch_index, decision_steps, centre, scale, coef, terms = switch_args
+    switch_out = np.full(n_paths if switch_index >= 0 else 0, -1, dtype=np.int16)
+    n_dates = decision_steps.size if learn else 0
+    features = np.empty((n_dates, n_paths if learn else 0, 3), dtype=np.float32)
+    gains = np.empty((n_dates, n_paths if learn else 0))
+    overflow = simulate_paths(
+        packed.scalars, packed.steps, packed.chol, packed.btc_jump_cdf, packed.power_spike_cdf,
+        packed.conversion_share[:n_strat], packed.exit_multiple[:n_strat],
+        key[0], key[1], first_path, n_paths, keep_paths, int(block_paths or DEFAULT_BLOCK_PATHS),
+        npv, sums_hi, sums_lo, kept_factors, kept.cash_flow,
+        switch_index, decision_steps, centre, scale, coef, terms, switch_out,
+        learn, float(plan.scenario.terminal.switch), features, gains,
+    )
+    if overflow:
+        raise overflow_error(overflow)
+    if learn:
+        return features, gains
+    sums = ExactSum((n_strat, n_steps))
+    for t in range(threads):
+        sums.add_limbs(sums_hi[t], sums_lo[t])
+    switch = switch_out if switch_index >= 0 else None
+    return ChunkResult(first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept, switch_decision=switch)
+
+
 def run_chunk(
     plan: Plan,
     key: tuple[int, int],
@@ -38,29 +87,13 @@ def run_chunk(
     block_paths: int | None = None,
 ) -> ChunkResult:
     """Simulate paths ``first_path .. first_path + n_paths - 1`` (see the reference backend)."""
-    import numba
+    return _run(plan, key, first_path, n_paths, keep_paths, block_paths, _switch_arguments(plan), False, plan.n_strategies)
 
-    from ._cpu_kernels import MAX_STRATEGIES, ensure_fresh_cache, simulate_paths
 
-    ensure_fresh_cache()
-    packed = pack(plan)
-    if plan.n_strategies > MAX_STRATEGIES:  # pragma: no cover - the scenario allows fewer
-        raise ValidationError(f"the cpu backend values at most {MAX_STRATEGIES} strategies at once.")
-    n_strat, n_steps = plan.n_strategies, plan.n_steps
-    kept, kept_factors = KeptPaths.allocate(first_path, n_paths, keep_paths, n_strat, n_steps)
-    npv = np.empty((n_strat, n_paths))
-    threads = numba.config.NUMBA_NUM_THREADS
-    sums_hi = np.zeros((threads, n_strat, n_steps), dtype=np.int64)
-    sums_lo = np.zeros((threads, n_strat, n_steps), dtype=np.int64)
-    overflow = simulate_paths(
-        packed.scalars, packed.steps, packed.chol, packed.btc_jump_cdf, packed.power_spike_cdf,
-        packed.conversion_share, packed.exit_multiple,
-        key[0], key[1], first_path, n_paths, keep_paths, int(block_paths or DEFAULT_BLOCK_PATHS),
-        npv, sums_hi, sums_lo, kept_factors, kept.cash_flow,
-    )
-    if overflow:
-        raise overflow_error(overflow)
-    sums = ExactSum((n_strat, n_steps))
-    for t in range(threads):
-        sums.add_limbs(sums_hi[t], sums_lo[t])
-    return ChunkResult(first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept)
+def switch_learning_data(
+    plan: Plan, key: tuple[int, int], first_path: int, n_paths: int, block_paths: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features and realised gains of the switch's learning paths: see reference.switch_learning_data."""
+    args = (-1, np.ascontiguousarray(plan.decision_steps, dtype=np.int64), np.zeros((0, 3)), np.ones((0, 3)),
+            np.zeros((0, 1)), np.zeros((0, 3), dtype=np.int64))
+    return _run(plan, key, first_path, n_paths, 0, block_paths, args, True, 0)

@@ -19,7 +19,7 @@ from ..accumulate import ExactSum
 from ..plan import Plan
 from . import KEPT_FACTORS, ChunkResult, KeptPaths
 
-__all__ = ["run_chunk", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
+__all__ = ["run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
 
 DEFAULT_BLOCK_PATHS = 1 << 13
 #: Lead times are clipped below so that spreading capex never divides by zero.
@@ -59,12 +59,40 @@ def run_chunk(
     sums = ExactSum((n_strat, n_steps))
     kept, _ = KeptPaths.allocate(first_path, n_paths, keep_paths, n_strat, n_steps)
     n_kept = kept.paths.size
+    switch = np.full(n_paths, -1, dtype=np.int16) if plan.switch_index >= 0 else None
     for lo in range(0, n_paths, block):
         hi = min(n_paths, lo + block)
         paths = np.arange(first_path + lo, first_path + hi, dtype=np.uint64)
         keep_here = max(0, min(n_kept, hi) - lo)
-        _simulate_block(plan, key, paths, npv[:, lo:hi], sums, kept, lo, keep_here)
-    return ChunkResult(first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept)
+        switch_here = None if switch is None else switch[lo:hi]
+        _simulate_block(plan, key, paths, npv[:, lo:hi], sums, kept, lo, keep_here, switch_here)
+    return ChunkResult(first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept, switch_decision=switch)
+
+
+def switch_learning_data(
+    plan: Plan, key: tuple[int, int], first_path: int, n_paths: int, block_paths: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the switch policy learns from, for paths ``first_path ..`` (see :mod:`pivotmc.switch`).
+
+    Returns
+    -------
+    features : ndarray, float32, shape (dates, n_paths, 3)
+        Logs of hashprice, lease rate and power price at each decision date.
+    gains : ndarray, float64, shape (dates, n_paths)
+        Realised NPV (to t = 0) of converting at each decision date minus that
+        of mining to the horizon: host cash flows from the date (salvage,
+        construction, the lease and what follows it) against the mining cash
+        flows they replace, exit values included.
+    """
+    block = int(block_paths or DEFAULT_BLOCK_PATHS)
+    n_dates = plan.decision_steps.size
+    features = np.empty((n_dates, n_paths, 3), dtype=np.float32)
+    gains = np.empty((n_dates, n_paths))
+    for lo in range(0, n_paths, block):
+        hi = min(n_paths, lo + block)
+        paths = np.arange(first_path + lo, first_path + hi, dtype=np.uint64)
+        features[:, lo:hi], gains[:, lo:hi] = _learning_block(plan, key, paths)
+    return features, gains
 
 
 # --------------------------------------------------------------------------- #
@@ -195,24 +223,35 @@ class _Lease:
     """The hosting lease of a block of paths: construction, term, renewals, defaults.
 
     A lease is (start, end, rate); ``rate`` is NaN until the lease commences,
-    when it is signed at the market rate of that step (the first lease is
-    signed at the decision, at R_0).
+    when it is signed at the market rate of that step. The first lease is
+    signed at the decision to convert, at the market rate of that date;
+    construction starts then and takes the path's lead time. ``host`` decides
+    at t = 0 (at R_0); the switch decides later, path by path.
     """
 
     def __init__(self, plan: Plan, lead_time: np.ndarray) -> None:
         self.lead_time = lead_time
-        self.start = lead_time.copy()
-        self.end = lead_time + plan.lease_term
+        self.decision = np.zeros(lead_time.size)
+        self.start = self.decision + lead_time
+        self.end = self.start + plan.lease_term
         self.rate = np.full(lead_time.size, plan.lease_rate0)
         self.spent = np.zeros(lead_time.size)  # share of construction capex spent so far
         self.growth = 1.0 + plan.lease_escalator
+
+    def convert(self, plan: Plan, which: np.ndarray, decision: float, rate: np.ndarray) -> None:
+        """Decide at time ``decision`` to convert the paths ``which``, signing at ``rate``."""
+        self.decision[which] = decision
+        self.start[which] = decision + self.lead_time[which]
+        self.end[which] = self.start[which] + plan.lease_term
+        self.rate[which] = rate
+        self.spent[which] = 0.0
 
     def step(self, plan: Plan, k: int, m: dict[str, np.ndarray], u: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Advance over step k; return (lease revenue in USD/kW-month x months, leased years, capex share)."""
         t0, t1 = plan.t_start[k], plan.t_end[k]
         market = m["lease_rate"]
 
-        spent = np.minimum(t1 / np.maximum(self.lead_time, _TINY_YEARS), 1.0)
+        spent = np.minimum((t1 - self.decision) / np.maximum(self.lead_time, _TINY_YEARS), 1.0)
         capex_share = spent - self.spent
         self.spent = spent
 
@@ -261,6 +300,28 @@ def hosting_per_mw(
 # --------------------------------------------------------------------------- #
 # One block of paths
 # --------------------------------------------------------------------------- #
+def _per_path_draws(plan: Plan, key, paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each path's construction lead time (years) and capex per grid MW with its overrun."""
+    u_lead, u_overrun = rng.uniform_pair(key, paths, rng.PER_PATH_STEP, 0)
+    lead_time = triangular_inverse(u_lead, plan.lead_time_min, plan.lead_time_mode, plan.lead_time_max)
+    capex_per_mw = plan.host_capex_per_mw * np.exp(plan.capex_overrun_sigma * rng.ndtri(u_overrun))
+    return lead_time, capex_per_mw
+
+
+def _initial_state(plan: Plan, n: int) -> dict[str, np.ndarray]:
+    """The decision state at t = 0 (what the switch sees before the first step)."""
+    return {
+        "hashprice": np.full(n, plan.initial_hashprice),
+        "lease_rate": np.full(n, plan.lease_rate0),
+        "power_price": np.full(n, plan.initial_power_price),
+    }
+
+
+def switch_features(state: dict[str, np.ndarray]) -> np.ndarray:
+    """The switch policy's regressors (paths, 3): logs of hashprice, lease rate and power price."""
+    return np.column_stack([np.log(state["hashprice"]), np.log(state["lease_rate"]), np.log(state["power_price"])])
+
+
 def _simulate_block(
     plan: Plan,
     key: tuple[int, int],
@@ -270,11 +331,10 @@ def _simulate_block(
     kept: KeptPaths,
     offset: int,
     keep_here: int,
+    switch_out: np.ndarray | None = None,
 ) -> None:
     n = paths.size
-    u_lead, u_overrun = rng.uniform_pair(key, paths, rng.PER_PATH_STEP, 0)
-    lead_time = triangular_inverse(u_lead, plan.lead_time_min, plan.lead_time_mode, plan.lead_time_max)
-    capex_per_mw = plan.host_capex_per_mw * np.exp(plan.capex_overrun_sigma * rng.ndtri(u_overrun))
+    lead_time, capex_per_mw = _per_path_draws(plan, key, paths)
 
     markets = _Markets(plan, n)
     lease = _Lease(plan, lead_time)
@@ -283,10 +343,33 @@ def _simulate_block(
     npv = np.zeros((plan.n_strategies, n))
     final_year_ebitda = np.zeros((plan.n_strategies, n))
 
+    sw = plan.switch_index
+    if sw >= 0:
+        # The switch mines until its policy converts; its own lease starts at that decision.
+        policy = plan.switch_policy.stopping
+        decision_at = {int(k): j for j, k in enumerate(plan.decision_steps)}
+        switch_lease = _Lease(plan, lead_time)
+        switch_out[...] = -1
+        state = _initial_state(plan, n)
+
     for k in range(plan.n_steps):
+        salvage_now = None
+        if sw >= 0 and k in decision_at:
+            j = decision_at[k]
+            waiting = np.flatnonzero(switch_out < 0)
+            go = waiting[policy.advantage(j, switch_features(state)[waiting]) > 0.0] if waiting.size else waiting
+            if go.size:
+                switch_out[go] = j
+                switch_lease.convert(plan, go, plan.t_start[k], state["lease_rate"][go])
+                salvage_now = np.zeros(n)
+                salvage_now[go] = plan.grid_mw * (plan.salvage_per_hashprice[k] * state["hashprice"][go])
         u = rng.step_uniforms(key, paths, k)
         m = markets.advance(plan, k, u, key, paths)
         mine_ebitda, mine_capex = mining_per_mw(plan, k, m)
+        if sw >= 0:
+            # Uses the same uniforms as the host lease (common random numbers).
+            sw_years, sw_leased, sw_share = switch_lease.step(plan, k, m, u)
+            sw_ebitda, sw_capex = hosting_per_mw(plan, m, sw_years, sw_leased, sw_share, capex_per_mw)
         rate_years, leased, capex_share = lease.step(plan, k, m, u)
         host_ebitda, host_capex = hosting_per_mw(plan, m, rate_years, leased, capex_share, capex_per_mw)
 
@@ -294,6 +377,14 @@ def _simulate_block(
         cash_flow = ebitda - (mining_mw * mine_capex + hosting_mw * host_capex)
         if k == 0:
             cash_flow = cash_flow + hosting_mw * plan.salvage_per_mw  # the converted fleet is sold at the decision
+        if sw >= 0:
+            converted = switch_out >= 0
+            grid = plan.grid_mw
+            ebitda[sw] = np.where(converted, grid * sw_ebitda, grid * mine_ebitda)
+            cash_flow[sw] = ebitda[sw] - np.where(converted, grid * sw_capex, grid * mine_capex)
+            if salvage_now is not None:
+                cash_flow[sw] = cash_flow[sw] + salvage_now  # its fleet is sold at the decision
+            state = m
         npv += plan.discount[k] * cash_flow
         if plan.terminal_weight[k]:
             final_year_ebitda += ebitda
@@ -306,3 +397,49 @@ def _simulate_block(
 
     npv += plan.discount[-1] * (plan.exit_multiple[:, None] * final_year_ebitda)
     npv_out[...] = npv
+
+
+def _learning_block(plan: Plan, key: tuple[int, int], paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Decision-date features and realised gains of converting at each date (see switch_learning_data)."""
+    n = paths.size
+    lead_time, capex_per_mw = _per_path_draws(plan, key, paths)
+    grid = plan.grid_mw
+    exit_weight = plan.discount[-1] * plan.scenario.terminal.switch
+    markets = _Markets(plan, n)
+    decision_at = {int(k): j for j, k in enumerate(plan.decision_steps)}
+    n_dates = plan.decision_steps.size
+    features = np.empty((n_dates, n, 3))
+    host_pv = np.zeros((n_dates, n))  # NPV of the hosting cash flows after converting at each date
+    mine_before = np.zeros((n_dates, n))  # NPV of the mining cash flows before each date
+    mine_pv = np.zeros(n)
+    leases: list[_Lease] = []
+    state = _initial_state(plan, n)
+    everyone = np.arange(n)
+    for k in range(plan.n_steps):
+        salvage_now = None
+        if k in decision_at:
+            j = decision_at[k]
+            features[j] = switch_features(state)
+            mine_before[j] = mine_pv
+            lease = _Lease(plan, lead_time)
+            lease.convert(plan, everyone, plan.t_start[k], state["lease_rate"])
+            leases.append(lease)
+            salvage_now = grid * (plan.salvage_per_hashprice[k] * state["hashprice"])
+        u = rng.step_uniforms(key, paths, k)
+        m = markets.advance(plan, k, u, key, paths)
+        mine_ebitda, mine_capex = mining_per_mw(plan, k, m)
+        mine_pv = mine_pv + plan.discount[k] * (grid * mine_ebitda - grid * mine_capex)
+        if plan.terminal_weight[k]:
+            mine_pv = mine_pv + exit_weight * (grid * mine_ebitda)
+        for j, lease in enumerate(leases):
+            rate_years, leased, capex_share = lease.step(plan, k, m, u)
+            host_ebitda, host_capex = hosting_per_mw(plan, m, rate_years, leased, capex_share, capex_per_mw)
+            cash_flow = grid * host_ebitda - grid * host_capex
+            if salvage_now is not None and j == len(leases) - 1:
+                cash_flow = cash_flow + salvage_now
+            host_pv[j] += plan.discount[k] * cash_flow
+            if plan.terminal_weight[k]:
+                host_pv[j] += exit_weight * (grid * host_ebitda)
+        state = m
+    gains = host_pv - (mine_pv - mine_before)
+    return features.astype(np.float32), gains
