@@ -30,7 +30,12 @@ DEFAULT_BLOCK_PATHS = 1 << 14
 
 
 def run(plan: Plan, n_paths: int, seed: int, block_paths: int = DEFAULT_BLOCK_PATHS) -> np.ndarray:
-    """NPV of every strategy of ``plan`` on ``n_paths`` paths, shape ``(strategies, n_paths)``, USD."""
+    """NPV of every strategy of ``plan`` on ``n_paths`` paths, shape ``(strategies, n_paths)``, USD.
+
+    The static strategies only (mine, host, hybrid): the switch needs a learned policy.
+    """
+    if plan.switch_index >= 0:
+        raise ValueError("the numpy baseline values the static strategies only: leave switch out of strategies.evaluate.")
     rng = np.random.default_rng(seed)
     npv = np.empty((plan.n_strategies, n_paths))
     for lo in range(0, n_paths, block_paths):

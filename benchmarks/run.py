@@ -6,8 +6,9 @@ Usage::
     python benchmarks/run.py --paths 200000 --reference-paths 20000 --daily-paths 50000 --repeats 3
     python benchmarks/run.py --no-daily --backends cpu --json out.json
 
-Cases: the default scenario (15 years, monthly steps) and the same scenario with
-daily steps (``--no-daily`` leaves it out). Every case has a row for
+Cases: the default scenario's static strategies (mine, host, hybrid; 15 years,
+monthly steps), the same with daily steps (``--no-daily`` leaves it out), and
+the switch case (``--no-switch`` leaves it out). The first two have a row for
 
 * ``numpy-analyst``: the model written by hand in plain numpy
   (``benchmarks/numpy_baseline.py``), the "x analyst" column's yardstick;
@@ -16,7 +17,12 @@ daily steps (``--no-daily`` leaves it out). Every case has a row for
 
 The two numpy rows run fewer paths (``--reference-paths``, and a smaller
 number in the daily case) because they are slow and their path-steps per
-second do not depend on the number of paths once it is large. Each row is
+second do not depend on the number of paths once it is large.
+
+The switch case values all four strategies of the default scenario, switch
+included, learning its exercise policy afresh in every timed run, and reports
+each backend's time over the time of the plain (static) run of the same paths
+and backend, measured alongside: the cost of the real option. Each row is
 timed ``--repeats`` times after a warm-up call and quotes the median. A
 compiled backend's first-call compile time (its warm-up call minus a timed
 call of the same size) is reported on its own. Its "floor" is its time
@@ -66,7 +72,9 @@ FLOOR_KERNELS = {
 #: Paths of a compiled backend's warm-up call: enough to touch every code path,
 #: few enough that the call is almost all compilation.
 WARMUP_PATHS = 1000
-COLUMNS = ("case", "backend", "paths", "steps", "seconds", "path-steps/s", "x reference", "x analyst", "floor")
+COLUMNS = ("case", "backend", "paths", "steps", "seconds", "path-steps/s", "x reference", "x analyst", "floor", "x plain")
+#: The strategies a plain run values (the numpy baseline's).
+STATIC = ("mine", "host", "hybrid")
 
 
 def cpu_model() -> str:
@@ -147,6 +155,7 @@ def bench_case(name: str, scenario: Scenario, paths: int, numpy_paths: int, back
     def add(backend: str, n: int, times: list[float], floor: list[float] | None = None) -> None:
         median = statistics.median(times)
         rows.append({
+            "ratio_to_plain": None,
             "case": name,
             "backend": backend,
             "paths": n,
@@ -182,6 +191,41 @@ def bench_case(name: str, scenario: Scenario, paths: int, numpy_paths: int, back
     return rows
 
 
+def bench_switch(scenario: Scenario, paths: int, reference_paths: int, backends: list[str], repeats: int) -> list[dict]:
+    """Rows of the switch case: every run learns the policy afresh; ``x plain`` compares with a static run."""
+    from pivotmc import switch
+
+    static = scenario.with_overrides({"strategies.evaluate": list(STATIC)})
+    steps = scenario.n_steps
+    rows = []
+
+    def run(s: Scenario, n: int, backend: str, seed: int, fresh: bool) -> None:
+        if fresh:
+            switch._CACHE.clear()  # learning is part of the cost
+        pivotmc.simulate(s, n_paths=n, seed=seed, backend=backend)
+
+    for backend in [REFERENCE, *backends]:
+        n = reference_paths if backend == REFERENCE else paths
+        run(scenario, min(n, WARMUP_PATHS), backend, 0, True)
+        plain, with_switch = [], []
+        for r in range(repeats):  # interleaved, so that both see the same machine
+            plain += timed(lambda _: run(static, n, backend, r, False), 1)
+            with_switch += timed(lambda _: run(scenario, n, backend, r, True), 1)
+        median = statistics.median(with_switch)
+        rows.append({
+            "case": "switch", "backend": backend, "paths": n, "steps": steps, "strategies": len(scenario.strategies.evaluate),
+            "seconds_median": median, "seconds_all": with_switch, "path_steps_per_s": n * steps / median,
+            "floor_seconds_median": None, "floor_ratio": None, "ratio_to_analyst": None,
+            "plain_seconds_median": statistics.median(plain), "plain_seconds_all": plain,
+            "ratio_to_plain": median / statistics.median(plain),
+            "learning_paths": scenario.switch.learning_paths,
+        })
+    reference = rows[0]["path_steps_per_s"]
+    for row in rows:
+        row["ratio_to_reference"] = row["path_steps_per_s"] / reference
+    return rows
+
+
 def format_table(rows: list[dict]) -> str:
     def ratio(value: float | None) -> str:
         return "-" if value is None else f"{value:,.2f}"
@@ -190,7 +234,7 @@ def format_table(rows: list[dict]) -> str:
         (
             row["case"], row["backend"], f"{row['paths']:,}", f"{row['steps']:,}", f"{row['seconds_median']:.3f}",
             f"{row['path_steps_per_s']:,.0f}", ratio(row["ratio_to_reference"]), ratio(row["ratio_to_analyst"]),
-            ratio(row["floor_ratio"]),
+            ratio(row["floor_ratio"]), ratio(row.get("ratio_to_plain")),
         )
         for row in rows
     ]
@@ -216,6 +260,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--daily-reference-paths", type=int, default=5_000,
                         help="paths of the reference and numpy-analyst rows, daily case (at most --daily-paths)")
     parser.add_argument("--no-daily", action="store_true", help="leave out the daily case")
+    parser.add_argument("--switch-paths", type=int, default=1_000_000, help="paths of the compiled backends, switch case")
+    parser.add_argument("--switch-reference-paths", type=int, default=5_000,
+                        help="paths of the reference row, switch case (at most --switch-paths)")
+    parser.add_argument("--switch-learning-paths", type=int, default=Scenario.default().switch.learning_paths,
+                        help="paths that learn the switch policy (switch.learning_paths)")
+    parser.add_argument("--no-switch", action="store_true", help="leave out the switch case")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per row; the table quotes the median")
     parser.add_argument("--backends", default=",".join(b for b in available_backends() if b != REFERENCE),
                         help="comma-separated backends besides reference (empty for none)")
@@ -230,11 +280,13 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [b for b in backends if b not in BACKENDS]
     if unknown:
         parser.error(f"unknown backend(s) {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
-    for name in ("paths", "reference_paths", "daily_paths", "daily_reference_paths", "repeats"):
+    for name in ("paths", "reference_paths", "daily_paths", "daily_reference_paths", "switch_paths",
+                 "switch_reference_paths", "repeats"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
 
-    default = Scenario.default()
+    with_switch = Scenario.default().with_overrides({"switch.learning_paths": args.switch_learning_paths})
+    default = with_switch.with_overrides({"strategies.evaluate": list(STATIC)})
     cases = [("monthly", default, args.paths, min(args.reference_paths, args.paths))]
     if not args.no_daily:
         daily = default.with_overrides({"simulation.steps_per_year": 365})
@@ -246,12 +298,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Default scenario, {len(default.strategies.evaluate)} strategies, {default.simulation.horizon_years:g} years; "
           f"median of {args.repeats} run(s) after a warm-up.")
     print("x reference / x analyst: path-steps per second over the reference / numpy-analyst row of the same case.")
-    print("floor: seconds over the seconds to draw only the same random numbers.\n", flush=True)
+    print("floor: seconds over the seconds to draw only the same random numbers.")
+    print("x plain (switch case): seconds with switch, its policy learned afresh, over a static run of the same paths.\n",
+          flush=True)
 
     rows: list[dict] = []
     compile_seconds: dict[str, float] = {}
     for name, scenario, paths, numpy_paths in cases:
         rows += bench_case(name, scenario, paths, numpy_paths, backends, args.repeats, compile_seconds)
+    if not args.no_switch:
+        rows += bench_switch(with_switch, args.switch_paths, min(args.switch_reference_paths, args.switch_paths),
+                             backends, args.repeats)
     print(format_table(rows))
     if compile_seconds:
         print(f"\nFirst-call compile time (warm-up call minus a timed call of the same size, "
@@ -275,7 +332,13 @@ def main(argv: list[str] | None = None) -> int:
             {"case": name, "steps_per_year": s.simulation.steps_per_year, "horizon_years": s.simulation.horizon_years,
              "steps": s.n_steps, "paths": paths, "numpy_paths": numpy_paths}
             for name, s, paths, numpy_paths in cases
-        ],
+        ] + ([] if args.no_switch else [
+            {"case": "switch", "steps_per_year": with_switch.simulation.steps_per_year,
+             "horizon_years": with_switch.simulation.horizon_years, "steps": with_switch.n_steps,
+             "paths": args.switch_paths, "numpy_paths": min(args.switch_reference_paths, args.switch_paths),
+             "learning_paths": with_switch.switch.learning_paths,
+             "decisions_per_year": with_switch.switch.decisions_per_year}
+        ]),
         "compile_seconds": compile_seconds,
         "floor_kernels": floors,
         "rows": rows,

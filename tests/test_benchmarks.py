@@ -35,6 +35,7 @@ def test_benchmark_command_writes_every_row_and_column(tmp_path, capsys) -> None
     out_json = tmp_path / "bench.json"
     started = time.perf_counter()
     code = bench.main(["--paths", "2000", "--reference-paths", "500", "--daily-paths", "200", "--repeats", "1",
+                       "--switch-paths", "1500", "--switch-reference-paths", "300", "--switch-learning-paths", "400",
                        "--json", str(out_json)])
     elapsed = time.perf_counter() - started
     assert code == 0
@@ -43,18 +44,27 @@ def test_benchmark_command_writes_every_row_and_column(tmp_path, capsys) -> None
 
     compiled = [b for b in available_backends() if b != "reference"]
     expected = [(case, backend) for case in ("monthly", "daily") for backend in ["numpy-analyst", "reference", *compiled]]
+    expected += [("switch", backend) for backend in ["reference", *compiled]]
     assert [(row["case"], row["backend"]) for row in report["rows"]] == expected
     for key in ("cpu", "numba", "threads", "compile_seconds", "cases"):
         assert key in report
     assert report["threads"] >= 1
     assert report["cpu"] in printed and f"{report['threads']} threads" in printed
-    for column in ("x reference", "x analyst", "floor", "path-steps/s"):
+    for column in ("x reference", "x analyst", "floor", "path-steps/s", "x plain"):
         assert column in printed
 
-    steps = {"monthly": 180, "daily": 15 * 365}
-    paths = {("monthly", True): 500, ("monthly", False): 2000, ("daily", True): 200, ("daily", False): 200}
+    steps = {"monthly": 180, "daily": 15 * 365, "switch": 180}
+    paths = {("monthly", True): 500, ("monthly", False): 2000, ("daily", True): 200, ("daily", False): 200,
+             ("switch", True): 300, ("switch", False): 1500}
     for row in report["rows"]:
         numpy_row = row["backend"] in ("numpy-analyst", "reference")
+        if row["case"] == "switch":
+            # Valuing switch costs its learning and a fourth strategy on top of the plain run.
+            assert row["strategies"] == 4 and row["learning_paths"] == 400
+            assert row["ratio_to_plain"] == pytest.approx(row["seconds_median"] / row["plain_seconds_median"])
+            assert row["ratio_to_plain"] > 1.0
+        else:
+            assert row["strategies"] == 3 and row["ratio_to_plain"] is None
         assert row["steps"] == steps[row["case"]]
         assert row["paths"] == paths[row["case"], numpy_row]
         assert row["seconds_median"] > 0
@@ -73,7 +83,7 @@ def test_benchmark_command_writes_every_row_and_column(tmp_path, capsys) -> None
 def test_no_daily_leaves_out_the_daily_case(tmp_path, capsys) -> None:
     bench = _load("bench_run")
     out_json = tmp_path / "bench.json"
-    assert bench.main(["--paths", "300", "--reference-paths", "100", "--no-daily", "--backends", "",
+    assert bench.main(["--paths", "300", "--reference-paths", "100", "--no-daily", "--no-switch", "--backends", "",
                        "--repeats", "1", "--json", str(out_json)]) == 0
     rows = json.loads(out_json.read_text())["rows"]
     assert [(row["case"], row["backend"]) for row in rows] == [("monthly", "numpy-analyst"), ("monthly", "reference")]
@@ -111,7 +121,8 @@ SCENARIOS = {
 def test_numpy_baseline_agrees_with_reference_in_mean(name) -> None:
     """Mean NPV per strategy within 5 combined standard errors (20,000 independent paths each)."""
     baseline = _load("numpy_baseline")
-    scenario = Scenario.default().with_overrides(SCENARIOS[name])
+    # The baseline writes the static strategies out by hand; the switch has its own tests.
+    scenario = Scenario.default().with_overrides({**SCENARIOS[name], "strategies.evaluate": ["mine", "host", "hybrid"]})
     n = 20_000
     started = time.perf_counter()
     ours = baseline.run(lower(scenario), n, seed=11)

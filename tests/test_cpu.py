@@ -171,7 +171,9 @@ def test_path_indices_beyond_32_bits_are_not_needed_but_high_paths_agree():
     from pivotmc.backends import get_backend
     from pivotmc.plan import lower
 
-    plan = lower(Scenario.default().with_overrides({"simulation.horizon_years": 1.0}))
+    from pivotmc.switch import attach_policy
+
+    plan = attach_policy(lower(Scenario.default().with_overrides({"simulation.horizon_years": 1.0, "switch.learning_paths": 500})))
     key = rng.seed_key(9)
     first = 2**32 - 50
     cpu = get_backend("cpu").run_chunk(plan, key, first, 50, 0, None)

@@ -174,6 +174,7 @@ def test_exact_sum_refuses_non_finite_values():
 def test_memory_is_linear_in_paths_not_paths_times_steps():
     scenario = Scenario.default().with_overrides({"simulation.horizon_years": 5.0})
     n = 50_000
+    pivotmc.simulate(scenario, n_paths=10, seed=1)  # the switch policy: learned once per scenario, whatever n_paths
     tracemalloc.start()
     try:
         pivotmc.simulate(scenario, n_paths=n, seed=1, block_paths=2048)

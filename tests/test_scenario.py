@@ -119,7 +119,8 @@ def test_default_correlations() -> None:
 def test_default_grid_and_strategies() -> None:
     assert DEFAULT.n_steps == 180
     assert DEFAULT.simulation.dt == pytest.approx(1 / 12)
-    assert DEFAULT.strategies.evaluate == pivotmc.STRATEGIES == ("mine", "host", "hybrid")
+    assert DEFAULT.strategies.evaluate == pivotmc.STRATEGIES == ("mine", "host", "hybrid", "switch")
+    assert DEFAULT.switch.decisions_per_year == 4  # quarterly decisions
     assert FACTORS == ("btc", "fees", "hashrate", "power", "lease")
 
 
