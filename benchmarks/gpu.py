@@ -7,7 +7,12 @@ Usage::
     python benchmarks/gpu.py --monthly-paths 2000000 --daily-paths 200000 --repeats 1
 
 Each case is the default scenario (15 years; monthly steps, then daily steps)
-run through :func:`pivotmc.backends.cuda.simulate_chunk`, all strategies.
+run through :func:`pivotmc.backends.cuda.simulate_chunk`, all strategies
+(mine, host, hybrid and switch). The switch's policy is learned first, on the
+cpu backend as :func:`pivotmc.simulate` does, and timed apart (``policy s``;
+learned once per scenario, so ``--tune`` leaves the monthly case's near 0);
+``--learning-paths`` overrides the scenario's number of learning paths, and
+``converts`` is the share of the paths whose switch converts.
 Printed per case, as medians over ``--repeats`` timed runs after a warm-up:
 
 * kernel seconds: the model kernel alone, from CUDA events around each launch;
@@ -43,24 +48,42 @@ from pivotmc import rng  # noqa: E402
 from pivotmc.backends import cuda  # noqa: E402
 from pivotmc.plan import lower  # noqa: E402
 from pivotmc.scenario import Scenario  # noqa: E402
+from pivotmc.switch import attach_policy  # noqa: E402
 
 DEFAULT_JSON = HERE / "results" / "gpu.json"
 TARGET_H100 = 2e10
 
 
-def _run(plan, paths: int, seed: int, max_registers, threads: int):
+def plan_with_policy(scenario: Scenario, learning_paths: int | None = None):
+    """The scenario's plan with its switch policy learned (on the cpu backend); also the seconds that took."""
+    if learning_paths is not None:
+        scenario = scenario.with_overrides({"switch.learning_paths": learning_paths})
+    started = time.perf_counter()
+    plan = attach_policy(lower(scenario))
+    return plan, time.perf_counter() - started
+
+
+def _run(plan, paths: int, seed: int, max_registers, threads: int, result: list | None = None):
     device = cuda.CupyDevice(max_registers=max_registers)
-    _, stats = cuda.simulate_chunk(plan, rng.seed_key(seed), 0, paths, 0, threads_per_block=threads, device=device)
+    chunk, stats = cuda.simulate_chunk(
+        plan, rng.seed_key(seed), 0, paths, 0, threads_per_block=threads, device=device
+    )
+    if result is not None:
+        result.append(chunk)
     return stats
 
 
-def bench_case(name: str, scenario: Scenario, paths: int, repeats: int, max_registers, threads: int) -> dict:
-    plan = lower(scenario)
+def bench_case(
+    name: str, scenario: Scenario, paths: int, repeats: int, max_registers, threads: int, learning_paths=None
+) -> dict:
+    plan, policy_seconds = plan_with_policy(scenario, learning_paths)
     started = time.perf_counter()
     _run(plan, min(paths, 10_000), 0, max_registers, threads)  # compiles (or loads CuPy's cached binary)
     compile_seconds = time.perf_counter() - started
     _run(plan, paths, 0, max_registers, threads)  # warm: allocations, clocks
-    runs = [_run(plan, paths, r + 1, max_registers, threads) for r in range(repeats)]
+    chunks: list = []
+    runs = [_run(plan, paths, r + 1, max_registers, threads, chunks if r == 0 else None) for r in range(repeats)]
+    decision = chunks[0].switch_decision
     kernel = statistics.median(s.kernel_seconds for s in runs)
     wall = statistics.median(s.wall_seconds for s in runs)
     draws = statistics.median(
@@ -85,12 +108,15 @@ def bench_case(name: str, scenario: Scenario, paths: int, repeats: int, max_regi
         "draws_only_seconds": draws,
         "floor": kernel / draws,
         "first_call_seconds": compile_seconds,
+        "policy_seconds": policy_seconds,
+        "learning_paths": plan.scenario.switch.learning_paths if plan.switch_index >= 0 else 0,
+        "switch_converted_share": float((decision >= 0).mean()) if decision is not None else None,
     }
 
 
-def tune(paths: int) -> tuple[int | None, int]:
+def tune(paths: int, learning_paths: int | None = None) -> tuple[int | None, int]:
     """Kernel time of the monthly default at ``paths`` for a few register caps and block sizes; the best."""
-    plan = lower(Scenario.default())
+    plan, _ = plan_with_policy(Scenario.default(), learning_paths)
     print(f"tuning at {paths:,} paths monthly (kernel seconds; - where the block does not fit):")
     best = None
     for cap in (None, 168, 128, 96):
@@ -126,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tune-paths", type=int, default=1_000_000, help="paths of each tuning run (monthly)")
     parser.add_argument("--threads", type=int, default=cuda.THREADS_PER_BLOCK)
     parser.add_argument("--max-registers", type=int, default=cuda.MAX_REGISTERS, help="0 for no cap")
+    parser.add_argument(
+        "--learning-paths", type=int, default=None, help="paths that learn the switch policy (default: the scenario's)"
+    )
     parser.add_argument("--json", default=str(DEFAULT_JSON), help="where to write the figures ('' for nowhere)")
     args = parser.parse_args(argv)
 
@@ -144,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     max_registers = args.max_registers or None
     threads = args.threads
     if args.tune:
-        max_registers, threads = tune(args.tune_paths)
+        max_registers, threads = tune(args.tune_paths, args.learning_paths)
 
     rows = []
     default = Scenario.default()
@@ -154,17 +183,18 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name, scenario, paths in cases:
         if paths > 0:
-            rows.append(bench_case(name, scenario, paths, args.repeats, max_registers, threads))
+            rows.append(bench_case(name, scenario, paths, args.repeats, max_registers, threads, args.learning_paths))
 
     print(
         f"\n{'case':<18} {'paths':>12} {'steps':>6} {'kernel s':>9} {'wall s':>8} "
-        f"{'path-steps/s (kernel)':>22} {'(wall)':>10} {'floor':>6} {'launches':>8}"
+        f"{'path-steps/s (kernel)':>22} {'(wall)':>10} {'floor':>6} {'launches':>8} {'policy s':>8} {'converts':>8}"
     )
     for r in rows:
+        share = r["switch_converted_share"]
         print(
             f"{r['case']:<18} {r['paths']:>12,} {r['steps']:>6,} {r['kernel_seconds']:>9.4f} {r['wall_seconds']:>8.3f} "
             f"{r['path_steps_per_s_kernel']:>22.3e} {r['path_steps_per_s_wall']:>10.3e} {r['floor']:>6.2f} "
-            f"{r['launches']:>8}"
+            f"{r['launches']:>8} {r['policy_seconds']:>8.1f} {'-' if share is None else f'{share:.1%}':>8}"
         )
     if rows:
         r = rows[0]

@@ -14,6 +14,8 @@
  *   slot 2*pair     = uniform(hi = x0, lo = x1)
  *   slot 2*pair + 1 = uniform(hi = x2, lo = x3)
  *   normals are pivotmc_ndtri(uniform), one slot each.
+ *   paths   a run's paths are 0 .. n_paths - 1; the switch policy's learning
+ *           paths start at PIVOTMC_LEARNING_PATH0 (under their own key).
  *
  * Constraints: the file is compiled by nvcc, by NVRTC (CuPy RawModule) and,
  * for tests, as plain C++ through tests/cuda_shim.h.  NVRTC offers no
@@ -54,6 +56,8 @@
 #define PIVOTMC_SLOT_POWER_SPIKE_SIZE0 16
 
 #define PIVOTMC_PER_PATH_STEP 0xFFFFFFFFu
+/* First path of the switch policy's learning paths, 2**62 (pivotmc.rng, "Path ranges"). */
+#define PIVOTMC_LEARNING_PATH0 0x4000000000000000ull
 #define PIVOTMC_SLOT_LEAD_TIME 0
 #define PIVOTMC_SLOT_CAPEX_OVERRUN 1
 

@@ -180,7 +180,9 @@ class ShimDevice:
 
     def empty(self, size, dtype):
         # Garbage, as on a GPU: a kernel that forgets to write shows up.
-        return np.full(size, np.nan) if np.dtype(dtype) == np.float64 else np.full(size, 0xDEAD, dtype=dtype)
+        if np.dtype(dtype) == np.float64:
+            return np.full(size, np.nan)
+        return np.full(size, np.int64(0xDEAD).astype(dtype), dtype=dtype)  # wraps where the type is narrower
 
     def launch(self, kernel, n_strategies, grid, block, args):
         library = self._libraries(n_strategies)

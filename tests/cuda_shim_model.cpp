@@ -18,15 +18,18 @@ extern "C" void run_pivotmc_simulate(
     const double* jump_cdf, int n_jump_cdf, const double* spike_cdf, int n_spike_cdf,
     const double* share, const double* exit_multiple,
     const double* growth_pow, int n_growth, const double* p_default_full,
+    int switch_index, const int* decision_date, const double* centre, const double* scale, const double* coef,
+    const int* terms, int n_terms,
     unsigned int k0, unsigned int k1, unsigned long long first_path, long long n_paths, int n_steps,
     long long n_kept, int n_replicas,
     double* npv_out, unsigned long long* sums_hi, unsigned long long* sums_lo,
-    double* kept_factors, double* kept_cf, unsigned long long* overflow)
+    double* kept_factors, double* kept_cf, short* switch_out, unsigned long long* overflow)
 {
     pivotmc_shim_launch(pivotmc_shim_dim3{grid, 1, 1}, pivotmc_shim_dim3{block, 1, 1}, pivotmc_simulate,
                         scalars, steps, chol, jump_cdf, n_jump_cdf, spike_cdf, n_spike_cdf, share, exit_multiple,
-                        growth_pow, n_growth, p_default_full, k0, k1, first_path, n_paths, n_steps, n_kept,
-                        n_replicas, npv_out, sums_hi, sums_lo, kept_factors, kept_cf, overflow);
+                        growth_pow, n_growth, p_default_full, switch_index, decision_date, centre, scale, coef,
+                        terms, n_terms, k0, k1, first_path, n_paths, n_steps, n_kept, n_replicas, npv_out, sums_hi,
+                        sums_lo, kept_factors, kept_cf, switch_out, overflow);
 }
 
 extern "C" void run_pivotmc_draws_only(unsigned int grid, unsigned int block, unsigned int k0, unsigned int k1,

@@ -11,10 +11,17 @@ Without a GPU (see cuda_harness.py):
 
 The shim build is bit-for-bit the cpu backend on the same machine: the kernel
 reproduces its order of operations and its exp/log polynomials, and the few
-C-library calls (log in the normal tails, exp, expm1, pow) are the host's in
-both. On a GPU those calls come from CUDA's math library and may differ in
-the last bit, which the ``gpu`` tests allow for (1e-9 relative per path; exact
-sums within a few quanta).
+C-library calls (log in the normal tails and in the switch policy's features,
+exp, expm1, pow) are the host's in both. On a GPU those calls come from CUDA's
+math library and may differ in the last bit, which the ``gpu`` tests allow for
+(1e-9 relative per path; exact sums within a few quanta). The switch's
+decisions are compared exactly everywhere: a last-bit difference in a feature
+could only flip a path whose estimated advantage of converting is within
+rounding of zero, which the tested scenarios do not have.
+
+Plans that value switch carry a policy learned (on the cpu backend) from few
+learning paths, :data:`LEARNING_PATHS`, to keep the tests fast: any policy
+will do to compare backends that apply the same one.
 """
 
 from __future__ import annotations
@@ -42,12 +49,14 @@ import pivotmc
 from pivotmc import rng
 from pivotmc.backends import BACKENDS, KEPT_FACTORS, cuda, get_backend
 from pivotmc.errors import BackendUnavailableError, ValidationError
-from pivotmc.plan import SCALAR_FIELDS, STEP_FIELDS, lower
+from pivotmc.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, lower
 from pivotmc.scenario import Scenario
+from pivotmc.switch import attach_policy
 from pivotmc.testing import scenarios
 
 RTOL = 1e-9  # per-path NPV, cuda against cpu (ENGINEERING.md)
 ATOL = 1e-6  # USD, for values near zero
+LEARNING_PATHS = 500  # of the switch policy (see the module notes)
 _ENTRY = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)')
 _INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]*)[>"]', re.MULTILINE)
 
@@ -65,7 +74,14 @@ SPECIAL = {
     "subset": {"strategies.evaluate": ["hybrid", "mine"], "strategies.hybrid_fraction": 0.3},
     "one-strategy-long": {"strategies.evaluate": ["host"], "simulation.horizon_years": 40.0,
                           "hosting.escalator": 0.05, "hosting.term_years": 7.0},
+    "switch-first-monthly": {"strategies.evaluate": ["switch", "host"], "switch.decisions_per_year": 12,
+                             "terminal.switch": 5.0, "terminal.host": 5.0},
+    "switch-alone-weekly-quartic": {"strategies.evaluate": ["switch"], "simulation.steps_per_year": 52,
+                                    "switch.decisions_per_year": 52, "switch.degree": 4,
+                                    "simulation.horizon_years": 3.0, "terminal.switch": 8.0},
 }  # fmt: skip
+#: A short horizon at which some paths' switch converts (at several dates) and some never does.
+SHORT_SWITCH = {"simulation.horizon_years": 3.0, "terminal.switch": 6.0}
 
 
 # --------------------------------------------------------------------------
@@ -73,10 +89,26 @@ SPECIAL = {
 # --------------------------------------------------------------------------
 
 
+def plan_of(scenario: Scenario, learning_paths: int = LEARNING_PATHS):
+    """The scenario's plan, with its switch policy (learned on few paths) where it values switch."""
+    return attach_policy(lower(scenario.with_overrides({"switch.learning_paths": learning_paths})))
+
+
+def assert_same_decisions(got, want, what: str = "") -> None:
+    """The switch's per-path decisions, exactly (both absent where switch is not valued)."""
+    if want.switch_decision is None:
+        assert got.switch_decision is None, what
+        return
+    assert got.switch_decision is not None, what
+    assert got.switch_decision.dtype == np.int16, what
+    np.testing.assert_array_equal(got.switch_decision, want.switch_decision, err_msg=f"{what}: switch decisions")
+
+
 def assert_chunks_agree(got, want, rtol: float = RTOL, exact_sums: bool = True, what: str = "") -> float:
     """Per-path NPV and kept trajectories within ``rtol``; exact sums equal. Returns the worst relative NPV gap."""
     assert got.first_path == want.first_path
     assert got.npv.shape == want.npv.shape
+    assert_same_decisions(got, want, what)
     diff = np.abs(got.npv - want.npv)
     allowed = np.maximum(rtol * np.abs(want.npv), ATOL)
     worst = np.unravel_index(np.argmax(diff - allowed), diff.shape)
@@ -99,6 +131,7 @@ def assert_chunks_agree(got, want, rtol: float = RTOL, exact_sums: bool = True, 
 
 def assert_bitwise(a, b, what: str = "") -> None:
     assert a.npv.tobytes() == b.npv.tobytes(), what
+    assert_same_decisions(a, b, what)
     np.testing.assert_array_equal(a.cash_flow_sum.totals(), b.cash_flow_sum.totals(), err_msg=what)
     for name in KEPT_FACTORS:
         assert a.kept.factors[name].tobytes() == b.kept.factors[name].tobytes(), (what, name)
@@ -281,7 +314,8 @@ def test_availability_probe_compiles_with_nvrtc(nvrtc):
 
 
 def test_default_scenario_matches_cpu_bit_for_bit(shim_libraries):
-    plan = lower(Scenario.default())
+    plan = plan_of(Scenario.default())
+    assert plan.strategies == ("mine", "host", "hybrid", "switch")
     key = rng.seed_key(17)
     want = cpu_chunk(plan, key, 0, 3000, 25)
     got, stats = shim_chunk(shim_libraries, plan, key, 0, 3000, 25, batch_paths=1100, threads_per_block=64)
@@ -289,15 +323,20 @@ def test_default_scenario_matches_cpu_bit_for_bit(shim_libraries):
     worst = assert_chunks_agree(got, want, what="default")
     assert worst == 0.0
     assert_bitwise(got, want, "default")
+    # Some paths convert (at several dates), some mine to the horizon.
+    decision = got.switch_decision
+    assert 0 < np.count_nonzero(decision >= 0) < decision.size
+    assert np.unique(decision[decision >= 0]).size > 5
 
 
 @pytest.mark.parametrize("name", list(SPECIAL))
 def test_special_scenarios_match_cpu(shim_libraries, name):
-    plan = lower(Scenario.default().with_overrides(SPECIAL[name]))
+    plan = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
     key = rng.seed_key(5)
     want = cpu_chunk(plan, key, 0, 700, 6)
     got, _ = shim_chunk(shim_libraries, plan, key, 0, 700, 6, batch_paths=300)
     assert_chunks_agree(got, want, what=name)
+    assert_bitwise(got, want, name)
 
 
 @settings(
@@ -310,7 +349,7 @@ def test_special_scenarios_match_cpu(shim_libraries, name):
     threads=st.sampled_from([32, 64, 128]),
 )
 def test_generated_scenarios_match_cpu(shim_libraries, scenario, first, batch, threads):
-    plan = lower(scenario)
+    plan = attach_policy(lower(scenario))  # few learning paths already (pivotmc.testing)
     key = rng.seed_key(3)
     want = cpu_chunk(plan, key, first, 48, first + 5)
     got, _ = shim_chunk(shim_libraries, plan, key, first, 48, first + 5, batch_paths=batch, threads_per_block=threads)
@@ -318,7 +357,7 @@ def test_generated_scenarios_match_cpu(shim_libraries, scenario, first, batch, t
 
 
 def test_paths_across_the_32_bit_boundary_match_cpu(shim_libraries):
-    plan = lower(Scenario.default().with_overrides({"simulation.horizon_years": 1.0}))
+    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
     key = rng.seed_key(2**64 - 1)
     first = 2**32 - 40
     want = cpu_chunk(plan, key, first, 100, first + 60)
@@ -327,10 +366,11 @@ def test_paths_across_the_32_bit_boundary_match_cpu(shim_libraries):
 
 
 def test_results_do_not_depend_on_the_launch_configuration(shim_libraries, monkeypatch):
-    plan = lower(Scenario.default().with_overrides({"simulation.horizon_years": 2.0}))
+    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
     key = rng.seed_key(8)
     base, stats = shim_chunk(shim_libraries, plan, key, 10, 900, 60)
     assert stats.launches == 1
+    assert 0 < np.count_nonzero(base.switch_decision >= 0) < 900
     for batch, threads in [(1, 32), (7, 32), (64, 256), (333, 128)]:
         other, _ = shim_chunk(shim_libraries, plan, key, 10, 900, 60, batch_paths=batch, threads_per_block=threads)
         assert_bitwise(base, other, f"batch {batch}, threads {threads}")
@@ -341,12 +381,14 @@ def test_results_do_not_depend_on_the_launch_configuration(shim_libraries, monke
 
 
 def test_kept_paths_spread_over_launches_when_memory_is_short(shim_libraries):
-    plan = lower(Scenario.default().with_overrides({"simulation.horizon_years": 1.0}))
+    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
     key = rng.seed_key(4)
+    shape = {"switch_dates": plan.decision_steps.size, "switch_terms": len(plan.switch_policy.stopping.terms)}
     kept_row = 8 * (len(KEPT_FACTORS) + plan.n_strategies) * plan.n_steps
-    fixed = cuda.launch_layout(1, 0, plan.n_strategies, plan.n_steps, 1 << 30).device_bytes - 8 * plan.n_strategies
+    per_path = 8 * plan.n_strategies + 2  # NPVs and the switch decision
+    fixed = cuda.launch_layout(1, 0, plan.n_strategies, plan.n_steps, 1 << 30, **shape).device_bytes - per_path
     free = int((fixed + 4 * 10 * kept_row) / cuda.MEMORY_FRACTION) + 64  # kept trajectories get a quarter
-    assert cuda.launch_layout(200, 45, plan.n_strategies, plan.n_steps, free).kept_rows == 10
+    assert cuda.launch_layout(200, 45, plan.n_strategies, plan.n_steps, free, **shape).kept_rows == 10
     got, stats = shim_chunk(shim_libraries, plan, key, 0, 200, 45, free_bytes=free)
     assert stats.launches >= 5
     assert_bitwise(got, cpu_chunk(plan, key, 0, 200, 45), "kept across launches")
@@ -354,7 +396,7 @@ def test_kept_paths_spread_over_launches_when_memory_is_short(shim_libraries):
 
 def test_oversized_cash_flows_are_refused_like_cpu(shim_libraries):
     plan = dataclasses.replace(
-        lower(Scenario.default().with_overrides({"simulation.horizon_years": 1.0})), grid_mw=1e12
+        plan_of(Scenario.default().with_overrides({"simulation.horizon_years": 1.0})), grid_mw=1e12
     )
     key = rng.seed_key(1)
     with pytest.raises(ValidationError, match="exceed 7e13 USD") as cpu_error:
@@ -363,6 +405,86 @@ def test_oversized_cash_flows_are_refused_like_cpu(shim_libraries):
         shim_chunk(shim_libraries, plan, key, 0, 50, 0, batch_paths=20)
     # cuda stops after the first launch that has any, so it may count fewer.
     assert 0 < int(cuda_error.value.args[0].split()[0]) <= int(cpu_error.value.args[0].split()[0])
+
+
+def test_special_scenarios_cover_the_switch():
+    # Between them, the special scenarios value switch at every position, alone, with monthly and
+    # weekly decision dates and every basis degree the kernel's powers may need.
+    plans = {name: lower(Scenario.default().with_overrides(SPECIAL[name])) for name in SPECIAL}
+    valued = {name: plan for name, plan in plans.items() if plan.switch_index >= 0}
+    assert {plan.switch_index for plan in valued.values()} >= {0, 3}
+    assert any(plan.n_strategies == 1 for plan in valued.values())
+    assert any(plan.scenario.switch.degree == 4 for plan in valued.values())
+    assert any(plan.switch_index < 0 for plan in plans.values())
+
+
+@pytest.mark.parametrize("name", ["switch-first-monthly", "switch-alone-weekly-quartic"])
+def test_switch_converts_some_paths_at_many_dates_like_cpu(shim_libraries, name):
+    plan = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
+    key = rng.seed_key(5)
+    want = cpu_chunk(plan, key, 0, 700, 6)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 700, 6, batch_paths=300)
+    assert_bitwise(got, want, name)
+    decision = got.switch_decision
+    assert 50 < np.count_nonzero(decision >= 0) < decision.size - 50
+    assert np.unique(decision[decision >= 0]).size > 20
+
+
+def test_switch_never_converts_at_dates_without_a_rule(shim_libraries):
+    # A NaN row of coefficients (no regression was possible) means "keep mining at that date".
+    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+    key = rng.seed_key(8)
+    learned = cpu_chunk(plan, key, 0, 900, 0).switch_decision
+    busiest = np.bincount(learned[learned >= 0]).argmax()
+    stopping = plan.switch_policy.stopping
+    coefficients = stopping.coefficients.copy()
+    coefficients[busiest] = np.nan
+    policy = dataclasses.replace(
+        plan.switch_policy, stopping=dataclasses.replace(stopping, coefficients=coefficients)
+    )
+    plan = dataclasses.replace(plan, switch_policy=policy)
+    want = cpu_chunk(plan, key, 0, 900, 5)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 900, 5, batch_paths=400)
+    assert_bitwise(got, want, "a date without a rule")
+    assert not np.any(got.switch_decision == busiest)
+    assert np.count_nonzero(got.switch_decision >= 0) > 0
+
+
+def test_switch_without_a_policy_is_refused_before_any_launch(shim_libraries):
+    bare = lower(Scenario.default().with_overrides({"simulation.horizon_years": 1.0}))
+    assert bare.switch_index >= 0 and bare.switch_policy is None
+    with pytest.raises(ValidationError, match="no policy") as cpu_error:
+        cpu_chunk(bare, rng.seed_key(1), 0, 10, 0)
+    device = H.ShimDevice(shim_libraries)
+    with pytest.raises(ValidationError, match="attach_policy") as cuda_error:
+        cuda.simulate_chunk(bare, rng.seed_key(1), 0, 10, 0, device=device)
+    assert str(cuda_error.value) == str(cpu_error.value)
+    assert device.launches == []
+    # A policy learned for other decision dates does not fit either.
+    other = plan_of(Scenario.default().with_overrides({"simulation.horizon_years": 2.0}))
+    with pytest.raises(ValidationError, match="does not fit"):
+        cuda.kernel_inputs(dataclasses.replace(bare, switch_policy=other.switch_policy))
+
+
+def test_switch_inputs_follow_the_decision_steps():
+    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+    inputs = cuda.kernel_inputs(plan)
+    dates = inputs["decision_date"]
+    assert dates.dtype == np.int32 and dates.size == plan.n_steps
+    np.testing.assert_array_equal(np.flatnonzero(dates >= 0), plan.decision_steps)
+    np.testing.assert_array_equal(dates[plan.decision_steps], np.arange(plan.decision_steps.size))
+    centre, scale, coef, terms = plan.switch_policy.kernel_arrays()
+    assert inputs["terms"].dtype == np.int32
+    np.testing.assert_array_equal(inputs["terms"].reshape(terms.shape), terms)
+    assert inputs["coef"].reshape(coef.shape).tobytes() == coef.tobytes()
+    assert inputs["centre"].reshape(centre.shape).tobytes() == centre.tobytes()
+    assert inputs["scale"].reshape(scale.shape).tobytes() == scale.tobytes()
+    # The kernel reads the features in this order, three of them.
+    assert SWITCH_FEATURES == ("hashprice", "lease_rate", "power_price")
+    assert re.search(rf"#define PIVOTMC_SWITCH_FEATURES {len(SWITCH_FEATURES)}\b", cuda.kernel_source())
+    # Without switch, the kernel gets one-element placeholders.
+    mine = lower(Scenario.default().with_overrides({"strategies.evaluate": ["mine"]}))
+    assert cuda.kernel_inputs(mine)["decision_date"].tolist() == [-1]
 
 
 def test_fast_exp_and_log_match_the_cpu_kernels(gxx, shim_libraries):
@@ -404,12 +526,15 @@ def test_floor_kernel_draws_the_model_numbers(shim_libraries):
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("switch", [False, True], ids=["static", "switch"])
 @pytest.mark.parametrize("steps_per_year,horizon,kept", [(12, 15, 0), (365, 15, 100), (365, 50, 10_000)])
-def test_device_memory_does_not_grow_with_paths_times_steps(steps_per_year, horizon, kept):
-    n_paths, n_strat = 100_000_000, 3
+def test_device_memory_does_not_grow_with_paths_times_steps(steps_per_year, horizon, kept, switch):
+    n_paths, n_strat = 100_000_000, 4 if switch else 3
     n_steps = steps_per_year * horizon
     free = 70 << 30  # an H100's worth
-    layout = cuda.launch_layout(n_paths, kept, n_strat, n_steps, free)
+    # At most one decision date a step, and a quartic basis in three features (35 terms).
+    shape = {"switch_dates": n_steps, "switch_terms": 35} if switch else {}
+    layout = cuda.launch_layout(n_paths, kept, n_strat, n_steps, free, **shape)
     assert layout.device_bytes <= cuda.MEMORY_FRACTION * free
     assert layout.batch_paths <= cuda.MAX_BATCH_PATHS
     assert layout.device_bytes < n_paths * n_steps  # not even one byte per path-step
@@ -418,9 +543,24 @@ def test_device_memory_does_not_grow_with_paths_times_steps(steps_per_year, hori
     assert [lo for lo, _, _ in batches] == list(np.cumsum([0] + [s for _, s, _ in batches[:-1]]))
     assert sum(k for _, _, k in batches) == kept
     assert all(k <= layout.kept_rows for _, _, k in batches)
-    small = cuda.launch_layout(n_paths, kept, n_strat, n_steps, 2 << 30)
+    small = cuda.launch_layout(n_paths, kept, n_strat, n_steps, 2 << 30, **shape)
     assert small.device_bytes <= cuda.MEMORY_FRACTION * (2 << 30)
     assert small.batch_paths < layout.batch_paths or layout.batch_paths == cuda.MAX_BATCH_PATHS
+
+
+def test_switch_decisions_take_two_bytes_a_path():
+    n_steps, batch = 180, 1_000_000
+    static = cuda.launch_layout(10**8, 0, 4, n_steps, 70 << 30, batch_paths=batch)
+    switch = cuda.launch_layout(10**8, 0, 4, n_steps, 70 << 30, batch_paths=batch, switch_dates=60, switch_terms=10)
+    assert switch.batch_paths == static.batch_paths == batch
+    policy = 4 * n_steps + 8 * 60 * (6 + 10) + 4 * 3 * 10
+    assert switch.device_bytes - static.device_bytes == 2 * batch + policy - (4 + 3 * 8 + 4 + 2)
+    # Where memory binds, the decisions count against the paths of a launch.
+    free = 64 << 20
+    tight_static = cuda.launch_layout(10**8, 0, 4, n_steps, free)
+    tight_switch = cuda.launch_layout(10**8, 0, 4, n_steps, free, switch_dates=60, switch_terms=10)
+    assert tight_switch.batch_paths < tight_static.batch_paths
+    assert tight_switch.device_bytes <= cuda.MEMORY_FRACTION * free
 
 
 def test_launch_sizing_rejects_what_cannot_fit():
@@ -609,17 +749,20 @@ def assert_gpu_agrees(got, want, what: str) -> float:
 
 @pytest.mark.gpu
 def test_gpu_default_scenario_matches_cpu(gpu):
-    plan = lower(Scenario.default())
+    plan = plan_of(Scenario.default())
     key = rng.seed_key(17)
     got = cuda.run_chunk(plan, key, 0, 20_000, 25)
     worst = assert_gpu_agrees(got, cpu_chunk(plan, key, 0, 20_000, 25), "default")
-    print(f"gpu vs cpu, default scenario: worst relative NPV gap {worst:.3g}")
+    converted = np.count_nonzero(got.switch_decision >= 0)
+    assert 0 < converted < got.switch_decision.size
+    print(f"gpu vs cpu, default scenario: worst relative NPV gap {worst:.3g}; "
+          f"the same switch decisions on every path ({converted:,} of {got.switch_decision.size:,} convert)")
 
 
 @pytest.mark.gpu
 @pytest.mark.parametrize("name", list(SPECIAL))
 def test_gpu_special_scenarios_match_cpu(gpu, name):
-    plan = lower(Scenario.default().with_overrides(SPECIAL[name]))
+    plan = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
     key = rng.seed_key(5)
     assert_gpu_agrees(cuda.run_chunk(plan, key, 0, 3000, 6), cpu_chunk(plan, key, 0, 3000, 6), name)
 
@@ -630,7 +773,7 @@ def test_gpu_special_scenarios_match_cpu(gpu, name):
 )
 @given(scenario=scenarios(max_horizon_years=3, steps_per_year=(12, 52, 365)), first=st.integers(0, 2**32 - 600))
 def test_gpu_generated_scenarios_match_cpu(gpu, scenario, first):
-    plan = lower(scenario)
+    plan = attach_policy(lower(scenario))
     key = rng.seed_key(3)
     got = cuda.run_chunk(plan, key, first, 500, first + 5)
     assert_gpu_agrees(got, cpu_chunk(plan, key, first, 500, first + 5), scenario.to_toml())
@@ -638,7 +781,7 @@ def test_gpu_generated_scenarios_match_cpu(gpu, scenario, first):
 
 @pytest.mark.gpu
 def test_gpu_results_do_not_depend_on_the_launch_configuration(gpu):
-    plan = lower(Scenario.default().with_overrides({"simulation.horizon_years": 3.0}))
+    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
     key = rng.seed_key(8)
     base, stats = cuda.simulate_chunk(plan, key, 0, 50_000, 40)
     assert stats.launches == 1 and stats.kernel_seconds > 0
@@ -651,10 +794,12 @@ def test_gpu_results_do_not_depend_on_the_launch_configuration(gpu):
 @pytest.mark.gpu
 def test_gpu_backend_runs_through_the_engine_and_auto_picks_it(gpu):
     assert get_backend("auto").name == "cuda"
-    ds = pivotmc.simulate(Scenario.default(), n_paths=5000, seed=3, keep_paths=4)
+    scenario = Scenario.default().with_overrides({"switch.learning_paths": 5000})
+    ds = pivotmc.simulate(scenario, n_paths=5000, seed=3, keep_paths=4)
     assert ds.attrs["backend"] == "cuda"
-    ref = pivotmc.simulate(Scenario.default(), n_paths=5000, seed=3, keep_paths=4, backend="cpu")
+    ref = pivotmc.simulate(scenario, n_paths=5000, seed=3, keep_paths=4, backend="cpu")
     np.testing.assert_allclose(ds.npv.values, ref.npv.values, rtol=RTOL, atol=ATOL)
+    np.testing.assert_array_equal(ds.switch_decision.values, ref.switch_decision.values)
 
 
 @pytest.mark.gpu

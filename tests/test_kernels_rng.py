@@ -50,7 +50,7 @@ def test_header_constants_mirror_rng_module():
     defines = dict(re.findall(r"^#define PIVOTMC_(\w+) +(.+?)\s*$", text, re.MULTILINE))
     values = {}
     for name, expr in defines.items():
-        expr = re.sub(r"\b(0x[0-9A-Fa-f]+|\d+)u\b", r"\1", expr)
+        expr = re.sub(r"\b(0x[0-9A-Fa-f]+|\d+)(?:u|ul|ull)\b", r"\1", expr)  # unsigned suffixes
         expr = re.sub(r"\bPIVOTMC_(\w+)", lambda m: str(values[m.group(1)]), expr)
         if re.fullmatch(r"[\s\d()*+xA-Fa-f]+", expr):
             values[name] = eval(expr)  # noqa: S307 - integer arithmetic on digits only

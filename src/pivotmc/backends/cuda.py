@@ -11,6 +11,13 @@ step defaults) may round differently from the C library's, so the two agree
 far inside the 1e-9 relative the tests demand, path by path. Built as host C++
 for the tests, the same source reproduces the ``cpu`` backend bit for bit.
 
+The ``switch`` strategy applies a policy learned beforehand (by the ``cpu``
+backend, see :mod:`pivotmc.switch`) and attached to the plan; the kernel
+evaluates it at each decision date on the logs of the path's state and
+returns each path's decision. Those logs are CUDA's on a GPU: a path whose
+estimated advantage of converting lies within a few ulps of zero could
+decide otherwise than on the ``cpu`` backend, a tie of probability zero.
+
 Sources are read from the installed package (``pivotmc/kernels``, shipped in
 the wheel) or, in a source checkout, from the top-level ``kernels/`` folder.
 The project's headers are inlined into the source text before compilation,
@@ -42,7 +49,7 @@ import numpy as np
 
 from ..accumulate import ExactSum, overflow_error
 from ..errors import ValidationError
-from ..plan import SCALAR_FIELDS, STEP_FIELDS, Plan, ScalarIndex, StepIndex, pack
+from ..plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, Plan, ScalarIndex, StepIndex, pack
 from . import KEPT_FACTORS, ChunkResult, KeptPaths
 
 __all__ = [
@@ -54,6 +61,7 @@ __all__ = [
     "layout_defines",
     "compile_options",
     "kernel_inputs",
+    "switch_inputs",
     "launch_layout",
     "LaunchLayout",
     "RunStats",
@@ -156,14 +164,80 @@ def compile_options(n_strategies: int, max_registers: int | None = MAX_REGISTERS
     return (*NVRTC_OPTIONS, *cap, *layout_defines(n_strategies))
 
 
+def switch_inputs(plan: Plan) -> dict[str, np.ndarray]:
+    """The switch strategy's policy as the kernel reads it (one-element placeholders when switch is not valued).
+
+    ``decision_date[k]`` is the index of the decision date at the start of
+    step k, -1 where there is none (the cpu kernel's walk through
+    ``plan.decision_steps``); ``centre``, ``scale`` (dates, 3), ``coef``
+    (dates, terms) and ``terms`` (terms, 3) are
+    :meth:`pivotmc.switch.SwitchPolicy.kernel_arrays`, flattened, the
+    exponents as int32.
+
+    Raises
+    ------
+    ValidationError
+        The plan values switch but carries no policy, or one of other dates,
+        features or basis.
+    """
+    if plan.switch_index < 0:
+        return {
+            "decision_date": np.full(1, -1, dtype=np.int32),
+            "centre": np.zeros(1),
+            "scale": np.ones(1),
+            "coef": np.zeros(1),
+            "terms": np.zeros(1, dtype=np.int32),
+        }
+    if plan.switch_policy is None:
+        raise ValidationError(
+            "the plan values switch but carries no policy: attach one with pivotmc.switch.attach_policy."
+        )
+    if getattr(plan.switch_policy.stopping, "basis", "polynomial") != "polynomial":
+        raise ValidationError("the cuda backend evaluates switch policies on a polynomial basis only.")
+    centre, scale, coef, terms = plan.switch_policy.kernel_arrays()
+    n_dates, n_features = plan.decision_steps.size, len(SWITCH_FEATURES)
+    if (
+        centre.shape != (n_dates, n_features)
+        or scale.shape != (n_dates, n_features)
+        or coef.ndim != 2
+        or coef.shape[0] != n_dates
+        or coef.shape[1] < 1
+        or terms.shape != (coef.shape[1], n_features)
+    ):
+        raise ValidationError(
+            f"the plan's switch policy does not fit its {n_dates} decision dates and {n_features} features: "
+            "learn it again with pivotmc.switch.attach_policy."
+        )
+    decision_date = np.full(plan.n_steps, -1, dtype=np.int32)
+    next_date = 0
+    for k in range(plan.n_steps):
+        if next_date < n_dates and int(plan.decision_steps[next_date]) == k:
+            decision_date[k] = next_date
+            next_date += 1
+    return {
+        "decision_date": decision_date,
+        "centre": np.ascontiguousarray(centre.ravel()),
+        "scale": np.ascontiguousarray(scale.ravel()),
+        "coef": np.ascontiguousarray(coef.ravel()),
+        "terms": np.ascontiguousarray(terms.ravel(), dtype=np.int32),
+    }
+
+
 def kernel_inputs(plan: Plan) -> dict[str, np.ndarray]:
-    """The plan as the kernel reads it: the packed arrays plus two host-computed tables.
+    """The plan as the kernel reads it: the packed arrays, two host-computed tables and the switch policy.
 
     ``growth_pow[i] = (1 + escalator) ** i`` and ``p_default_full[k]``, the
     default probability over a whole step, are computed here with the C
     library, as the cpu backend computes them, so that the common case of the
-    lease does not depend on the device's ``pow`` and ``expm1``.
+    lease does not depend on the device's ``pow`` and ``expm1``. The switch
+    policy's arrays are those of :func:`switch_inputs`.
+
+    Raises
+    ------
+    ValidationError
+        The plan values switch but carries no policy (see :func:`switch_inputs`).
     """
+    switch = switch_inputs(plan)
     packed = pack(plan)
     growth = 1.0 + float(packed.scalars[ScalarIndex.lease_escalator])
     hazard = float(packed.scalars[ScalarIndex.default_hazard])
@@ -179,6 +253,7 @@ def kernel_inputs(plan: Plan) -> dict[str, np.ndarray]:
         "exit_multiple": packed.exit_multiple,
         "growth_pow": np.array([growth ** float(i) for i in range(GROWTH_TABLE_SIZE)]),
         "p_default_full": np.array([-math.expm1(-hazard * float(step)) for step in t_end - t_start]),
+        **switch,
     }
 
 
@@ -215,8 +290,13 @@ def launch_layout(
     free_bytes: int,
     batch_paths: int | None = None,
     threads_per_block: int = THREADS_PER_BLOCK,
+    switch_dates: int = 0,
+    switch_terms: int = 0,
 ) -> LaunchLayout:
     """Size the launches of a chunk to a share of ``free_bytes`` of device memory.
+
+    ``switch_dates`` and ``switch_terms`` are the shape of the switch policy
+    (0 when the plan does not value switch, which then costs no memory per path).
 
     Raises
     ------
@@ -231,9 +311,15 @@ def launch_layout(
     plan_bytes = 8 * (
         len(SCALAR_FIELDS) + (len(STEP_FIELDS) + 1) * n_steps + 64 + GROWTH_TABLE_SIZE + 2 * MAX_STRATEGIES
     )
-    fixed = replicas * sums_row + plan_bytes + 8 + 2 * 8  # the overflow counter, floor output
+    switch = switch_dates > 0
+    n_features = len(SWITCH_FEATURES)
+    if switch:  # the decision date of each step, the policy; one int16 decision per path
+        policy_bytes = 4 * n_steps + 8 * switch_dates * (2 * n_features + switch_terms) + 4 * n_features * switch_terms
+    else:  # one-element placeholders, and one for the decisions
+        policy_bytes = 4 + 3 * 8 + 4 + 2
+    fixed = replicas * sums_row + plan_bytes + policy_bytes + 8 + 2 * 8  # the overflow counter, floor output
     kept_row = 8 * (len(KEPT_FACTORS) + n_strategies) * n_steps
-    npv_path = 8 * n_strategies
+    npv_path = 8 * n_strategies + (2 if switch else 0)
     kept_rows = 0
     if n_kept > 0:  # kept trajectories may take a quarter of what is left
         kept_rows = int(min(n_kept, max(1, (budget - fixed) // 4 // kept_row)))
@@ -306,17 +392,33 @@ def simulate_chunk(
         A multiple of 32, at most 512 with the default register cap (results do not depend on it).
     device : Device, optional
         The current GPU through CuPy (:class:`CupyDevice`) when omitted.
+
+    The result's ``switch_decision`` holds each path's decision date (int16,
+    -1 never) where the plan values switch, whose policy it must then carry
+    (:func:`pivotmc.switch.attach_policy`).
+
+    Raises
+    ------
+    ValidationError
+        The plan values switch without a policy that fits it, or a cash flow
+        is too large to sum exactly.
     """
     started = time.perf_counter()
-    device = device if device is not None else CupyDevice()
     n_strat, n_steps = plan.n_strategies, plan.n_steps
     if n_strat > MAX_STRATEGIES:  # pragma: no cover - the scenario allows fewer
         raise ValidationError(f"the cuda backend values at most {MAX_STRATEGIES} strategies at once.")
+    host_inputs = kernel_inputs(plan)  # first: a switch without a policy is refused before the device is touched
+    device = device if device is not None else CupyDevice()
+    switch = plan.switch_index >= 0
+    n_terms = int(host_inputs["terms"].size // len(SWITCH_FEATURES)) if switch else 0
+    n_dates = int(plan.decision_steps.size) if switch else 0
     kept_result, kept_factors = KeptPaths.allocate(first_path, n_paths, keep_paths, n_strat, n_steps)
     kept_cf = kept_result.cash_flow
     n_kept = kept_result.paths.size
-    layout = launch_layout(n_paths, n_kept, n_strat, n_steps, device.free_bytes(), batch_paths, threads_per_block)
-    inputs = {name: device.to_device(array) for name, array in kernel_inputs(plan).items()}
+    layout = launch_layout(
+        n_paths, n_kept, n_strat, n_steps, device.free_bytes(), batch_paths, threads_per_block, n_dates, n_terms
+    )
+    inputs = {name: device.to_device(array) for name, array in host_inputs.items()}
     n_factors = len(KEPT_FACTORS)
     sums_shape = (layout.replicas, n_strat, n_steps)
     d_npv = device.empty(n_strat * layout.batch_paths, np.float64)
@@ -324,9 +426,11 @@ def simulate_chunk(
     d_lo = device.zeros(math.prod(sums_shape), np.uint64)
     d_kept_factors = device.empty(max(1, n_factors * layout.kept_rows * n_steps), np.float64)
     d_kept_cf = device.empty(max(1, n_strat * layout.kept_rows * n_steps), np.float64)
+    d_switch = device.empty(layout.batch_paths if switch else 1, np.int16)
     d_overflow = device.zeros(1, np.uint64)
 
     npv = np.empty((n_strat, n_paths))
+    decisions = np.empty(n_paths, dtype=np.int16) if switch else None
     sums = ExactSum((n_strat, n_steps))
     key0, key1 = (int(k) for k in key)
     launches = 0
@@ -338,14 +442,18 @@ def simulate_chunk(
             inputs["spike_cdf"], np.int32(inputs["spike_cdf"].size),
             inputs["share"], inputs["exit_multiple"],
             inputs["growth_pow"], np.int32(GROWTH_TABLE_SIZE), inputs["p_default_full"],
+            np.int32(plan.switch_index), inputs["decision_date"], inputs["centre"], inputs["scale"],
+            inputs["coef"], inputs["terms"], np.int32(n_terms),
             np.uint32(key0), np.uint32(key1), np.uint64(first_path + lo), np.int64(size), np.int32(n_steps),
             np.int64(kept), np.int32(layout.replicas),
-            d_npv, d_hi, d_lo, d_kept_factors, d_kept_cf, d_overflow,
+            d_npv, d_hi, d_lo, d_kept_factors, d_kept_cf, d_switch, d_overflow,
         )  # fmt: skip
         device.launch(SIMULATE_KERNEL, n_strat, grid, layout.threads_per_block, args)
         launches += 1
         for s in range(n_strat):
             device.to_host(d_npv[s * size : (s + 1) * size], out=npv[s, lo : lo + size])
+        if decisions is not None:
+            device.to_host(d_switch[:size], out=decisions[lo : lo + size])
         if kept:
             kept_factors[:, lo : lo + kept] = device.to_host(d_kept_factors[: n_factors * kept * n_steps]).reshape(
                 n_factors, kept, n_steps
@@ -360,7 +468,9 @@ def simulate_chunk(
         overflow = int(device.to_host(d_overflow)[0])
         if overflow:
             raise overflow_error(overflow)
-    result = ChunkResult(first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept_result)
+    result = ChunkResult(
+        first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept_result, switch_decision=decisions
+    )
     stats = RunStats(
         device=device.name(),
         paths=n_paths,
