@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
 
-from pivotmc.analysis import format_summary, summarize
+from pivotmc.analysis import _fmt_pm, format_summary, summarize
 
 
 def make_ds(npv: np.ndarray, names: list[str] | None = None) -> xr.Dataset:
@@ -311,6 +311,87 @@ def test_format_summary_lists_every_strategy(three_strategies):
     # the per-strategy table is aligned: header, rule and rows share a width
     table = lines[2:7]
     assert len({len(line) for line in table}) == 1
+
+
+# --- the switch strategy ---------------------------------------------------
+
+
+def switch_ds(host_shift: float = 0.0) -> xr.Dataset:
+    """Four strategies whose switch row converts at some of five quarterly decision dates."""
+    rng = np.random.default_rng(7)
+    n = 2_001
+    common = rng.standard_normal(n)
+    mine = 5e6 + 10e6 * common
+    host = 4e6 + host_shift + 3e6 * common + 1e6 * rng.standard_normal(n)
+    decision = rng.choice([-1, 0, 1, 3], size=n, p=[0.55, 0.05, 0.3, 0.1]).astype(np.int16)
+    switch = np.where(decision >= 0, host + 1e6, mine)
+    times = np.arange(5) * 0.25
+    ds = make_ds(np.stack([mine, host, (mine + host) / 2, switch]), ["mine", "host", "hybrid", "switch"])
+    ds = ds.assign_coords(
+        decision=np.arange(5), decision_time=("decision", times),
+        decision_date=("decision", np.array(["2026-01-01", "2026-04-01", "2026-07-01", "2026-10-01", "2027-01-01"],
+                                            dtype="datetime64[ns]")),
+    )
+    counts = np.bincount(decision[decision >= 0], minlength=5)
+    return ds.assign(
+        switch_decision=("path", decision),
+        switch_time=("path", np.where(decision >= 0, times[np.maximum(decision, 0)], np.nan)),
+        switch_share=("decision", counts / n),
+    )
+
+
+@pytest.mark.parametrize("host_shift", [0.0, 3e6])
+def test_option_value_is_the_pathwise_difference_with_the_better_static_strategy(host_shift):
+    ds = switch_ds(host_shift)
+    s = summarize(ds)
+    npv = ds["npv"]
+    best = "mine" if float(npv.sel(strategy="mine").mean()) >= float(npv.sel(strategy="host").mean()) else "host"
+    assert best == ("mine" if host_shift == 0.0 else "host")
+    diff = (npv.sel(strategy="switch") - npv.sel(strategy=best)).values
+    assert s["option_value"].attrs["compared_with"] == best
+    np.testing.assert_allclose(float(s["option_value"]), diff.mean(), rtol=1e-12)
+    np.testing.assert_allclose(float(s["option_value_se"]), diff.std(ddof=1) / math.sqrt(diff.size), rtol=1e-12)
+    assert float(s["option_value"]) == float(s["mean_difference"].sel(strategy="switch", versus=best))
+
+
+def test_switch_conversions_from_shares_or_decisions_agree():
+    ds = switch_ds()
+    from_shares = summarize(ds.drop_vars(["switch_decision", "switch_time"]))
+    from_decisions = summarize(ds.drop_vars("switch_share"))
+    xr.testing.assert_identical(from_shares, from_decisions)
+    decision = ds["switch_decision"].values
+    converted = decision[decision >= 0]
+    assert float(from_shares["switch_converted"]) == converted.size / decision.size
+    # The lower median of the converting paths' dates: half of them have converted by it.
+    median = np.sort(converted)[(converted.size - 1) // 2]
+    assert float(from_shares["switch_median_time"]) == ds["decision_time"].values[median]
+    assert from_shares["switch_median_date"].values == ds["decision_date"].values[median]
+    for name in ("option_value", "switch_converted", "switch_median_time"):
+        assert from_shares[name].attrs["units"] in {"USD", "1", "years"} and from_shares[name].attrs["long_name"]
+
+
+def test_summary_without_switch_has_no_switch_variables(three_strategies):
+    _, ds = three_strategies
+    assert not any(name.startswith(("option", "switch")) for name in summarize(ds).data_vars)
+    # Only switch and hybrid: nothing to compare with, and without shares nothing about conversions.
+    only = make_ds(np.stack([np.arange(5.0), np.arange(5.0) + 1]), ["hybrid", "switch"])
+    assert not any(name.startswith(("option", "switch")) for name in summarize(only).data_vars)
+
+
+def test_format_summary_shows_the_switch_compactly():
+    ds = switch_ds()
+    s = summarize(ds)
+    text = format_summary(s)
+    option = next(line for line in text.splitlines() if line.startswith("Option to wait"))
+    value, se = float(s["option_value"]) / 1e6, float(s["option_value_se"]) / 1e6
+    assert f"switch - {s['option_value'].attrs['compared_with']}" in option
+    assert f"{_fmt_pm(value, se, 1)} USD m" in option  # amounts as in the table
+    converts = next(line for line in text.splitlines() if line.startswith("Switch converts"))
+    assert f"{100 * float(s['switch_converted']):.1f}%" in converts
+    assert np.datetime_as_string(s["switch_median_date"].values, unit="D") in converts
+    assert text.count("\n") == format_summary(summarize(ds[["npv"]])).count("\n") + 1  # one line more than without shares
+    never = ds.assign(switch_share=ds["switch_share"] * 0.0)
+    assert "Switch converts on no path" in format_summary(summarize(never.drop_vars(["switch_decision", "switch_time"])))
 
 
 def test_format_summary_scales_amounts():

@@ -22,9 +22,12 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 @pytest.fixture
 def small_toml(tmp_path, monkeypatch) -> Path:
-    """A two-year scenario written where the command runs (the working directory)."""
+    """A three-year scenario with exit values (the switch converts on some paths), written where the command runs."""
     monkeypatch.chdir(tmp_path)
-    scenario = Scenario.default().with_overrides({"simulation.horizon_years": 2, "btc.sigma": 0.6})
+    scenario = Scenario.default().with_overrides({
+        "simulation.horizon_years": 3, "btc.sigma": 0.6, "switch.learning_paths": 2000,
+        **{f"terminal.{s}": 6.0 for s in ("mine", "host", "hybrid", "switch")},
+    })
     path = tmp_path / "my.toml"
     path.write_text(scenario.to_toml(), encoding="utf-8")
     return path
@@ -38,6 +41,9 @@ def test_run_default_prints_every_strategy(capsys) -> None:
         assert strategy in out
     assert "2,000 paths" in out
     assert "seed 0" in out
+    # The switch: its option value and conversions, and the learning reported apart from the run.
+    assert "Option to wait (switch - " in out and "Switch converts on " in out
+    assert "Switch policy learned on 50,000 other paths" in out
 
 
 def test_scenario_prints_the_default_as_toml(capsys) -> None:
@@ -97,6 +103,34 @@ def test_run_file_writes_netcdf_and_summarize_reads_it(small_toml, capsys) -> No
         assert strategy in summary
     # The summary printed by run is the same table.
     assert summary.strip() in out
+    # With the switch's lines, from the saved result's own option value and shares.
+    lines = summary.splitlines()
+    option = next(line for line in lines if line.startswith("Option to wait"))
+    assert f"switch - {saved['option_value'].attrs['compared_with']}" in option
+    assert f"{float(saved['option_value']) / 1e6:,.1f}" in option
+    share = float(saved["switch_share"].sum())
+    assert 0 < share < 1
+    assert f"Switch converts on {100 * share:.1f}% of paths" in summary
+
+
+def test_bad_input_is_refused_before_the_switch_policy_is_learned(monkeypatch, capsys) -> None:
+    import pivotmc.switch
+
+    def learn(*args, **kwargs):
+        raise AssertionError("the policy was learned for a run that cannot start")
+
+    monkeypatch.setattr(pivotmc.switch, "learn", learn)
+    for argv in (["run", "--paths", "0"], ["run", "--paths", "10", "--keep-paths", "11"],
+                 ["run", "--paths", "10", "--seed", "-1"], ["run", "--paths", "10", "--backend", "warp9"]):
+        code, out, err = invoke(argv, capsys)
+        assert code == 2 and out == "" and len(err.splitlines()) == 1, err
+
+
+def test_run_without_switch_prints_no_switch_lines(capsys) -> None:
+    code, out, err = invoke(["run", "--paths", "200", "--set", "strategies.evaluate=['mine', 'host']",
+                             "--set", "simulation.horizon_years=1"], capsys)
+    assert code == 0, err
+    assert "Option to wait" not in out and "Switch" not in out and "switch" not in out
 
 
 def test_run_out_without_kept_paths(small_toml, capsys) -> None:

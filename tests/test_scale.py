@@ -19,7 +19,11 @@ from pivotmc.cli import _ProgressBar
 from pivotmc.errors import ValidationError
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-SHORT = Scenario.default().with_overrides({"simulation.horizon_years": 2.0})
+# Three years with exit values: the switch converts on some paths (about one in six) at several
+# dates, so its per-path decisions, shares and option value are all exercised. Few learning paths
+# keep the policy quick to learn; it is learned once per process.
+EXITS = {f"terminal.{s}": 6.0 for s in ("mine", "host", "hybrid", "switch")}
+SHORT = Scenario.default().with_overrides({"simulation.horizon_years": 3.0, "switch.learning_paths": 2000, **EXITS})
 HAS_EXTRA = all(importlib.util.find_spec(m) is not None for m in ("zarr", "dask", "distributed"))
 needs_extra = pytest.mark.skipif(not HAS_EXTRA, reason='needs the dask extra: pip install "pivotmc[dask]"')
 
@@ -50,7 +54,12 @@ def client():
 @pytest.fixture(scope="module")
 def reference():
     """The in-process cpu result every store run must equal bit for bit."""
-    return pivotmc.simulate(SHORT, n_paths=700, seed=11, keep_paths=9)
+    ds = pivotmc.simulate(SHORT, n_paths=700, seed=11, keep_paths=9)
+    # The switch variables are worth comparing: some paths convert, at more than one date, and not all.
+    converting = ds["switch_decision"].values >= 0
+    assert 0 < converting.mean() < 1 and np.count_nonzero(ds["switch_share"].values) > 1
+    assert "option_value" in ds
+    return ds
 
 
 def assert_same_result(stored, expected) -> None:
@@ -59,9 +68,11 @@ def assert_same_result(stored, expected) -> None:
         got, want = stored[name].values, expected[name].values
         assert got.dtype == want.dtype and got.shape == want.shape, name
         assert got.tobytes() == want.tobytes(), name
+        assert stored[name].attrs == expected[name].attrs, name
     assert set(stored.coords) == set(expected.coords)
     for name in expected.coords:
         np.testing.assert_array_equal(stored[name].values, expected[name].values, err_msg=name)
+        assert stored[name].dtype == expected[name].dtype and stored[name].attrs == expected[name].attrs, name
     drop = {"created"}
     assert {k: v for k, v in stored.attrs.items() if k not in drop} == {
         k: v for k, v in expected.attrs.items() if k not in drop
@@ -86,14 +97,17 @@ def store_contents(path) -> dict:
     return contents
 
 
-def assert_same_store(a, b) -> None:
-    left, right = store_contents(a), store_contents(b)
+def assert_same_contents(left: dict, right: dict) -> None:
     assert left.keys() == right.keys()
     for key in left:
-        if isinstance(left[key], np.ndarray):
+        if isinstance(left[key], np.ndarray):  # bytes: NaN (never converting, no boundary) equals NaN
             assert left[key].tobytes() == right[key].tobytes() and left[key].dtype == right[key].dtype, key
         else:
             assert left[key] == right[key], key
+
+
+def assert_same_store(a, b) -> None:
+    assert_same_contents(store_contents(a), store_contents(b))
 
 
 # ---------------------------------------------------------------------------
@@ -140,6 +154,67 @@ def test_cluster_and_in_process_stores_are_identical(tmp_path, client) -> None:
 
 
 @needs_extra
+def test_switch_decisions_are_written_per_chunk_as_int16(tmp_path, reference) -> None:
+    import zarr
+
+    path = tmp_path / "r.zarr"
+    pivotmc.simulate(SHORT, n_paths=700, seed=11, keep_paths=9, store=path, chunk_paths=250)
+    root = zarr.open_group(str(path), mode="r")
+    decision = root["switch_decision"]
+    assert decision.dtype == np.int16 and decision.chunks == (250,)
+    assert root["switch_time"].chunks == (250,)
+    # Small variables are whole arrays; the option value names the strategy it is compared with.
+    assert root["switch_share"].shape == reference["switch_share"].shape
+    assert dict(root["option_value"].attrs).items() >= reference["option_value"].attrs.items()
+
+
+@needs_extra
+@pytest.mark.parametrize("strategies", [("mine", "host", "hybrid"), ("hybrid", "switch"), ("switch", "host")])
+def test_store_equals_memory_for_any_set_of_strategies(tmp_path, strategies) -> None:
+    scenario = SHORT.with_overrides({"strategies.evaluate": list(strategies)})
+    expected = pivotmc.simulate(scenario, n_paths=300, seed=3, keep_paths=2)
+    assert ("switch_decision" in expected) == ("switch" in strategies)
+    assert ("option_value" in expected) == ("switch" in strategies and {"mine", "host"} & set(strategies) != set())
+    stored = pivotmc.simulate(scenario, n_paths=300, seed=3, keep_paths=2, store=tmp_path / "r.zarr", chunk_paths=128)
+    assert_same_result(stored, expected)
+
+
+@needs_extra
+def test_resume_refuses_chunks_of_another_switch_policy(tmp_path) -> None:
+    import zarr
+
+    args = dict(n_paths=300, seed=2, chunk_paths=100)
+    path = tmp_path / "r.zarr"
+    pivotmc.simulate(SHORT, store=path, **args)
+    root = zarr.open_group(str(path), mode="r+")
+    root["_chunks"]["done"][1] = 0
+    root["_chunks"]["finished"][...] = 0
+    coefficients = root["switch_policy_coefficients"][...]
+    root["switch_policy_coefficients"][0, 0] = coefficients[0, 0] + 1.0
+    with pytest.raises(ValidationError, match="another switch policy") as info:
+        pivotmc.simulate(SHORT, store=path, **args)
+    assert "overwrite=True" in str(info.value)
+    assert root["_chunks"]["done"][1] == 0  # nothing was computed
+    # With the policy its chunks followed, the run resumes.
+    root["switch_policy_coefficients"][...] = coefficients
+    assert_same_result(pivotmc.simulate(SHORT, store=path, **args), pivotmc.simulate(SHORT, n_paths=300, seed=2))
+
+
+@needs_extra
+def test_a_finished_store_learns_nothing(tmp_path, monkeypatch) -> None:
+    import pivotmc.switch
+
+    path = tmp_path / "r.zarr"
+    first = pivotmc.simulate(SHORT, n_paths=200, seed=2, store=path, chunk_paths=100)
+
+    def learn(*args, **kwargs):
+        raise AssertionError("a finished run learned the switch policy again")
+
+    monkeypatch.setattr(pivotmc.switch, "learn", learn)
+    assert_same_result(pivotmc.simulate(SHORT, n_paths=200, seed=2, store=path, chunk_paths=100), first)
+
+
+@needs_extra
 def test_progress_reports_every_chunk(tmp_path, client) -> None:
     calls = []
     pivotmc.simulate(
@@ -153,8 +228,10 @@ def test_progress_reports_every_chunk(tmp_path, client) -> None:
 
 @needs_extra
 def test_store_is_lazy_and_opens_again(tmp_path, reference) -> None:
+    import xarray as xr
+
     from pivotmc.io import load
-    from pivotmc.store import open_store, read_npv
+    from pivotmc.store import open_store, read_for_summary, read_npv
 
     path = tmp_path / "r.zarr"
     stored = pivotmc.simulate(SHORT, n_paths=700, seed=11, keep_paths=9, store=path, chunk_paths=250)
@@ -164,6 +241,10 @@ def test_store_is_lazy_and_opens_again(tmp_path, reference) -> None:
     npv = read_npv(path)
     assert list(npv.data_vars) == ["npv"]
     assert npv["npv"].values.tobytes() == reference["npv"].values.tobytes()
+    # What summarize needs, read without the per-path decisions: the same summary, switch lines included.
+    small = read_for_summary(path)
+    assert set(small.data_vars) == {"npv", "switch_share"}
+    xr.testing.assert_identical(pivotmc.summarize(small), pivotmc.summarize(reference))
 
 
 # ---------------------------------------------------------------------------
@@ -250,6 +331,10 @@ def test_resume_on_the_cluster(tmp_path, client) -> None:
     root["_chunks"]["done"][2] = 0
     root["_chunks"]["done"][5] = 0
     root["npv"][:, 500:550] = np.nan
+    root["switch_decision"][500:550] = 3
+    root["switch_time"][200:300] = -1.0
+    root["switch_share"][...] = np.nan
+    root["option_value"][...] = np.nan
     root["_chunks"]["finished"][...] = 0
     calls = []
     stored = pivotmc.simulate(SHORT, store=path, client=client, progress=lambda d, t: calls.append(d), **args)
@@ -295,10 +380,7 @@ def test_another_run_is_refused_and_the_store_untouched(tmp_path, change, words)
         pivotmc.simulate(store=path, **{**args, **change})
     for word in words:
         assert word in str(info.value)
-    after = store_contents(path)
-    assert before.keys() == after.keys()
-    assert all(np.array_equal(before[k], after[k]) if isinstance(before[k], np.ndarray) else before[k] == after[k]
-               for k in before)
+    assert_same_contents(before, store_contents(path))
 
 
 @needs_extra

@@ -10,7 +10,7 @@ from pivotmc.errors import ValidationError
 from pivotmc.scenario import Scenario
 from pivotmc.studies import continuous_parameters, sensitivity, sweep
 
-SHORT = Scenario.default().with_overrides({"simulation.horizon_years": 3.0})
+SHORT = Scenario.default().with_overrides({"simulation.horizon_years": 3.0, "switch.learning_paths": 2000})
 
 
 def test_sensitivity_layout_and_signs():
@@ -41,7 +41,15 @@ def test_default_parameter_list_is_every_nonzero_continuous_parameter():
     names = continuous_parameters(Scenario.default())
     assert "btc.sigma" in names and "hosting.lease_rate" in names and "site.grid_mw" in names
     assert "hashrate.growth" not in names  # zero: a relative shock would not move it
-    assert not any(n.startswith("simulation.") for n in names)
+    assert not any(n.startswith(("simulation.", "switch.")) for n in names)
+
+
+def test_sensitivity_values_the_switch_on_each_scenario_s_own_policy():
+    ds = sensitivity(SHORT, ["hosting.lease_rate"], rel_shock=0.2, n_paths=300, seed=1)
+    assert "switch" in ds.strategy.values
+    up = SHORT.with_overrides({"hosting.lease_rate": SHORT.hosting.lease_rate * 1.2})
+    shocked = pivotmc.simulate(up, n_paths=300, seed=1).npv.sel(strategy="switch").mean().item()
+    assert ds.mean_npv.sel(parameter="hosting.lease_rate", shock="up", strategy="switch").item() == shocked
 
 
 def test_sensitivity_refuses_bad_input():
@@ -81,6 +89,10 @@ def test_precision_control_stops_when_precise_and_equals_a_plain_run():
     plain = pivotmc.simulate(SHORT, n_paths=n, seed=5)
     np.testing.assert_array_equal(ds.npv.values, plain.npv.values)
     np.testing.assert_array_equal(ds.cash_flow_mean.values, plain.cash_flow_mean.values)
+    # Every strategy counts, switch included, with the policy a plain run learns and applies.
+    assert list(ds.strategy.values) == list(plain.strategy.values) and "switch" in ds.strategy.values
+    for name in ("switch_decision", "switch_share", "option_value", "option_value_std_error", "switch_policy_coefficients"):
+        assert ds[name].values.tobytes() == plain[name].values.tobytes(), name
     # one batch fewer would not have been precise enough
     fewer = pivotmc.simulate(SHORT, n_paths=n - 500, seed=5).npv.values
     half = 1.96 * fewer.std(axis=1, ddof=1) / np.sqrt(n - 500)

@@ -2,7 +2,8 @@
 
 Simulate correlated paths of BTC price, fees, network hashrate, power prices
 and AI lease rates, and get the NPV distribution of each strategy (mine, host,
-hybrid) as an xarray Dataset.
+hybrid, and switch: mine with the option to convert later, valued by
+least-squares Monte Carlo) as an xarray Dataset.
 
 >>> import pivotmc
 >>> ds = pivotmc.simulate(pivotmc.Scenario.default(), n_paths=1000, seed=1)

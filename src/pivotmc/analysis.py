@@ -4,7 +4,9 @@ The simulator returns one NPV per strategy and path, with every strategy
 driven by the same random draws on a given path (common random numbers).
 :func:`summarize` reduces that ``npv(strategy, path)`` array to per-strategy
 risk figures and to pairwise comparisons that exploit the shared draws;
-:func:`format_summary` renders the result for a terminal.
+:func:`format_summary` renders the result for a terminal. Where the ``switch``
+strategy is valued, the summary adds its option value and, where the result
+records them, how many paths convert and when.
 """
 
 from __future__ import annotations
@@ -111,7 +113,8 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
     ----------
     ds : xarray.Dataset
         Simulation result holding ``npv`` with dims ``(strategy, path)`` in
-        USD (any dim order). Other variables are ignored.
+        USD (any dim order). Other variables are ignored, but for the
+        switch strategy's conversions (see below).
     level : float, default 0.95
         Confidence level of the Value at Risk and expected shortfall,
         strictly between 0 and 1. It does not move the fixed reporting
@@ -157,9 +160,29 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
             is usually far smaller than the error implied by the two
             strategies' own standard errors.
 
-        Every variable carries ``units`` (``"USD"`` or ``"1"``) and
-        ``long_name`` attributes; the dataset attributes record
-        ``n_paths``, ``level`` and ``quantile_method``.
+        Where ``switch`` and at least one of ``mine`` and ``host`` are valued
+        (scalars):
+
+        ``option_value``, ``option_value_se``
+            The value of the option to wait: the mean pathwise difference of
+            switch and the better of mine and host by mean NPV (named in the
+            attribute ``compared_with``), and its standard error; the entry of
+            ``mean_difference`` for that pair.
+
+        Where the dataset also records the switch's conversions
+        (``switch_share(decision)`` with the coordinate ``decision_time``, or
+        ``switch_decision(path)``):
+
+        ``switch_converted``
+            Share of paths on which the switch converts.
+        ``switch_median_time``, ``switch_median_date``
+            The decision date by which half of the converting paths have
+            converted (years from the start, and the date where
+            ``decision_date`` is recorded); NaN (NaT) where none converts.
+
+        Every variable carries a ``long_name`` and, but for the date,
+        ``units`` (``"USD"``, ``"1"`` or ``"years"``) attributes; the dataset
+        attributes record ``n_paths``, ``level`` and ``quantile_method``.
 
     Raises
     ------
@@ -227,7 +250,7 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
         prob_greater[j, i] = np.count_nonzero(b > a) / n
         d_mean, d_sd = _difference_moments(a, b)
         d_se = d_sd / sqrt_n
-        mean_diff[i, j], mean_diff[j, i] = d_mean, -d_mean
+        mean_diff[i, j], mean_diff[j, i] = d_mean, 0.0 - d_mean  # not -d_mean: no "-0.0" for equal strategies
         mean_diff_se[i, j] = mean_diff_se[j, i] = d_se
 
     usd = "USD"
@@ -279,6 +302,75 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
             "loss_convention": "loss = -NPV; var and cvar are positive for losses",
         },
     )
+    names = [str(s) for s in labels]
+    if "switch" in names:
+        out = out.assign(_option_value(names, mean, mean_diff, mean_diff_se))
+        out = out.assign(_conversions(ds, n))
+    return out
+
+
+#: The strategies the option value compares switch with (the better of them by mean NPV).
+_STATIC = ("mine", "host")
+
+
+def _option_value(names: list[str], mean: np.ndarray, mean_diff: np.ndarray, mean_diff_se: np.ndarray) -> dict:
+    """The switch's option value: its pathwise mean difference with the better static strategy."""
+    static = [s for s in _STATIC if s in names]
+    if not static:
+        return {}
+    best = max(static, key=lambda s: mean[names.index(s)])
+    i, j = names.index("switch"), names.index(best)
+    attrs = {"units": "USD", "compared_with": best}
+    return {
+        "option_value": xr.DataArray(
+            mean_diff[i, j], attrs={**attrs, "long_name": f"value of the option to wait: mean pathwise NPV of switch - {best}"}
+        ),
+        "option_value_se": xr.DataArray(
+            mean_diff_se[i, j], attrs={**attrs, "long_name": "standard error of option_value (pathwise)"}
+        ),
+    }
+
+
+def _conversion_counts(ds: xr.Dataset, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Paths converting at each decision date and the dates' times, if the dataset records them."""
+    if "decision_time" not in ds.coords:
+        return None
+    times = np.asarray(ds["decision_time"].values, dtype=np.float64)
+    if "switch_share" in ds and ds["switch_share"].dims == ("decision",):
+        # share = count / n, correctly rounded: the counts come back exactly.
+        return np.rint(np.asarray(ds["switch_share"].values, dtype=np.float64) * n).astype(np.int64), times
+    if "switch_decision" in ds and ds["switch_decision"].dims == ("path",):
+        decision = np.asarray(ds["switch_decision"].values)
+        return np.bincount(decision[decision >= 0].astype(np.int64), minlength=times.size), times
+    return None
+
+
+def _conversions(ds: xr.Dataset, n: int) -> dict:
+    """Share of paths on which the switch converts, and the median date among those."""
+    found = _conversion_counts(ds, n)
+    if found is None:
+        return {}
+    counts, times = found
+    total = int(counts.sum())
+    dates = ds["decision_date"].values if "decision_date" in ds.coords else None
+    if total:
+        median = int(np.argmax(2 * np.cumsum(counts) >= total))
+        time, date = float(times[median]), (dates[median] if dates is not None else None)
+    else:
+        time, date = math.nan, np.datetime64("NaT", "ns")
+    out = {
+        "switch_converted": xr.DataArray(
+            total / n, attrs={"units": "1", "long_name": "share of paths on which the switch converts"}
+        ),
+        "switch_median_time": xr.DataArray(
+            time,
+            attrs={"units": "years", "long_name": "decision time by which half of the converting paths have converted"},
+        ),
+    }
+    if dates is not None:
+        out["switch_median_date"] = xr.DataArray(
+            np.datetime64(date, "ns"), attrs={"long_name": "decision date by which half of the converting paths have converted"}
+        )
     return out
 
 
@@ -324,6 +416,28 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def _switch_lines(summary: xr.Dataset, scale: float, unit_label: str) -> list[str]:
+    """The option value and the conversions of the switch, a line each, where the summary has them."""
+    lines = []
+    if "option_value" in summary:
+        best = summary["option_value"].attrs.get("compared_with", "the better static strategy")
+        value = float(summary["option_value"]) / scale
+        se = float(summary["option_value_se"]) / scale
+        static = [s for s in _STATIC if s in summary["strategy"].values]
+        versus = f"switch - {best}, the better of {' and '.join(static)} by mean" if len(static) > 1 else f"switch - {best}"
+        lines.append(f"Option to wait ({versus}): {_fmt_pm(value, se, 1)} {unit_label}, pathwise")
+    if "switch_converted" in summary:
+        share = float(summary["switch_converted"])
+        if share > 0.0:
+            when = f"year {float(summary['switch_median_time']):.2f}"
+            if "switch_median_date" in summary:
+                when = f"{np.datetime_as_string(summary['switch_median_date'].values, unit='D')} ({when})"
+            lines.append(f"Switch converts on {_fmt_pct(share)} of paths; half of those by {when}")
+        else:
+            lines.append("Switch converts on no path: it mines throughout")
+    return [""] + lines if lines else []
+
+
 def format_summary(summary: xr.Dataset, scale: float = 1e6, unit_label: str = "USD m") -> str:
     """Render a :func:`summarize` result as an aligned plain-text report.
 
@@ -342,7 +456,10 @@ def format_summary(summary: xr.Dataset, scale: float = 1e6, unit_label: str = "U
         A header line with the number of paths, a per-strategy table (mean
         with its standard error, sd, P5, P50, P95, VaR, CVaR, P(loss)), the
         matrix of pathwise ``P(row > column)`` and the matrix of pathwise mean
-        differences ``row - column`` with standard errors. Amounts carry one
+        differences ``row - column`` with standard errors. Where the summary
+        has them, a line with the switch's option value (and the strategy it
+        is compared with) and one with the share of paths that convert and
+        the median conversion date follow the table. Amounts carry one
         decimal, widened where needed to show a standard error to two
         significant figures; probabilities are percentages with one decimal.
     """
@@ -383,6 +500,7 @@ def format_summary(summary: xr.Dataset, scale: float = 1e6, unit_label: str = "U
         for i, name in enumerate(names)
     ]
     lines += _table(header, rows)
+    lines += _switch_lines(summary, scale, unit_label)
 
     if len(names) > 1:
         pg = np.asarray(summary["prob_greater"].values, dtype=np.float64)

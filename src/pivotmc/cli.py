@@ -46,7 +46,8 @@ def _build_parser() -> argparse.ArgumentParser:
         prog="pivotmc",
         description=(
             "Monte Carlo valuation of a Bitcoin-mining site that can keep mining, convert to AI/HPC "
-            "hosting, or split: NPV distributions of each strategy over correlated market paths."
+            "hosting, split, or mine and convert when it pays (switch): NPV distributions of each strategy "
+            "over correlated market paths."
         ),
         epilog="Start with `pivotmc run`, then `pivotmc scenario > my.toml`, edit, and `pivotmc run my.toml`.",
     )
@@ -235,6 +236,34 @@ def _dask_client(args: argparse.Namespace):
     return contextlib.nullcontext(args.scheduler)
 
 
+def _check_run_arguments(args: argparse.Namespace) -> None:
+    """The checks simulate starts with, made before the switch policy is learned, so that bad input fails at once."""
+    from . import rng
+    from .backends import BACKENDS, get_backend
+    from .engine import MAX_PATHS, _check_count
+
+    n_paths = _check_count("n_paths", args.paths, 1, MAX_PATHS)
+    _check_count("keep_paths", args.keep_paths, 0, n_paths)
+    rng.seed_key(args.seed)
+    if args.backend != "auto" and args.backend not in BACKENDS:
+        get_backend(args.backend)  # raises its usual error for an unknown name
+
+
+def _learn_switch(scenario) -> float | None:
+    """Learn the switch policy ahead of the run, which then finds it cached: seconds taken, None if switch is not valued.
+
+    So the run's own time (and its path-steps per second) is reported apart from the learning.
+    """
+    if "switch" not in scenario.strategies.evaluate:
+        return None
+    from .plan import lower
+    from .switch import learn
+
+    started = time.perf_counter()
+    learn(lower(scenario))
+    return time.perf_counter() - started
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from . import format_summary, simulate, summarize
     from .io import is_store, result_path, save
@@ -247,8 +276,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if store is None and store_only:
         flag = "--" + store_only[0].replace("_", "-")
         raise ValidationError(f"{flag} applies only to a run streamed to a Zarr store: add --out results.zarr.")
+    _check_run_arguments(args)
     bar = _progress_bar()
     first_done: list[int] = []  # paths a resumed run found already in the store
+    learning_s = None
 
     def progress(done: int, total: int) -> None:
         if not first_done:
@@ -259,6 +290,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     try:
         with _dask_client(args) as client:
+            learning_s = _learn_switch(scenario)
+            if bar is not None:
+                bar.started = time.perf_counter()  # the bar's rate and delay count the run alone
             ds = simulate(
                 scenario, n_paths=args.paths, seed=args.seed, backend=args.backend, keep_paths=args.keep_paths,
                 progress=progress if store or bar else None,
@@ -267,11 +301,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - started - (learning_s or 0.0)
     if store is not None:
-        from .store import read_npv
+        from .store import read_for_summary
 
-        ds = read_npv(store)  # npv alone, read once: the lazy result would be assembled from its chunks
+        ds = read_for_summary(store)  # npv (read once) and the switch's shares: the lazy result would be assembled from its chunks
     print(format_summary(summarize(ds)))
     steps = scenario.n_steps
     found = first_done[0] if first_done else 0
@@ -284,6 +318,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     if found:
         notes.append(f"Resumed: {found:,} of the {args.paths:,} paths were already in the store.")
+    if learning_s is not None:
+        notes.append(f"Switch policy learned on {scenario.switch.learning_paths:,} other paths in {learning_s:.2f} s.")
     print("\n" + "\n".join(notes))
     if store is not None:
         print(f"Result written to {store}.")
@@ -302,9 +338,9 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
     from .io import is_store, load
 
     if is_store(args.result):
-        from .store import read_npv
+        from .store import read_for_summary
 
-        ds = read_npv(args.result)  # only what the summary needs: 2.4 GB for 1e8 paths, not the trajectories too
+        ds = read_for_summary(args.result)  # only what the summary needs: npv and the switch's shares, not the trajectories
     else:
         ds = load(args.result)
     print(format_summary(summarize(ds)))

@@ -281,9 +281,15 @@ def build_dataset(
 
 
 def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarray) -> xr.Dataset:
-    """Add the switch strategy's per-path dates, option value, policy and exercise boundary."""
+    """Add the switch strategy's per-path dates, option value, policy and exercise boundary.
+
+    With lazy (store layout) arrays, ``switch_share`` and the option value are
+    left out: they need every path, and the store writes them with
+    :func:`switch_share_variables` and :func:`option_value_variables` once its
+    chunks are done.
+    """
     from .plan import SWITCH_FEATURES
-    from .switch import BOUNDARY_QUANTILES, option_value
+    from .switch import BOUNDARY_QUANTILES
 
     policy = plan.switch_policy
     steps = plan.decision_steps
@@ -301,20 +307,15 @@ def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarra
     if decision is not None:
         lazy = not isinstance(decision, np.ndarray)
         if lazy:
-            times = decision.map_blocks(lambda d: np.where(d >= 0, plan.decision_times[np.maximum(d, 0)], np.nan), dtype=np.float64)
+            times = decision.map_blocks(switch_times, plan.decision_times, dtype=np.float64)
         else:
-            times = np.where(decision >= 0, plan.decision_times[np.maximum(decision, 0)], np.nan)
-        ds["switch_decision"] = ("path", decision, {"long_name": "decision date at which the switch converts, -1 never"})
-        ds["switch_time"] = ("path", times, {"units": "years", "long_name": "time at which the switch converts (NaN: never)"})
+            times = switch_times(decision, plan.decision_times)
+        ds["switch_decision"] = ("path", decision, dict(SWITCH_DECISION_ATTRS))
+        ds["switch_time"] = ("path", times, dict(SWITCH_TIME_ATTRS))
         if not lazy:
             counts = np.bincount(decision[decision >= 0].astype(np.int64), minlength=steps.size)
-            ds["switch_share"] = ("decision", counts / decision.size, {"units": "1", "long_name": "share of paths converting at the date"})
-            static = {s: chunk.npv[plan.strategies.index(s)] for s in ("mine", "host") if s in plan.strategies}
-            if static:
-                value, se, best = option_value(chunk.npv[plan.switch_index], static)
-                note = f"mean of switch minus {best} (the better static strategy by mean NPV), path by path"
-                ds["option_value"] = ((), value, {"units": "USD", "long_name": "value of the option to wait", "compared_with": best, "comment": note})
-                ds["option_value_std_error"] = ((), se, {"units": "USD", "long_name": "standard error of option_value"})
+            ds = ds.assign(switch_share_variables(counts, decision.size))
+            ds = ds.assign(option_value_variables(lambda s: chunk.npv[plan.strategies.index(s)], plan.strategies))
     p = policy.stopping
     ds["switch_boundary_hashprice"] = (("decision", "boundary_point"), policy.boundary_hashprice, {"units": "USD/PH/day", "long_name": "hashprice on the exercise boundary"})
     ds["switch_boundary_lease_rate"] = (
@@ -337,3 +338,41 @@ def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarra
         "switch_in_sample_gain": policy.in_sample_gain,
     })
     return ds
+
+
+SWITCH_DECISION_ATTRS = {"long_name": "decision date at which the switch converts, -1 never"}
+SWITCH_TIME_ATTRS = {"units": "years", "long_name": "time at which the switch converts (NaN: never)"}
+#: The strategies the option value compares switch with, the better of them by mean NPV.
+STATIC_STRATEGIES = ("mine", "host")
+
+
+def switch_times(decision: np.ndarray, decision_times: np.ndarray) -> np.ndarray:
+    """Model time (years) at which each path converts, from its decision-date index (-1, never: NaN)."""
+    return np.where(decision >= 0, decision_times[np.maximum(decision, 0)], np.nan)
+
+
+def switch_share_variables(counts: np.ndarray, n_paths: int) -> dict:
+    """``switch_share(decision)`` from the number of paths converting at each decision date."""
+    return {"switch_share": ("decision", counts / n_paths, {"units": "1", "long_name": "share of paths converting at the date"})}
+
+
+def option_value_variables(npv_of: Callable[[str], np.ndarray], strategies) -> dict:
+    """``option_value`` and ``option_value_std_error`` (0-d), or nothing where switch has no static strategy to beat.
+
+    ``npv_of(strategy)`` gives a strategy's NPVs over every path; it is called
+    one strategy at a time (a store reads each from disk), and holds at most
+    two of them at once.
+    """
+    from .switch import option_value
+
+    static = [s for s in STATIC_STRATEGIES if s in strategies]
+    if "switch" not in strategies or not static:
+        return {}
+    means = {s: float(np.mean(npv_of(s))) for s in static}
+    best = max(means, key=means.get)  # the choice switch.option_value makes, without holding both rows
+    value, se, best = option_value(npv_of("switch"), {best: npv_of(best)})
+    note = f"mean of switch minus {best} (the better static strategy by mean NPV), path by path"
+    return {
+        "option_value": ((), value, {"units": "USD", "long_name": "value of the option to wait", "compared_with": best, "comment": note}),
+        "option_value_std_error": ((), se, {"units": "USD", "long_name": "standard error of option_value"}),
+    }

@@ -14,18 +14,26 @@ __all__ = ["save", "load", "result_path", "is_store"]
 
 _INT32 = (-(2**31), 2**31 - 1)
 _EMPTY_LAYOUT = "pivotmc_empty_variables"
+#: Dataset attributes that were integers beyond int32, written as text (a JSON list of their names).
+_INTEGER_ATTRS = "pivotmc_integer_attributes"
+#: Variables whose integer type the file cannot hold (netCDF-3 has no int64), with their type (JSON).
+_DTYPES = "pivotmc_dtypes"
+#: Attributes written as text by files older than _INTEGER_ATTRS.
+_LEGACY_INTEGER_ATTRS = ("seed", "n_paths")
 
 
-def _portable_attrs(attrs: dict) -> dict:
-    """Attributes every netCDF flavour can hold: integers beyond int32 become text."""
+def _portable_attrs(attrs: dict) -> tuple[dict, list[str]]:
+    """Attributes every netCDF flavour can hold: integers beyond int32 become text (their names are returned)."""
     out = {}
+    as_text = []
     for key, value in attrs.items():
         if isinstance(value, (bool, np.bool_)):
             value = int(value)
         elif isinstance(value, (int, np.integer)) and not _INT32[0] <= int(value) <= _INT32[1]:
             value = str(int(value))
+            as_text.append(key)
         out[key] = value
-    return out
+    return out, as_text
 
 
 def result_path(path: str | Path) -> Path:
@@ -49,7 +57,14 @@ def save(ds: xr.Dataset, path: str | Path) -> Path:
     """Write a result to netCDF (``.nc``), readable back with :func:`load`."""
     path = result_path(path)
     out = ds.copy()
-    out.attrs = _portable_attrs(ds.attrs)
+    out.attrs, as_text = _portable_attrs(ds.attrs)
+    if as_text:
+        out.attrs[_INTEGER_ATTRS] = json.dumps(as_text)
+    # netCDF-3 has no 64-bit integers and xarray narrows them to int32 where the values fit;
+    # record the types so that load gives back what was saved (netCDF-4 keeps them anyway).
+    wide = {name: var.dtype.str for name, var in out.variables.items() if var.dtype.kind in "iu" and var.dtype.itemsize > 4}
+    if wide:
+        out.attrs[_DTYPES] = json.dumps(wide)
     # netCDF-3 (all the scipy engine writes, the one used without netCDF4 or h5netcdf) reads
     # a zero-length dimension as its single unlimited one, so a run without kept paths gave a
     # file no reader could open. Empty variables hold no data: leave them out and record
@@ -80,9 +95,15 @@ def load(path: str | Path) -> xr.Dataset:
         raise ValidationError(f"no result file at {str(path)!r}.")
     with xr.open_dataset(path) as ds:
         loaded = ds.load()
-    for key in ("seed", "n_paths"):
+    as_text = loaded.attrs.pop(_INTEGER_ATTRS, None)
+    for key in json.loads(as_text) if as_text is not None else _LEGACY_INTEGER_ATTRS:
         if isinstance(loaded.attrs.get(key), str):
             loaded.attrs[key] = int(loaded.attrs[key])
+    dtypes = loaded.attrs.pop(_DTYPES, None)
+    if dtypes is not None:
+        for name, dtype in json.loads(dtypes).items():
+            if name in loaded.variables and loaded[name].dtype != np.dtype(dtype):
+                loaded[name] = loaded[name].astype(dtype)
     layout = loaded.attrs.pop(_EMPTY_LAYOUT, None)
     if layout is not None:
         for name, spec in json.loads(layout).items():

@@ -1,4 +1,5 @@
-"""Figures of a result: NPV distributions, fan charts, cash-flow profiles, tornado charts.
+"""Figures of a result: NPV distributions, fan charts, cash-flow profiles, tornado charts,
+and, for the switch strategy, its conversion dates and exercise boundary.
 
 Every function returns a :class:`matplotlib.figure.Figure` and draws nothing on
 screen, so it works the same in a notebook, a script or a report. matplotlib
@@ -12,7 +13,15 @@ import xarray as xr
 
 from .errors import ValidationError
 
-__all__ = ["npv_distribution", "fan_chart", "fan_charts", "cash_flow_profile", "tornado", "switch_dates"]
+__all__ = [
+    "npv_distribution",
+    "fan_chart",
+    "fan_charts",
+    "cash_flow_profile",
+    "tornado",
+    "switch_dates",
+    "exercise_boundary",
+]
 
 _MILLION = 1e6
 
@@ -136,14 +145,111 @@ def tornado(sens: xr.Dataset, strategy: str = "host", top: int = 15):
     return fig
 
 
+def _conversion_shares(ds: xr.Dataset) -> np.ndarray:
+    """Share of paths converting at each decision date, from ``switch_time`` (or ``switch_share``, its summary)."""
+    times = np.asarray(ds["decision_time"].values, dtype=np.float64)
+    if "switch_time" in ds:
+        converted = np.asarray(ds["switch_time"].values, dtype=np.float64)
+        n_paths = converted.size
+        converted = converted[np.isfinite(converted)]
+        index = np.searchsorted(times, converted)
+        if index.size and (index.max() >= times.size or np.any(times[index] != converted)):
+            raise ValidationError("switch_time holds times that are not decision dates of the result.")
+        return np.bincount(index, minlength=times.size) / max(n_paths, 1)
+    return np.asarray(ds["switch_share"].values, dtype=np.float64)
+
+
 def switch_dates(ds: xr.Dataset):
-    """Histogram of conversion dates, where the result has a ``switch_time``."""
-    if "switch_time" not in ds:
-        raise ValidationError("the result has no switch_time: value the switch strategy first.")
-    fig = _figure(figsize=(6, 3.4), layout="constrained")
+    """When the switch converts: the share of paths converting at each decision date, and the running total.
+
+    Reads ``switch_time`` (years; NaN where a path never converts) or, without
+    it, ``switch_share``, with the ``decision_time`` and ``decision_date``
+    coordinates of a result that values the switch strategy.
+    """
+    if ("switch_time" not in ds and "switch_share" not in ds) or "decision_date" not in ds.coords:
+        raise ValidationError("the result has no switch_time: value the switch strategy first (strategies.evaluate).")
+    share = _conversion_shares(ds)
+    if not share.any():
+        raise ValidationError("the switch converts on no path of this result: there are no conversion dates to draw.")
+    dates = ds["decision_date"].values
+    fig = _figure(figsize=(8, 3.6), layout="constrained")
     ax = fig.subplots()
-    times = ds.switch_time.values
-    times = times[~np.isnat(times)] if np.issubdtype(times.dtype, np.datetime64) else times[np.isfinite(times)]
-    ax.hist(times, bins=40)
-    ax.set(title="When the switch converts", ylabel="paths")
+    width = np.min(np.diff(dates)) * 0.8 if dates.size > 1 else np.timedelta64(30, "D")
+    ax.bar(dates, 100.0 * share, width=width, align="edge", label="at the date")
+    ax.step(dates, 100.0 * np.cumsum(share), where="post", color="black", linewidth=1.2, label="by the date")
+    ax.set(
+        title=f"When the switch converts ({100.0 * share.sum():.1f}% of paths convert)",
+        ylabel="share of paths (%)",
+    )
+    _date_axis(ax)
+    ax.legend(frameon=False)
+    return fig
+
+
+#: Up to this many decision dates, exercise_boundary draws every one by default.
+_BOUNDARY_LINES = 12
+
+
+def exercise_boundary(ds: xr.Dataset, per_year: int | None = None):
+    """The switch's exercise boundary: the lowest lease rate at which converting is optimal, against hashprice.
+
+    One line per decision date, coloured by date: ``per_year`` dates a year
+    (the first of each year, for ``per_year=1``); by default every date where
+    there are at most 12, else one a year. Above a line the learned policy
+    converts; a date whose line is missing converts at no lease rate in the
+    range its learning paths saw. The power price, the third state variable,
+    is held at its median of each date (noted under the axes).
+    """
+    needed = ("switch_boundary_hashprice", "switch_boundary_lease_rate", "switch_boundary_power_price")
+    if any(name not in ds for name in needed) or "decision_date" not in ds.coords:
+        raise ValidationError("the result has no exercise boundary: value the switch strategy first (strategies.evaluate).")
+    if per_year is not None and (isinstance(per_year, bool) or not isinstance(per_year, (int, np.integer)) or per_year < 1):
+        raise ValidationError(f"per_year must be a whole number of dates a year, at least 1, got {per_year!r}.")
+    hashprice = np.asarray(ds["switch_boundary_hashprice"].values, dtype=np.float64)
+    lease = np.asarray(ds["switch_boundary_lease_rate"].values, dtype=np.float64)
+    power = np.asarray(ds["switch_boundary_power_price"].values, dtype=np.float64)
+    dates = ds["decision_date"].values
+    times = np.asarray(ds["decision_time"].values, dtype=np.float64)
+    if per_year is None and dates.size <= _BOUNDARY_LINES:
+        shown = list(range(dates.size))
+    else:
+        # The dates that open each 1/per_year of a year: a readable subset of quarterly (or finer) dates.
+        slot = np.floor(times * (per_year or 1) + 1e-9)
+        shown = [d for d in range(dates.size) if d == 0 or slot[d] != slot[d - 1]]
+    drawn = [d for d in shown if np.isfinite(lease[d]).any()]
+    if not drawn:
+        raise ValidationError(
+            "converting is optimal at none of the shown decision dates, at any lease rate the learning paths saw: "
+            "there is no boundary to draw."
+        )
+    import matplotlib as mpl
+    import matplotlib.dates as mdates
+
+    fig = _figure(figsize=(8, 4.6), layout="constrained")
+    ax = fig.subplots()
+    first, last = mdates.date2num(dates[shown[0]]), mdates.date2num(dates[shown[-1]])
+    norm = mpl.colors.Normalize(first, last if last > first else first + 1.0)
+    cmap = mpl.colormaps["viridis"]
+    for d in drawn:
+        colour = cmap(norm(mdates.date2num(dates[d])))
+        ax.plot(hashprice[d], lease[d], marker="o", markersize=3, color=colour, label=str(np.datetime_as_string(dates[d], unit="D")))
+    ax.set(
+        xlabel=f"hashprice ({ds['switch_boundary_hashprice'].attrs.get('units', 'USD/PH/day')})",
+        ylabel=f"lease rate ({ds['switch_boundary_lease_rate'].attrs.get('units', 'USD/kW-month')})",
+        title="Exercise boundary: convert above the line",
+    )
+    if len(drawn) <= 8:
+        ax.legend(frameon=False, fontsize="small", title="decision date")
+    else:
+        bar = fig.colorbar(mpl.cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, label="decision date")
+        bar.ax.yaxis.set_major_locator(mdates.AutoDateLocator())
+        bar.ax.yaxis.set_major_formatter(mdates.ConciseDateFormatter(bar.ax.yaxis.get_major_locator()))
+    missing = len(shown) - len(drawn)
+    note = (
+        f"Power price held at its median of each date: {power[shown].min():.1f} to {power[shown].max():.1f} "
+        f"{ds['switch_boundary_power_price'].attrs.get('units', 'USD/MWh')}."
+    )
+    if missing:
+        note += f" {missing} of the {len(shown)} dates shown convert at no lease rate."
+    fig.supxlabel(note, fontsize="small")
     return fig

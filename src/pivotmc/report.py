@@ -1,5 +1,8 @@
 """One self-contained HTML page of a result: summary, figures, scenario, provenance.
 
+Where the result values the switch strategy, the page shows when it converts
+and its exercise boundary, or says why a figure has nothing to draw.
+
 Images are embedded as base64 PNG and styles are inline, so the page needs no
 network and can be mailed or archived as a single file.
 """
@@ -53,8 +56,13 @@ def render_report(ds: xr.Dataset, sensitivity: xr.Dataset | None = None, title: 
     if sensitivity is not None:
         for strategy in sensitivity.strategy.values:
             figures.append((f"Sensitivity: {strategy}", plots.tornado(sensitivity, str(strategy))))
-    if "switch_time" in ds:
-        figures.append(("Switch dates", plots.switch_dates(ds)))
+    notes = []
+    if "decision_date" in ds.coords:
+        for caption, draw in (("Switch dates", plots.switch_dates), ("Switch exercise boundary", plots.exercise_boundary)):
+            try:
+                figures.append((caption, draw(ds)))
+            except ValidationError as exc:  # nothing to draw (no path converts): say so instead
+                notes.append((caption, str(exc)))
     provenance = "".join(
         f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
         for k, v in ds.attrs.items()
@@ -69,6 +77,8 @@ def render_report(ds: xr.Dataset, sensitivity: xr.Dataset | None = None, title: 
     ]
     for caption, fig in figures:
         parts.append(f"<h2>{html.escape(caption)}</h2><img alt='{html.escape(caption)}' src='data:image/png;base64,{_png(fig)}'>")
+    for caption, text in notes:
+        parts.append(f"<h2>{html.escape(caption)}</h2><p>{html.escape(text[:1].upper() + text[1:])}</p>")
     parts += [
         "<h2>Scenario</h2>",
         f"<pre>{html.escape(str(ds.attrs.get('scenario', '(not recorded)')))}</pre>",

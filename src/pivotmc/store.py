@@ -4,7 +4,8 @@ A run of ``n_paths`` paths is cut into chunks of ``chunk_paths`` consecutive
 paths. A chunk needs nothing but the plan, the seed and its path range, so it is
 one independent task: it runs a backend's ``run_chunk`` and writes its own
 region of the store (its NPVs, its kept trajectories and the exact per-step limb
-sums of its cash flows), then sets its flag in ``_chunks/done``. The flag is
+sums of its cash flows, and the decision dates of the switch strategy), then
+sets its flag in ``_chunks/done``. The flag is
 written last, so a set flag means the chunk's data are in the store whatever
 stopped the run, and a run started again with the same arguments computes only
 the chunks whose flag is not set. Each region is a whole number of Zarr chunks
@@ -13,7 +14,17 @@ the chunks whose flag is not set. Each region is a whole number of Zarr chunks
 When every flag is set, the per-step means are finished from the integer limb
 sums of all chunks (:class:`~pivotmc.accumulate.ExactSum`), so they equal the
 single-process result bit for bit whatever ``chunk_paths`` or the number of
-workers. ``_chunks/finished`` is set last of all.
+workers. Where the switch strategy is valued, its share of paths converting
+at each decision date and its option value (switch minus the better of mine
+and host, path by path) are computed from the chunks then too, strategy by
+strategy, exactly as :func:`pivotmc.simulate` computes them in memory.
+``_chunks/finished`` is set last of all.
+
+The switch's exercise policy is learned once, in the calling process before
+any chunk runs, and shipped with the plan to every task; it depends on the
+scenario alone. The store keeps it (``switch_policy_*``), and a resumed run
+checks that the policy it learns is the one its earlier chunks followed (a
+finished run, which computes nothing, learns nothing).
 
 Layout (Zarr format 2, consolidated metadata, readable by ``xarray.open_zarr``):
 the variables and attributes of :func:`pivotmc.engine.build_dataset`, less the
@@ -21,7 +32,9 @@ the variables and attributes of :func:`pivotmc.engine.build_dataset`, less the
 back); and the group ``_chunks`` with ``cash_flow_sum_hi`` and
 ``cash_flow_sum_lo`` (chunk, strategy, time), ``done`` (chunk), ``finished`` and,
 in its attribute ``run``, the arguments that identify the run. Nothing but
-data is written after the layout, so the consolidated metadata stay valid.
+data is written after the layout, except the option value's attributes (which
+strategy it is compared with is known only at the end); the metadata are
+consolidated again when they are written.
 
 Writes are durable against the death of a process (SIGKILL included): Zarr's
 local store writes each chunk to a temporary file and renames it into place,
@@ -55,14 +68,15 @@ __all__ = [
     "simulate_to_store",
     "open_store",
     "read_npv",
+    "read_for_summary",
     "local_client",
 ]
 
 #: Paths per chunk when none is given: 24 MB of NPVs for three strategies, a few
 #: seconds of work on one core, and a hundred tasks for 1e8 paths.
 DEFAULT_CHUNK_PATHS = 1_000_000
-#: Version of the layout below; part of a run's identity.
-STORE_FORMAT = 1
+#: Version of the layout below; part of a run's identity (2: the switch strategy's variables).
+STORE_FORMAT = 2
 STATE_GROUP = "_chunks"
 _ZARR_FORMAT = 2  # read by every Zarr implementation, and consolidated metadata are part of its spec
 #: Bytes of limb sums read at a time when the means are finished.
@@ -278,13 +292,28 @@ def _check_target(path: str, wanted: dict, overwrite: bool) -> bool:
     )
 
 
-def _lazy(shape: tuple[int, ...], chunks: tuple[int, ...]):
+def _lazy(shape: tuple[int, ...], chunks: tuple[int, ...], dtype=np.float64):
     """A placeholder that xarray lays out in Zarr without computing it (empty arrays have nothing to compute)."""
     if 0 in shape:
-        return np.empty(shape)
+        return np.empty(shape, dtype=dtype)
     import dask.array as da
 
-    return da.empty(shape, chunks=chunks, dtype=np.float64)
+    return da.empty(shape, chunks=chunks, dtype=dtype)
+
+
+def _switch_placeholders(plan: Plan) -> dict:
+    """The switch variables that need every path, laid out empty: :func:`_finish` writes them."""
+    from .engine import option_value_variables, switch_share_variables
+
+    n_dates = plan.decision_steps.size
+    out = {}
+    for name, (dims, _, attrs) in switch_share_variables(np.zeros(n_dates, dtype=np.int64), 1).items():
+        out[name] = (dims, _lazy((n_dates,), (n_dates,)), attrs)
+    # Their attributes depend on the numbers (the strategy compared with); only units until then.
+    probe = option_value_variables(lambda s: np.zeros(2), plan.strategies)
+    for name, (dims, _, attrs) in probe.items():
+        out[name] = (dims, _lazy((), ()), {"units": attrs["units"]})
+    return out
 
 
 def _lay_out(path: str, plan: Plan, run: dict) -> None:
@@ -301,15 +330,24 @@ def _lay_out(path: str, plan: Plan, run: dict) -> None:
         factors={name: _lazy((keep, n_steps), (kept_chunk, n_steps)) for name in KEPT_FACTORS},
         cash_flow=_lazy((n_strat, keep, n_steps), (n_strat, kept_chunk, n_steps)),
     )
+    switch = _lazy((n_paths,), (chunk_paths,), np.int16) if plan.switch_index >= 0 else None
     layout = build_dataset(
         plan,
-        ChunkResult(first_path=0, npv=_lazy((n_strat, n_paths), (n_strat, chunk_paths)), cash_flow_sum=None, kept=kept),
+        ChunkResult(
+            first_path=0,
+            npv=_lazy((n_strat, n_paths), (n_strat, chunk_paths)),
+            cash_flow_sum=None,
+            kept=kept,
+            switch_decision=switch,
+        ),
         n_paths=n_paths,
         seed=run["seed"],
         backend=run["backend"],
         cash_flow_mean=_lazy((n_strat, n_steps), (n_strat, n_steps)),
         path_coordinate=False,
     )
+    if plan.switch_index >= 0:
+        layout = layout.assign(_switch_placeholders(plan))
     # mode "w" empties the directory first: _check_target has decided that nothing there may be kept.
     layout.to_zarr(path, mode="w", compute=False, consolidated=False, zarr_format=_ZARR_FORMAT)
 
@@ -348,9 +386,16 @@ def _compute_chunk(
     """Run one chunk and write its region of the store; the task a worker runs. Returns ``index``."""
     import zarr
 
+    from .engine import switch_times
+
     result = get_backend(backend).run_chunk(plan, key, first, count, keep_paths, block_paths)
+    if plan.switch_index >= 0 and result.switch_decision is None:
+        raise ValidationError(f"backend {backend!r} does not report the switch strategy's decisions: choose another backend.")
     root = zarr.open_group(path, mode="r+")
     root["npv"][:, first : first + count] = result.npv
+    if plan.switch_index >= 0:
+        root["switch_decision"][first : first + count] = result.switch_decision
+        root["switch_time"][first : first + count] = switch_times(result.switch_decision, plan.decision_times)
     kept = len(result.kept.paths)
     if kept:
         for name in KEPT_FACTORS:
@@ -392,8 +437,8 @@ def _run_on_cluster(client, path, plan, key, backend, chunks, keep_paths, block_
         client.cancel([*futures, plan_future])
 
 
-def _finish(path: str, n_paths: int) -> None:
-    """Per-step means from the exact limb sums of every chunk; then flag the run finished."""
+def _finish(path: str, plan: Plan, n_paths: int) -> None:
+    """Per-step means from the exact limb sums of every chunk, the switch's summaries; then flag the run finished."""
     import zarr
 
     root = zarr.open_group(path, mode="r+")
@@ -406,7 +451,74 @@ def _finish(path: str, n_paths: int) -> None:
         # A batch's low limbs are each < 2**32, so their sum is exact in int64 for any batch size used here.
         sums.add_limbs(hi[start : start + batch].sum(axis=0), lo[start : start + batch].sum(axis=0))
     root["cash_flow_mean"][...] = sums.mean(n_paths)
+    if plan.switch_index >= 0:
+        _finish_switch(path, root, plan, n_paths)
     state["finished"][...] = 1
+
+
+def _finish_switch(path: str, root, plan: Plan, n_paths: int) -> None:
+    """Write ``switch_share`` and the option value, read from the chunks' decisions and NPVs.
+
+    Memory: the NPVs of two strategies over every path and their difference
+    (as :func:`pivotmc.switch.option_value` takes it), and a batch of chunks.
+    """
+    import zarr
+
+    from .engine import option_value_variables, switch_share_variables
+
+    decision = root["switch_decision"]
+    counts = np.zeros(plan.decision_steps.size, dtype=np.int64)
+    batch = max(1, _SUM_BATCH_BYTES // np.dtype(np.int64).itemsize)  # the decisions are counted as int64
+    for start in range(0, n_paths, batch):
+        part = decision[start : start + batch]
+        counts += np.bincount(part[part >= 0].astype(np.int64), minlength=counts.size)
+    strategies = list(plan.strategies)
+    npv = root["npv"]
+    # A whole number of Zarr chunks at a time: reading a row at once would decode every chunk,
+    # all strategies of all paths, before keeping one row of them.
+    step = npv.chunks[1] * max(1, _SUM_BATCH_BYTES // (npv.chunks[0] * npv.chunks[1] * npv.dtype.itemsize))
+
+    def row(strategy: str) -> np.ndarray:
+        index = strategies.index(strategy)
+        out = np.empty(n_paths, dtype=npv.dtype)
+        for start in range(0, n_paths, step):
+            out[start : start + step] = npv[index, start : start + step]
+        return out
+
+    # One strategy's NPVs at a time, whole: the same numbers, summed in the same order, as in memory.
+    variables = {**switch_share_variables(counts, n_paths), **option_value_variables(row, strategies)}
+    for name, (_, value, attrs) in variables.items():
+        root[name][...] = value
+        root[name].attrs.update(attrs)
+    zarr.consolidate_metadata(path)
+
+
+def _with_policy(plan: Plan) -> Plan:
+    """The plan with the switch's policy, learned here (once per scenario): the tasks receive it with the plan."""
+    if plan.switch_index < 0:
+        return plan
+    from .switch import attach_policy
+
+    return attach_policy(plan)
+
+
+def _check_policy(path: str, plan: Plan) -> None:
+    """Refuse to resume a store whose chunks followed another switch policy than the one learned here.
+
+    The policy is a deterministic function of the scenario; this guards against
+    a learner whose arithmetic differs (another machine, another backend).
+    """
+    import zarr
+
+    root = zarr.open_group(path, mode="r")
+    stopping = plan.switch_policy.stopping
+    for name, learned in (("centre", stopping.centre), ("scale", stopping.scale), ("coefficients", stopping.coefficients)):
+        stored = root[f"switch_policy_{name}"][...]
+        if stored.shape != learned.shape or not np.array_equal(stored, learned, equal_nan=True):
+            raise ValidationError(
+                f"store {path!r} holds chunks valued with another switch policy than the one learned here "
+                f"(its {name} differ): pass overwrite=True (--overwrite) to start it afresh."
+            )
 
 
 def simulate_to_store(
@@ -440,6 +552,7 @@ def simulate_to_store(
         name = _resolve_backend(backend, dask_client)
         run = _identity(plan, n_paths=n_paths, seed=seed, backend=name, chunk_paths=chunk_paths, keep_paths=keep_paths)
         if _check_target(path, run, bool(overwrite)):
+            plan = _with_policy(plan)  # the layout records it
             _lay_out(path, plan, run)
 
         import zarr
@@ -459,13 +572,17 @@ def simulate_to_store(
             if progress is not None:
                 progress(completed, n_paths)
 
+        if missing and plan.switch_policy is None and plan.switch_index >= 0:
+            # Resuming: the chunks to come must follow the policy the store's chunks followed.
+            plan = _with_policy(plan)
+            _check_policy(path, plan)
         if missing:
             if dask_client is None:
                 _run_here(path, plan, key, name, missing, keep_paths, block_paths, report)
             else:
                 _run_on_cluster(dask_client, path, plan, key, name, missing, keep_paths, block_paths, report)
         if missing or not finished:
-            _finish(path, n_paths)
+            _finish(path, plan, n_paths)
     return open_store(path)
 
 
@@ -496,9 +613,10 @@ def _finished_store(path) -> str:
     return path
 
 
-def _plain_strategy(ds):
+def _plain_strings(ds):
     # Strings come back as numpy's StringDType; results made in memory hold Python strings.
-    return ds.assign_coords(strategy=ds["strategy"].astype(object))
+    text = {name: ds[name].astype(object) for name in ds.coords if ds[name].dtype.kind in "TU"}
+    return ds.assign_coords(text)
 
 
 def open_store(path, *, chunks="auto") -> xr.Dataset:
@@ -528,7 +646,7 @@ def open_store(path, *, chunks="auto") -> xr.Dataset:
     from xarray.indexes import PandasIndex
 
     path = _finished_store(path)
-    ds = _plain_strategy(xr.open_zarr(path, chunks=chunks, consolidated=True))
+    ds = _plain_strings(xr.open_zarr(path, chunks=chunks, consolidated=True))
     # A range index costs nothing; an array of 1e8 path numbers would cost 0.8 GB, twice over while indexed.
     paths = PandasIndex(pd.RangeIndex(ds.sizes["path"], name="path"), dim="path")
     return ds.assign_coords(xr.Coordinates.from_xindex(paths))
@@ -549,4 +667,23 @@ def read_npv(path) -> xr.Dataset:
     # Without dask, xarray reads the whole array in one Zarr call into one buffer,
     # instead of assembling it from chunks held at the same time.
     ds = xr.open_zarr(path, chunks=None, consolidated=True)
-    return _plain_strategy(ds[["npv"]]).load()
+    return _plain_strings(ds[["npv"]]).load()
+
+
+def read_for_summary(path) -> xr.Dataset:
+    """Load what :func:`pivotmc.summarize` reads from a finished store run: ``npv`` and the switch's shares.
+
+    Returns
+    -------
+    xarray.Dataset
+        As :func:`read_npv`, with ``switch_share(decision)`` and its
+        coordinates where the run values the switch strategy (a few numbers
+        per decision date, computed when the run finished).
+    """
+    import xarray as xr
+
+    ds = read_npv(path)
+    with xr.open_zarr(_store_path(path), chunks=None, consolidated=True) as full:
+        if "switch_share" in full:
+            ds = ds.assign(switch_share=_plain_strings(full[["switch_share"]]).load()["switch_share"])
+    return ds

@@ -22,8 +22,9 @@ from .scenario import Bound, Scenario
 
 __all__ = ["sensitivity", "sweep", "continuous_parameters", "simulate_to_precision"]
 
-#: Parameters a relative shock makes no sense for: the time grid and the protocol's constants.
-_NOT_SHOCKED_SECTIONS = ("simulation", "protocol", "correlation", "strategies", "terminal")
+#: Parameters a relative shock makes no sense for: the time grid, the protocol's constants, and
+#: the settings of the switch's policy learning (numerical, not economic).
+_NOT_SHOCKED_SECTIONS = ("simulation", "protocol", "correlation", "strategies", "terminal", "switch")
 
 
 def continuous_parameters(scenario: Scenario) -> list[str]:
@@ -238,7 +239,9 @@ def simulate_to_precision(
     unbounded paths), or when ``max_paths`` are spent. Batches are consecutive
     path ranges of the same seed, so the result equals a plain
     :func:`pivotmc.simulate` of the same number of paths, bit for bit, and is
-    reproducible.
+    reproducible. The switch strategy's policy is learned once, before the
+    first batch, as :func:`pivotmc.simulate` learns it, and every batch
+    applies it.
 
     Returns
     -------
@@ -251,6 +254,7 @@ def simulate_to_precision(
     from .backends import get_backend
     from .engine import build_dataset, merge_chunks
     from .plan import lower
+    from .switch import attach_policy
 
     if not 0.0 < precision < 1.0:
         raise ValidationError(f"precision = {precision!r} is not allowed: it must be a relative half-width in (0, 1).")
@@ -261,7 +265,7 @@ def simulate_to_precision(
             raise ValidationError(f"{name} = {value!r} is not allowed: it must be an integer >= 2.")
     key = rng.seed_key(seed)
     runner = get_backend(backend)
-    plan = lower(scenario)
+    plan = attach_policy(lower(scenario))
     parts = []
     done = 0
     total = np.zeros(plan.n_strategies)
