@@ -209,20 +209,7 @@ def optimal_stopping(
     At the last date a path stops whenever stopping pays. Earlier, it stops
     when the exercise value is at least the regression estimate of continuing.
     """
-    x = np.asarray(features, dtype=np.float64)
-    pay = np.asarray(exercise_values, dtype=np.float64)
-    df = np.asarray(discount_factors, dtype=np.float64)
-    if x.ndim == 2:
-        x = x[:, :, None]
-    if pay.ndim != 2 or x.ndim != 3 or x.shape[:2] != pay.shape or df.shape != (pay.shape[0],):
-        raise ValidationError(
-            "optimal_stopping needs features (dates, paths[, k]), exercise_values (dates, paths) and "
-            f"discount_factors (dates,) of matching sizes, got {x.shape}, {pay.shape}, {df.shape}."
-        )
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(pay)) and np.all(np.isfinite(df))):
-        raise ValidationError("optimal_stopping inputs must be finite (no NaN or inf).")
-    if np.any(df <= 0):
-        raise ValidationError("discount_factors must be positive.")
+    x, pay, df = _inputs("optimal_stopping", features, exercise_values, discount_factors)
     _check_basis(basis, degree)
     n_dates, n_paths, k = x.shape
     if valuation is None:
@@ -252,6 +239,25 @@ def optimal_stopping(
         in_sample_value=in_sample,
         policy=policy,
     )
+
+
+def _inputs(caller: str, features, exercise_values, discount_factors) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The three arrays as float64, features as (dates, paths, k), checked for shape, finiteness and sign."""
+    x = np.asarray(features, dtype=np.float64)
+    pay = np.asarray(exercise_values, dtype=np.float64)
+    df = np.asarray(discount_factors, dtype=np.float64)
+    if x.ndim == 2:
+        x = x[:, :, None]
+    if pay.ndim != 2 or x.ndim != 3 or x.shape[:2] != pay.shape or df.shape != (pay.shape[0],):
+        raise ValidationError(
+            f"{caller} needs features (dates, paths[, k]), exercise_values (dates, paths) and "
+            f"discount_factors (dates,) of matching sizes, got {x.shape}, {pay.shape}, {df.shape}."
+        )
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(pay)) and np.all(np.isfinite(df))):
+        raise ValidationError(f"{caller} inputs must be finite (no NaN or inf).")
+    if np.any(df <= 0):
+        raise ValidationError("discount_factors must be positive.")
+    return x, pay, df
 
 
 def _check_basis(basis: str, degree) -> None:
@@ -286,16 +292,7 @@ def learn_policy(
     (StoppingPolicy, float)
         The policy and its mean payoff on these same paths (biased upwards).
     """
-    x = np.asarray(features, dtype=np.float64)
-    if x.ndim == 2:
-        x = x[:, :, None]
-    pay = np.asarray(exercise_values, dtype=np.float64)
-    df = np.asarray(discount_factors, dtype=np.float64)
-    if pay.ndim != 2 or x.shape[:2] != pay.shape or df.shape != (pay.shape[0],):
-        raise ValidationError(
-            "learn_policy needs features (dates, paths[, k]), exercise_values (dates, paths) and "
-            f"discount_factors (dates,) of matching sizes, got {x.shape}, {pay.shape}, {df.shape}."
-        )
+    x, pay, df = _inputs("learn_policy", features, exercise_values, discount_factors)
     _check_basis(basis, degree)
     return _backward_induction(x, pay, df, basis, degree, itm_only, exercise_known)
 
