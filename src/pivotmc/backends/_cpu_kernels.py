@@ -719,7 +719,7 @@ def _simulate_block(
     return overflow
 
 
-@njit(inline="always", **_JIT)
+@njit(**_JIT)
 def _lease_pass(
     ls, row, decision_row, only_row, w, m, t0, t1, full_step, p_default_full, u, g_lease, growth_pow, release, term,
     hazard, renewal, kw_revenue, noi, passthrough, hours_per_year, ppa, ppa_price, ebitda_row, capex_row,
