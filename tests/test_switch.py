@@ -288,3 +288,44 @@ def test_unknown_exercise_values_learn_the_policy_of_their_expectation() -> None
     assert abs(value.mean() - known.value) < 3.0 * se + 0.02, (value.mean(), known.value, se)
     with pytest.raises(ValidationError, match="exercise_known=False"):
         known.policy.advantage(0, (s / strike)[0, :10, None])
+
+
+# --------------------------------------------------------------------------- #
+# A given policy, and sensitivities that keep the base case's
+# --------------------------------------------------------------------------- #
+def test_a_given_policy_is_applied_as_it_is() -> None:
+    policy = learn(SMALL)
+    own = pivotmc.simulate(SMALL, n_paths=800, seed=12)
+    given = pivotmc.simulate(SMALL, n_paths=800, seed=12, switch_policy=policy)
+    np.testing.assert_array_equal(own.npv.values, given.npv.values)
+    # The same policy in dearer markets for hosting: fewer paths convert.
+    stressed = SMALL.with_overrides({"hosting.capex_per_it_mw": 12e6})
+    frozen = pivotmc.simulate(stressed, n_paths=800, seed=12, switch_policy=policy)
+    assert 0 < (frozen.switch_decision.values >= 0).sum() < (own.switch_decision.values >= 0).sum() + 1
+
+
+def test_a_policy_for_other_dates_or_a_store_run_is_refused(tmp_path) -> None:
+    policy = learn(SMALL)
+    shorter = SMALL.with_overrides({"simulation.horizon_years": 10.0})
+    with pytest.raises(ValidationError, match="40 decision dates"):
+        pivotmc.simulate(shorter, n_paths=10, switch_policy=policy)
+    with pytest.raises(ValidationError, match="in-memory"):
+        pivotmc.simulate(SMALL, n_paths=10, switch_policy=policy, store=tmp_path / "x.zarr")
+    with pytest.raises(pivotmc.ParameterTypeError, match="SwitchPolicy"):
+        pivotmc.simulate(SMALL, n_paths=10, switch_policy=policy.stopping)
+
+
+def test_sensitivity_applies_the_base_policy_unless_told_to_relearn() -> None:
+    from pivotmc import studies
+
+    name = "hosting.lease_rate"
+    frozen = studies.sensitivity(SMALL, [name], n_paths=3000, seed=4)
+    relearned = studies.sensitivity(SMALL, [name], n_paths=3000, seed=4, relearn=True)
+    up = SMALL.with_overrides({name: SMALL.hosting.lease_rate * 1.2})
+    expected = pivotmc.simulate(up, n_paths=3000, seed=4, switch_policy=learn(SMALL)).npv.sel(strategy="switch").mean()
+    assert float(frozen.mean_npv.sel(parameter=name, shock="up", strategy="switch")) == pytest.approx(float(expected), rel=1e-12)
+    # A policy learned for the shocked case is worth at least the base case's there (within errors).
+    gap = relearned.mean_npv.sel(parameter=name, strategy="switch") - frozen.mean_npv.sel(parameter=name, strategy="switch")
+    assert np.all(gap.values > -3.0 * frozen.change_se.sel(parameter=name, strategy="switch").values - 1e5)
+    for strategy in ("mine", "host", "hybrid"):  # the static strategies do not care
+        np.testing.assert_array_equal(frozen.mean_npv.sel(strategy=strategy), relearned.mean_npv.sel(strategy=strategy))

@@ -60,6 +60,7 @@ def simulate(
     chunk_paths: int | None = None,
     client=None,
     overwrite: bool = False,
+    switch_policy=None,
 ) -> xr.Dataset:
     """Simulate ``n_paths`` correlated market paths and value every strategy on them.
 
@@ -100,6 +101,10 @@ def simulate(
         Start the store afresh, even if it holds another run. Without it, a
         store that holds a run with another scenario, seed, ``n_paths``,
         ``chunk_paths``, ``keep_paths`` or backend is refused.
+    switch_policy : pivotmc.switch.SwitchPolicy, optional
+        Apply this exercise policy to the switch strategy instead of learning
+        the scenario's own (:func:`pivotmc.switch.learn`), e.g. the base
+        scenario's policy under stressed markets. In-memory runs only.
 
     Returns
     -------
@@ -137,6 +142,8 @@ def simulate(
     if block_paths is not None:
         block_paths = _check_count("block_paths", block_paths, 1)
     key = rng.seed_key(seed)
+    if switch_policy is not None and store is not None:
+        raise ValidationError("switch_policy applies to in-memory runs; a store run learns its scenario's own policy.")
     if store is not None:
         from .store import simulate_to_store  # the dask extra is optional: import it only when asked for
 
@@ -152,9 +159,9 @@ def simulate(
 
     plan = lower(scenario)
     if plan.switch_index >= 0:
-        from .switch import attach_policy
+        from .switch import attach_policy, with_policy
 
-        plan = attach_policy(plan)
+        plan = attach_policy(plan) if switch_policy is None else with_policy(plan, switch_policy)
     if progress is None:
         chunk = runner.run_chunk(plan, key, 0, n_paths, keep_paths, block_paths)
     else:

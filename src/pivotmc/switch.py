@@ -36,11 +36,12 @@ import numpy as np
 
 from . import rng
 from .backends import BACKENDS
-from .errors import ValidationError
+from .errors import ParameterTypeError, ValidationError
 from .lsm import StoppingPolicy, learn_policy
-from .plan import SWITCH_FEATURES, Plan
+from .plan import SWITCH_FEATURES, Plan, lower
+from .scenario import Scenario
 
-__all__ = ["SwitchPolicy", "attach_policy", "learn", "option_value", "BOUNDARY_POINTS"]
+__all__ = ["SwitchPolicy", "attach_policy", "learn", "with_policy", "option_value", "BOUNDARY_POINTS"]
 
 #: Hashprice quantiles at which the exercise boundary is reported, per decision date.
 BOUNDARY_QUANTILES = np.linspace(0.05, 0.95, 19)
@@ -113,14 +114,16 @@ def _learner(backend: str | None):
     raise ValidationError(f"backend {name!r} cannot simulate the switch policy's learning paths here.")
 
 
-def learn(plan: Plan, backend: str | None = None, block_paths: int | None = None) -> SwitchPolicy:
-    """Learn the switch policy of a plan's scenario (see the module notes).
+def learn(plan: Plan | Scenario, backend: str | None = None, block_paths: int | None = None) -> SwitchPolicy:
+    """Learn the switch policy of a scenario (or of a plan's scenario; see the module notes).
 
     ``backend`` simulates the learning paths (default: ``cpu`` where it runs,
     else ``reference``; they agree to rounding). The policy depends on the
     scenario alone (its ``[switch]`` settings included), not on the run's
     seed, size or backend; it is cached for the last few scenarios.
     """
+    if isinstance(plan, Scenario):
+        plan = lower(plan)
     name, module = _learner(backend)
     cache_key = (plan.scenario, name)
     if cache_key in _CACHE:
@@ -158,6 +161,26 @@ def attach_policy(plan: Plan, backend: str | None = None, block_paths: int | Non
     if plan.switch_index < 0 or plan.switch_policy is not None:
         return plan
     return dataclasses.replace(plan, switch_policy=learn(plan, backend, block_paths))
+
+
+def with_policy(plan: Plan, policy: SwitchPolicy) -> Plan:
+    """The plan with a given policy, e.g. one learned for another scenario (unchanged if it does not value switch).
+
+    The policy must have the plan's number of decision dates and the switch's
+    features; it is applied as it is, so the value is that of this policy on
+    this scenario (a lower bound for the value of the scenario's own optimum).
+    """
+    if not isinstance(policy, SwitchPolicy):
+        raise ParameterTypeError(f"switch_policy must be a pivotmc.switch.SwitchPolicy, got {type(policy).__name__}.")
+    if plan.switch_index < 0:
+        return plan
+    dates, features = policy.stopping.centre.shape
+    if dates != plan.decision_steps.size or features != len(SWITCH_FEATURES) or policy.stopping.basis != "polynomial":
+        raise ValidationError(
+            f"this switch policy decides at {dates} dates on {features} features; the scenario has "
+            f"{plan.decision_steps.size} decision dates and {len(SWITCH_FEATURES)} features: learn one for it."
+        )
+    return dataclasses.replace(plan, switch_policy=policy)
 
 
 def exercise_boundary(stopping: StoppingPolicy, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
