@@ -206,9 +206,12 @@ def test_exercise_boundary_is_where_the_estimated_advantage_changes_sign() -> No
             assert above > 0.0 >= below or np.isclose(lease, policy.boundary_lease_rate[d].min()), (d, hp, lease)
             checked += 1
     assert checked > 100
-    # Dearer hashes make mining worth more: converting then needs a higher lease rate (where both are defined).
-    rising = [np.nanmax(row) >= np.nanmin(row) for row in policy.boundary_lease_rate[4:40] if np.isfinite(row).sum() > 2]
-    assert rising and all(rising)
+    # Late conversions have fewer years to repay the capex: they need a dearer lease, and at the
+    # last date (three months before the horizon) no lease rate in range makes converting pay.
+    middle = policy.boundary_lease_rate[:, policy.boundary_lease_rate.shape[1] // 2]
+    years = plan.decision_times
+    assert middle[np.searchsorted(years, 10.0)] > 1.5 * middle[np.searchsorted(years, 2.0)]
+    assert np.all(np.isnan(policy.boundary_lease_rate[-1]))
 
 
 def test_policy_depends_on_the_scenario_not_on_the_run() -> None:
