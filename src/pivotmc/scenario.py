@@ -454,7 +454,7 @@ class SwitchSettings(ParameterSection):
     """
 
     section: ClassVar[str] = "switch"
-    decisions_per_year: int = param(4, "1/year", "decision dates per year, the first at t = 0 (4 = quarterly)", Bound(1, 365))
+    decisions_per_year: int = param(4, "1/year", "decision dates per year, the first at t = 0 (4 = quarterly), each at the nearest step boundary", Bound(1, 365))
     learning_paths: int = param(50_000, "paths", "paths that learn the exercise policy", Bound(64, 1 << 24))
     learning_seed: int = param(0, "", "seed of the policy-learning paths", Bound(0, 2**63 - 1))
     degree: int = param(2, "1", "total degree of the polynomial regression basis", Bound(1, 4))
