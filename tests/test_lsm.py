@@ -106,3 +106,25 @@ def test_bad_inputs_are_refused():
         optimal_stopping(spot, pay, df, train_fraction=1.0)
     with pytest.raises(ValidationError, match="positive"):
         optimal_stopping(spot, pay, -df)
+
+
+def test_dual_upper_bound_brackets_the_published_value():
+    """Lower bound (the policy's value) <= published value <= dual upper bound, with a gap of a few cents."""
+    from pivotmc.lsm import dual_upper_bound
+
+    s0, sigma, published = 36.0, 0.2, LS_TABLE_1[(36, 0.2, 1)]
+    spot, df = gbm_paths(s0, sigma, 1)
+    # A value function fitted on every path (not only in the money) extrapolates sanely everywhere.
+    lower = optimal_stopping(spot, np.maximum(40.0 - spot, 0.0), df, itm_only=False, degree=5)
+    outer, _ = gbm_paths(s0, sigma, 1, n=1000, seed=77)
+    step = math.exp((0.06 - 0.5 * sigma**2) / 50)
+
+    def sample_next(t, x, n, gen):
+        return x[None] * step * np.exp(sigma * math.sqrt(1 / 50) * gen.standard_normal((n, *x.shape)))
+
+    upper, se = dual_upper_bound(lower.policy, outer, df, lambda t, x: np.maximum(40.0 - x[:, 0], 0.0),
+                                 sample_next, np.array([s0]), n_inner=500, seed=3)
+    assert lower.value - 2 * lower.std_error <= published <= upper + 3 * se, (lower.value, upper, se)
+    assert upper - lower.value < 0.12, (lower.value, upper)
+    with pytest.raises(ValidationError, match="n_inner"):
+        dual_upper_bound(lower.policy, outer, df, lambda t, x: x[:, 0], sample_next, np.array([s0]), n_inner=1)

@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import ParameterTypeError, ValidationError
 
-__all__ = ["optimal_stopping", "learn_policy", "StoppingResult", "StoppingPolicy", "BASES"]
+__all__ = ["optimal_stopping", "learn_policy", "dual_upper_bound", "StoppingResult", "StoppingPolicy", "BASES"]
 
 BASES = ("laguerre", "polynomial")
 
@@ -333,3 +333,84 @@ def _backward_induction(x, pay, df, basis, degree, itm_only, exercise_known) -> 
         realised = np.where(stop, pay[t] * df[t], realised)
     policy = StoppingPolicy(basis, degree, terms, centre, scale, coefficients, exercise_known)
     return policy, float(realised.mean())
+
+
+def dual_upper_bound(
+    policy: StoppingPolicy,
+    features: np.ndarray,
+    discount_factors: np.ndarray,
+    payoff,
+    sample_next,
+    initial_state: np.ndarray,
+    *,
+    n_inner: int = 100,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """An upper bound on the value of a Bermudan stopping problem, by duality.
+
+    For any martingale ``M`` with ``M_0 = 0``, ``E[max_t (D_t h_t - M_t)]`` is at
+    least the value of every stopping rule, the optimal one included (Rogers
+    2002; Haugh and Kogan 2004). The martingale is built from the value the
+    learned policy implies, ``V_t = max(h_t, C_t)`` (``max(h_T, 0)`` at the last
+    date): its increment at date t is ``D_t V_t(X_t)`` minus the mean of
+    ``D_t V_t`` over ``n_inner`` states drawn from ``X_{t-1}`` independently of
+    ``X_t``. Its conditional mean is zero, so the bound holds whatever the
+    quality of ``V`` or the number of inner draws, which only decide how tight
+    it is. With the policy's value (a lower bound) the gap brackets the true
+    value.
+
+    Parameters
+    ----------
+    policy : StoppingPolicy
+        A policy learned with a known exercise value (``optimal_stopping(...).policy``).
+    features : ndarray, shape (dates, paths, k) or (dates, paths)
+        States of outer paths independent of the learning paths.
+    discount_factors : ndarray, shape (dates,)
+        As for :func:`optimal_stopping`.
+    payoff : callable
+        ``payoff(date, states)`` with states (m, k): what stopping pays, in money of the date.
+    sample_next : callable
+        ``sample_next(date, states, n, generator)`` with states (m, k) at ``date - 1``
+        (at ``date = 0``, the initial state repeated): (n, m, k) states at ``date``.
+    initial_state : ndarray, shape (k,)
+        The state at time 0.
+    n_inner : int
+        Inner draws per outer state and date.
+    seed : int
+        Seed of the inner draws.
+
+    Returns
+    -------
+    (float, float)
+        The upper bound and its standard error.
+    """
+    if not policy.exercise_known:
+        raise ValidationError("dual_upper_bound needs a policy learned with a known exercise value.")
+    x = np.asarray(features, dtype=np.float64)
+    if x.ndim == 2:
+        x = x[:, :, None]
+    df = np.asarray(discount_factors, dtype=np.float64)
+    n_dates, n_paths, k = x.shape
+    if df.shape != (n_dates,) or policy.coefficients.shape[0] != n_dates:
+        raise ValidationError("dual_upper_bound: features, discount_factors and the policy must have the same dates.")
+    if isinstance(n_inner, bool) or not isinstance(n_inner, (int, np.integer)) or n_inner < 2:
+        raise ValidationError(f"n_inner = {n_inner!r} is not allowed: it must be an integer >= 2.")
+    gen = np.random.default_rng(seed)
+
+    def value(t: int, states: np.ndarray) -> np.ndarray:
+        h = np.asarray(payoff(t, states), dtype=np.float64)
+        if t == n_dates - 1 or np.isnan(policy.coefficients[t]).any():
+            return np.maximum(h, 0.0)
+        return np.maximum(h, policy.design(t, states) @ policy.coefficients[t])
+
+    previous = np.broadcast_to(np.asarray(initial_state, dtype=np.float64).reshape(1, k), (n_paths, k))
+    martingale = np.zeros(n_paths)
+    best = np.full(n_paths, -np.inf)
+    for t in range(n_dates):
+        inner = np.asarray(sample_next(t, previous, n_inner, gen), dtype=np.float64).reshape(n_inner, n_paths, k)
+        expected = value(t, inner.reshape(-1, k)).reshape(n_inner, n_paths).mean(axis=0)
+        martingale += df[t] * (value(t, x[t]) - expected)
+        best = np.maximum(best, df[t] * np.asarray(payoff(t, x[t]), dtype=np.float64) - martingale)
+        previous = x[t]
+    best = np.maximum(best, -martingale)  # never stopping pays nothing
+    return float(best.mean()), float(best.std(ddof=1) / math.sqrt(n_paths))
