@@ -19,6 +19,7 @@ import numpy as np
 import xarray as xr
 
 from pivotmc.errors import ValidationError
+from pivotmc.switch import STATIC_STRATEGIES
 
 __all__ = ["QUANTILE_PROBS", "format_summary", "summarize"]
 
@@ -309,13 +310,9 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
     return out
 
 
-#: The strategies the option value compares switch with (the better of them by mean NPV).
-_STATIC = ("mine", "host")
-
-
 def _option_value(names: list[str], mean: np.ndarray, mean_diff: np.ndarray, mean_diff_se: np.ndarray) -> dict:
     """The switch's option value: its pathwise mean difference with the better static strategy."""
-    static = [s for s in _STATIC if s in names]
+    static = [s for s in STATIC_STRATEGIES if s in names]
     if not static:
         return {}
     best = max(static, key=lambda s: mean[names.index(s)])
@@ -423,7 +420,7 @@ def _switch_lines(summary: xr.Dataset, scale: float, unit_label: str) -> list[st
         best = summary["option_value"].attrs.get("compared_with", "the better static strategy")
         value = float(summary["option_value"]) / scale
         se = float(summary["option_value_se"]) / scale
-        static = [s for s in _STATIC if s in summary["strategy"].values]
+        static = [s for s in STATIC_STRATEGIES if s in summary["strategy"].values]
         versus = f"switch - {best}, the better of {' and '.join(static)} by mean" if len(static) > 1 else f"switch - {best}"
         lines.append(f"Option to wait ({versus}): {_fmt_pm(value, se, 1)} {unit_label}, pathwise")
     if "switch_converted" in summary:

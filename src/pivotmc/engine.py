@@ -349,8 +349,6 @@ def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarra
 
 SWITCH_DECISION_ATTRS = {"long_name": "decision date at which the switch converts, -1 never"}
 SWITCH_TIME_ATTRS = {"units": "years", "long_name": "time at which the switch converts (NaN: never)"}
-#: The strategies the option value compares switch with, the better of them by mean NPV.
-STATIC_STRATEGIES = ("mine", "host")
 
 
 def switch_times(decision: np.ndarray, decision_times: np.ndarray) -> np.ndarray:
@@ -370,7 +368,7 @@ def option_value_variables(npv_of: Callable[[str], np.ndarray], strategies) -> d
     one strategy at a time (a store reads each from disk), and holds at most
     two of them at once.
     """
-    from .switch import option_value
+    from .switch import STATIC_STRATEGIES, option_value
 
     static = [s for s in STATIC_STRATEGIES if s in strategies]
     if "switch" not in strategies or not static:

@@ -43,6 +43,8 @@ from .scenario import Scenario
 
 __all__ = ["SwitchPolicy", "attach_policy", "learn", "with_policy", "option_value", "BOUNDARY_POINTS"]
 
+#: The static strategies the option value compares switch with: the better of them by mean NPV.
+STATIC_STRATEGIES = ("mine", "host")
 #: Hashprice quantiles at which the exercise boundary is reported, per decision date.
 BOUNDARY_QUANTILES = np.linspace(0.05, 0.95, 19)
 BOUNDARY_POINTS = BOUNDARY_QUANTILES.size
