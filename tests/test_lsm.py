@@ -70,7 +70,6 @@ def test_stopping_dates_are_where_exercise_pays():
 
 def test_learning_seed_moves_the_value_by_less_than_its_error():
     spot, df = gbm_paths(38, 0.2, 1, n=80_000, seed=6)
-    pay = np.maximum(40.0 - spot, 0.0)
     valuation = np.arange(80_000) >= 40_000
     values = []
     for seed in (11, 12):

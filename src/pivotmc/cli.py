@@ -256,11 +256,10 @@ def _learn_switch(scenario) -> float | None:
     """
     if "switch" not in scenario.strategies.evaluate:
         return None
-    from .plan import lower
     from .switch import learn
 
     started = time.perf_counter()
-    learn(lower(scenario))
+    learn(scenario)
     return time.perf_counter() - started
 
 

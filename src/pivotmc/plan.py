@@ -192,7 +192,7 @@ class Plan:
     # -- the switch strategy ---------------------------------------------------
     switch_index: int  # position of "switch" in strategies, -1 if it is not valued
     decision_steps: np.ndarray  # (dates,) int: the switch decides at t_k for these k
-    switch_policy: object = None  # a learned pivotmc.lsm.StoppingPolicy, attached by pivotmc.switch
+    switch_policy: object = None  # a learned pivotmc.switch.SwitchPolicy, attached by pivotmc.switch.attach_policy
 
     @property
     def n_strategies(self) -> int:

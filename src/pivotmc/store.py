@@ -58,6 +58,7 @@ from .backends import BACKENDS, KEPT_FACTORS, ChunkResult, KeptPaths, get_backen
 from .errors import ParameterTypeError, ValidationError
 from .plan import Plan, lower
 from .scenario import Scenario
+from .switch import attach_policy
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -493,15 +494,6 @@ def _finish_switch(path: str, root, plan: Plan, n_paths: int) -> None:
     zarr.consolidate_metadata(path)
 
 
-def _with_policy(plan: Plan) -> Plan:
-    """The plan with the switch's policy, learned here (once per scenario): the tasks receive it with the plan."""
-    if plan.switch_index < 0:
-        return plan
-    from .switch import attach_policy
-
-    return attach_policy(plan)
-
-
 def _check_policy(path: str, plan: Plan) -> None:
     """Refuse to resume a store whose chunks followed another switch policy than the one learned here.
 
@@ -552,7 +544,7 @@ def simulate_to_store(
         name = _resolve_backend(backend, dask_client)
         run = _identity(plan, n_paths=n_paths, seed=seed, backend=name, chunk_paths=chunk_paths, keep_paths=keep_paths)
         if _check_target(path, run, bool(overwrite)):
-            plan = _with_policy(plan)  # the layout records it
+            plan = attach_policy(plan)  # learned here, once; the tasks receive it with the plan, the layout records it
             _lay_out(path, plan, run)
 
         import zarr
@@ -574,7 +566,7 @@ def simulate_to_store(
 
         if missing and plan.switch_policy is None and plan.switch_index >= 0:
             # Resuming: the chunks to come must follow the policy the store's chunks followed.
-            plan = _with_policy(plan)
+            plan = attach_policy(plan)
             _check_policy(path, plan)
         if missing:
             if dask_client is None:

@@ -476,6 +476,9 @@ def _simulate_block(
             date = next_date
             next_date += 1
         salvage_unit = steps[T.salvage_per_hashprice, k]
+        if switch_index >= 0:
+            for j in range(m):
+                w[SW_SALVAGE + j] = 0.0  # the fleet is sold only in the step of the decision
         if date >= 0 and learn:
             # Every lane converts at this date in its own copy of the host economics.
             t_now = steps[T.t_start, k]
@@ -495,7 +498,6 @@ def _simulate_block(
         elif date >= 0 and switch_index >= 0 and not math.isnan(coef[date, 0]):
             t_now = steps[T.t_start, k]
             for j in range(m):
-                w[SW_SALVAGE + j] = 0.0
                 if w[SW_INDEX + j] >= 0.0:
                     continue
                 # The policy: estimated advantage of converting now, on the scaled log state.
@@ -525,9 +527,6 @@ def _simulate_block(
                     w[SW_RATE + j] = w[MARKET + j]
                     w[SW_SPENT + j] = 0.0
                     w[SW_SALVAGE + j] = grid * (salvage_unit * w[HASHPRICE + j])
-        elif switch_index >= 0:
-            for j in range(m):
-                w[SW_SALVAGE + j] = 0.0
         _draw_step(u, z, tails, key0, key1, path0, m, k)
         t0 = steps[T.t_start, k]
         t1 = steps[T.t_end, k]

@@ -29,10 +29,14 @@ def unavailable_reason() -> str | None:
     return None
 
 
+#: (centre, scale, coefficients, terms) of no policy: runs without the switch, and learning runs.
+_NO_POLICY = (np.zeros((0, 3)), np.ones((0, 3)), np.zeros((0, 1)), np.zeros((0, 3), dtype=np.int64))
+
+
 def _switch_arguments(plan: Plan) -> tuple:
     """The switch's kernel arguments: its position, decision steps and policy arrays (empty when absent)."""
     if plan.switch_index < 0:
-        return -1, np.zeros(0, dtype=np.int64), np.zeros((0, 3)), np.ones((0, 3)), np.zeros((0, 1)), np.zeros((0, 3), dtype=np.int64)
+        return (-1, np.zeros(0, dtype=np.int64), *_NO_POLICY)
     if plan.switch_policy is None:
         raise ValidationError("the plan values switch but carries no policy: attach one with pivotmc.switch.attach_policy.")
     centre, scale, coef, terms = plan.switch_policy.kernel_arrays()
@@ -94,6 +98,5 @@ def switch_learning_data(
     plan: Plan, key: tuple[int, int], first_path: int, n_paths: int, block_paths: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features and realised gains of the switch's learning paths: see reference.switch_learning_data."""
-    args = (-1, np.ascontiguousarray(plan.decision_steps, dtype=np.int64), np.zeros((0, 3)), np.ones((0, 3)),
-            np.zeros((0, 1)), np.zeros((0, 3), dtype=np.int64))
+    args = (-1, np.ascontiguousarray(plan.decision_steps, dtype=np.int64), *_NO_POLICY)
     return _run(plan, key, first_path, n_paths, 0, block_paths, args, True, 0)

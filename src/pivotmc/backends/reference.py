@@ -349,7 +349,6 @@ def _simulate_block(
         policy = plan.switch_policy.stopping
         decision_at = {int(k): j for j, k in enumerate(plan.decision_steps)}
         switch_lease = _Lease(plan, lead_time)
-        switch_out[...] = -1
         state = _initial_state(plan, n)
 
     for k in range(plan.n_steps):
