@@ -1,4 +1,4 @@
-"""`pivotmc run` draws a progress bar on an interactive stderr, and nothing extra anywhere else."""
+"""Waits at a terminal say what is happening, with progress and an ETA; piped output gets nothing extra."""
 
 from __future__ import annotations
 
@@ -6,33 +6,34 @@ import io
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from pivotmc.cli import PROGRESS_DELAY_ENV, _ProgressBar
+from pivotmc import progress
 
 SRC = Path(__file__).resolve().parents[1] / "src"
-# Two years on the reference backend: a fraction of a second, with no compilation to wait for.
+# Two years on the reference backend, switch included (its learning is the second wait), few learning paths.
 RUN = [sys.executable, "-m", "pivotmc.cli", "run", "--paths", "3000", "--backend", "reference",
-       "--set", "simulation.horizon_years=2"]
+       "--set", "simulation.horizon_years=2", "--set", "switch.learning_paths=3000"]
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
+needs_pty = pytest.mark.skipif(not hasattr(os, "openpty"), reason="needs a pseudo-terminal")
 
 
-def _env(delay: str | None) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    env.pop(PROGRESS_DELAY_ENV, None)
+def _env(delay: str | None, cache: Path) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": str(SRC), "PIVOTMC_CACHE_DIR": str(cache)}
+    env.pop(progress.DELAY_ENV, None)
     if delay is not None:
-        env[PROGRESS_DELAY_ENV] = delay
+        env[progress.DELAY_ENV] = delay
     return env
 
 
-def _run_on_terminal(delay: str | None) -> tuple[int, str, str]:
+def _run_on_terminal(argv: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     """Run the command with stderr on a pseudo-terminal; return (exit code, stdout, what the terminal got)."""
     master, slave = os.openpty()
     try:
-        proc = subprocess.Popen(RUN, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL, env=_env(delay))
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL, env=env)
     finally:
         os.close(slave)  # the child holds its own copy; ours would keep the terminal open forever
     received = bytearray()
@@ -49,52 +50,83 @@ def _run_on_terminal(delay: str | None) -> tuple[int, str, str]:
         os.close(master)
     out = proc.stdout.read().decode()
     proc.stdout.close()
-    return proc.wait(timeout=60), out, received.decode()
+    return proc.wait(timeout=120), out, received.decode()
 
 
-def test_bar_is_drawn_on_a_terminal_and_erased_at_the_end() -> None:
-    code, out, terminal = _run_on_terminal("0")
+@needs_pty
+def test_every_wait_is_named_on_a_terminal_and_erased_at_the_end(tmp_path) -> None:
+    code, out, terminal = _run_on_terminal(RUN, _env("0", tmp_path))
     assert code == 0, terminal
     assert "3,000 paths" in out and "\r" not in out
-    assert "\r" in terminal
-    assert "100%" in terminal and "3,000/3,000 paths" in terminal
-    assert "elapsed" in terminal and "ETA" in terminal
-    assert "[" in terminal and "#" in terminal
-    # Cleared: the last redraw blanks the line and returns the cursor to its start.
+    # The kernels being loaded (compiled the first time), the policy being learned, the paths being simulated:
+    assert "Loading the cpu kernels" in terminal
+    assert "Learning the switch policy" in terminal and "3000/3000" in terminal
+    assert "Simulating" in terminal and "paths/s" in terminal
+    assert "<" in terminal  # tqdm's "elapsed<remaining": the ETA
+    # Erased: the last thing drawn is a blank line, and the cursor is back at its start.
     last = terminal.rsplit("\r", 2)
     assert terminal.endswith("\r") and last[-2].strip() == ""
 
 
-def test_quick_run_on_a_terminal_draws_nothing() -> None:
-    code, out, terminal = _run_on_terminal(None)
+@needs_pty
+def test_quick_run_on_a_terminal_draws_nothing(tmp_path) -> None:
+    quick = RUN[:-2]  # no switch learning: nothing lasts the default 1.5 s here
+    quick[quick.index("--paths") + 1] = "50"
+    quick[quick.index("simulation.horizon_years=2")] = "simulation.horizon_years=1"
+    quick += ["--set", 'strategies.evaluate=["mine","host"]']
+    code, out, terminal = _run_on_terminal(quick, _env(None, tmp_path))
     assert code == 0, terminal
     assert terminal == ""
-    assert "3,000 paths" in out
+    assert "50 paths" in out
 
 
-def test_no_bar_when_stderr_is_a_pipe() -> None:
-    proc = subprocess.run(RUN, capture_output=True, text=True, env=_env("0"), timeout=60)
+def test_nothing_extra_when_stderr_is_a_pipe(tmp_path) -> None:
+    proc = subprocess.run(RUN, capture_output=True, text=True, env=_env("0", tmp_path), timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
     assert "\r" not in proc.stdout
 
 
-def test_bar_line_fits_and_counts() -> None:
-    now = [0.0]
-    stream = io.StringIO()
-    bar = _ProgressBar(stream, delay_s=1.5, clock=lambda: now[0])
-    bar(0, 1000)
-    now[0] = 1.0
-    bar(500, 1000)
-    assert stream.getvalue() == ""  # still under the delay
-    now[0] = 2.0
-    bar(500, 1000)
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_bar_counts_from_where_a_resumed_run_starts(monkeypatch) -> None:
+    monkeypatch.setenv(progress.DELAY_ENV, "0")
+    stream = _Terminal()
+    with progress.bar("Simulating", stream=stream) as update:
+        update(400, 1000)  # a resumed store: 400 paths were there already
+        time.sleep(0.15)
+        update(700, 1000)
     drawn = stream.getvalue()
-    assert drawn.startswith("\r[") and " 50%  500/1,000 paths  elapsed 0:02  ETA 0:02" in drawn
-    assert len(drawn) - 1 <= 79
-    now[0] = 4000.0
-    bar(1000, 1000)
-    assert "100%" in stream.getvalue() and "elapsed 1:06:40  ETA 0:00" in stream.getvalue()
-    bar.close()
-    *drawn_lines, blank, after = stream.getvalue().split("\r")
-    assert after == "" and blank == " " * max(len(line) for line in drawn_lines)
+    assert "400/1000" in drawn and "700/1000" in drawn and "70%" in drawn
+    assert drawn.endswith("\r") and drawn.rsplit("\r", 2)[-2].strip() == ""
+
+
+def test_nothing_is_drawn_before_the_delay(monkeypatch) -> None:
+    monkeypatch.setenv(progress.DELAY_ENV, "30")
+    stream = _Terminal()
+    with progress.bar("Simulating", stream=stream) as update:
+        update(0, 10)
+        update(10, 10)
+    with progress.activity("Loading", stream=stream):
+        pass
+    assert stream.getvalue() == ""
+
+
+def test_activity_shows_the_time_elapsed_while_nothing_reports(monkeypatch) -> None:
+    monkeypatch.setenv(progress.DELAY_ENV, "0")
+    stream = _Terminal()
+    with progress.activity("Compiling", stream=stream):
+        time.sleep(0.8)  # the ticker redraws every quarter second
+    drawn = stream.getvalue()
+    assert drawn.count("Compiling: 00:00") >= 2
+    assert drawn.rsplit("\r", 2)[-2].strip() == ""
+
+
+def test_callbacks_do_nothing_off_a_terminal() -> None:
+    stream = io.StringIO()
+    with progress.bar("Simulating", stream=stream) as update:
+        update(5, 10)
+    assert stream.getvalue() == ""

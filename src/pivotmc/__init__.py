@@ -23,6 +23,26 @@ from .engine import simulate
 from .errors import BackendUnavailableError, CalibrationWarning, ParameterTypeError, ValidationError
 from .scenario import FACTORS, STRATEGIES, Scenario
 
+#: Submodules reachable as attributes after ``import pivotmc``, imported on first use
+#: (plots and report need matplotlib, store needs the dask extra: nothing is loaded until asked for).
+_SUBMODULES = (
+    "analysis", "backends", "engine", "io", "lsm", "plan", "plots", "progress", "protocol", "report",
+    "rng", "scenario", "store", "studies", "switch", "testing",
+)
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SUBMODULES))
+
+
 __all__ = [
     "Scenario",
     "simulate",

@@ -1,36 +1,85 @@
 """The ``pivotmc`` command line.
 
-Exit codes: 0 success, 2 bad input (one line on stderr), 1 anything unexpected.
+Exit codes: 0 success; 2 bad input (an argument, a value or a file: one line on
+stderr saying what is wrong and what is allowed); 1 anything unexpected (one
+line too; ``PIVOTMC_DEBUG=1`` shows the traceback).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import contextlib
+import itertools
+import math
 import os
+import re
 import sys
 import time
 import tomllib
-from typing import Callable, Sequence, TextIO
+from typing import Sequence
 
+from . import progress as _progress
 from .errors import ValidationError
+from .switch import CACHE_DIR_ENV
 
 DEFAULT_PATHS = 200_000
-#: A run shorter than this prints no progress bar: a bar that flashes by is noise.
-PROGRESS_DELAY_S = 1.5
-#: Overrides PROGRESS_DELAY_S (seconds); the tests set it to 0 to see the bar on a quick run.
-PROGRESS_DELAY_ENV = "PIVOTMC_PROGRESS_DELAY"
+#: Set to 1 to see the traceback of an unexpected error.
+DEBUG_ENV = "PIVOTMC_DEBUG"
+
+# Numbers as an analyst types them: 100000, 100_000, 100,000 and 1e5 are the same count.
+_NUMBER = re.compile(r"[+-]?(\d[\d_,]*)?(\.\d*)?([eE][+-]?\d+)?")
+_NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
-def _parse_assignment(text: str) -> tuple[str, object]:
+def _number(text: str) -> float:
+    """A finite number from what an analyst types; ValueError (argparse's cue) otherwise."""
+    raw = text.strip()
+    if raw.lower() in _NON_FINITE:
+        raise ValueError("not a finite number")
+    if not raw or not _NUMBER.fullmatch(raw) or not any(c.isdigit() for c in raw):
+        raise ValueError("not a number")
+    value = float(raw.replace("_", "").replace(",", ""))
+    if not math.isfinite(value):
+        raise ValueError("not a finite number")
+    return value
+
+
+def _count(text: str) -> int:
+    """A whole number (100000, 100_000, 100,000 or 1e5)."""
+    value = _number(text)
+    if not value.is_integer():
+        raise ValueError("not a whole number")
+    return int(value)
+
+
+def _seed(text: str) -> int:
+    """A seed: a whole number written out in digits (a float such as 1e19 would lose digits)."""
+    raw = text.strip().replace("_", "").replace(",", "")
+    if not raw.isdigit():
+        raise ValueError("not a whole number")
+    return int(raw)
+
+
+_count.__name__ = "whole number"  # how argparse names the type in its message
+_seed.__name__ = "seed (a whole number)"
+_number.__name__ = "finite number"
+
+
+def _parse_assignment(text: str, flag: str = "--set") -> tuple[str, object]:
     name, sep, raw = text.partition("=")
-    if not sep or not name.strip():
-        raise ValidationError(f"--set expects section.key=value, got {text!r}.")
-    try:
-        value = tomllib.loads(f"v = {raw.strip()}")["v"]
-    except tomllib.TOMLDecodeError:
-        value = raw.strip()  # a bare word, e.g. markup=equilibrium
+    if not sep or not name.strip() or not raw.strip():
+        raise ValidationError(f"{flag} expects section.key=value, got {text!r}.")
+    raw = raw.strip()
+    if raw.lower() in _NON_FINITE:
+        value: object = float(raw.lower().replace("infinity", "inf"))  # NaN and inf are refused by the scenario's checks
+    else:
+        try:
+            value = _number(raw) if re.fullmatch(r"[+-]?\d[\d_]*(,\d{3})+(\.\d*)?", raw) else \
+                tomllib.loads(f"v = {raw}")["v"]
+        except (tomllib.TOMLDecodeError, ValueError):
+            value = raw  # a bare word, e.g. markup=equilibrium
+    if isinstance(value, float) and value.is_integer() and re.fullmatch(r"[+-]?\d[\d_,]*", raw):
+        value = int(value)
     return name.strip(), value
 
 
@@ -59,19 +108,19 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Simulate a scenario (the built-in default if none is given) and print the NPV summary of each strategy.",
     )
     run.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in default scenario)")
-    run.add_argument("--paths", type=int, default=DEFAULT_PATHS, help=f"number of paths (default {DEFAULT_PATHS:,})")
-    run.add_argument("--seed", type=int, default=0, help="random seed, 0 <= seed < 2**64 (default 0)")
+    run.add_argument("--paths", type=_count, default=DEFAULT_PATHS, help=f"number of paths (default {DEFAULT_PATHS:,})")
+    run.add_argument("--seed", type=_seed, default=0, help="random seed, 0 <= seed < 2**64 (default 0)")
     run.add_argument("--backend", default="auto", help="auto (default), reference, ...")
-    run.add_argument("--keep-paths", type=int, default=0, help="keep the trajectories of the first K paths in --out")
+    run.add_argument("--keep-paths", type=_count, default=0, help="keep the trajectories of the first K paths in --out")
     run.add_argument(
         "--out",
         help="write the full result to this netCDF file (.nc), or stream it chunk by chunk to this Zarr store "
         "(.zarr; an interrupted run started again resumes)",
     )
-    run.add_argument("--chunk-paths", type=int, metavar="M", help="paths per chunk of a .zarr run (default 1,000,000)")
+    run.add_argument("--chunk-paths", type=_count, metavar="M", help="paths per chunk of a .zarr run (default 1,000,000)")
     where = run.add_mutually_exclusive_group()
     where.add_argument(
-        "--workers", type=int, metavar="N", help="run the chunks of a .zarr run on a local Dask cluster of N processes"
+        "--workers", type=_count, metavar="N", help="run the chunks of a .zarr run on a local Dask cluster of N processes"
     )
     where.add_argument("--scheduler", metavar="ADDRESS", help="run the chunks of a .zarr run on this Dask scheduler")
     run.add_argument("--overwrite", action="store_true", help="start the .zarr store afresh, whatever run it holds")
@@ -119,9 +168,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     sens.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in default scenario)")
     sens.add_argument("--param", action="append", metavar="SECTION.KEY", help="parameter to shock (repeatable)")
-    sens.add_argument("--shock", type=float, default=0.2, help="relative shock (default 0.2)")
-    sens.add_argument("--paths", type=int, default=20_000, help="paths per scenario (default 20,000)")
-    sens.add_argument("--seed", type=int, default=0, help="random seed shared by every scenario (default 0)")
+    sens.add_argument("--shock", type=_number, default=0.2, help="relative shock (default 0.2)")
+    sens.add_argument("--paths", type=_count, default=20_000, help="paths per scenario (default 20,000)")
+    sens.add_argument("--seed", type=_seed, default=0, help="random seed shared by every scenario (default 0)")
     sens.add_argument("--backend", default="auto", help="auto (default), cpu, reference, ...")
     sens.add_argument("--out", help="write the full result to this netCDF file (.nc), e.g. for pivotmc report")
 
@@ -133,8 +182,8 @@ def _build_parser() -> argparse.ArgumentParser:
     swp.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in default scenario)")
     swp.add_argument("--grid", action="append", required=True, metavar="SECTION.KEY=V1,V2,...",
                      help="a parameter and its values, e.g. --grid btc.sigma=0.3,0.5,0.7 (repeatable)")
-    swp.add_argument("--paths", type=int, default=20_000, help="paths per scenario (default 20,000)")
-    swp.add_argument("--seed", type=int, default=0, help="random seed shared by every scenario (default 0)")
+    swp.add_argument("--paths", type=_count, default=20_000, help="paths per scenario (default 20,000)")
+    swp.add_argument("--seed", type=_seed, default=0, help="random seed shared by every scenario (default 0)")
     swp.add_argument("--backend", default="auto", help="auto (default), cpu, reference, ...")
     swp.add_argument("--out", help="write the result to this netCDF file (.nc)")
 
@@ -146,76 +195,17 @@ def _build_parser() -> argparse.ArgumentParser:
     rep.add_argument("result", help="result file (.nc) saved with pivotmc run --out (use --keep-paths for fan charts)")
     rep.add_argument("-o", "--output", required=True, help="the HTML file to write")
     rep.add_argument("--sensitivity", help="a result of pivotmc sensitivity --out, for tornado charts")
+
+    cache = sub.add_parser(
+        "cache",
+        help="show or clear the learned switch policies kept between runs",
+        description=(
+            "A switch policy depends only on the scenario and the version of pivotmc, so it is learned once and "
+            f"kept on disk (in ${CACHE_DIR_ENV}, else ~/.cache/pivotmc). Show where, or clear it."
+        ),
+    )
+    cache.add_argument("--clear", action="store_true", help="remove every learned policy")
     return parser
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds + 0.5), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-class _ProgressBar:
-    """``simulate``'s progress callback drawing one line, redrawn in place, on a terminal.
-
-    Nothing is drawn before ``delay_s`` has passed, so quick runs look exactly as
-    they would without it; :meth:`close` erases the line, leaving the terminal as
-    it was before the run.
-    """
-
-    def __init__(self, stream: TextIO, delay_s: float, clock: Callable[[], float] = time.perf_counter) -> None:
-        self.stream = stream
-        self.delay_s = delay_s
-        self.clock = clock
-        self.started = clock()
-        self.drawn = 0  # length of the line on screen, 0 when none
-        self.first: int | None = None  # paths already done at the first call (a resumed run starts part-way)
-
-    def __call__(self, done: int, total: int) -> None:
-        if self.first is None:
-            self.first = done
-        elapsed = self.clock() - self.started
-        if elapsed < self.delay_s:
-            return
-        eta = _clock(elapsed * (total - done) / (done - self.first)) if done > self.first else "?"
-        text = f"{100 * done // max(total, 1):3d}%  {done:,}/{total:,} paths  elapsed {_clock(elapsed)}  ETA {eta}"
-        # Overflowing the width would wrap, and a carriage return cannot redraw a wrapped line.
-        room = self._columns() - 1 - len(text) - 3
-        if room >= 10:
-            filled = min(30, room) * done // max(total, 1)
-            text = f"[{'#' * filled}{'.' * (min(30, room) - filled)}] {text}"
-        line = text[: self._columns() - 1]
-        self.stream.write("\r" + line.ljust(self.drawn))
-        self.stream.flush()
-        self.drawn = max(self.drawn, len(line))
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\r" + " " * self.drawn + "\r")
-            self.stream.flush()
-            self.drawn = 0
-
-    def _columns(self) -> int:
-        try:
-            columns = os.get_terminal_size(self.stream.fileno()).columns
-        except (AttributeError, OSError, ValueError):
-            columns = 0
-        return columns if columns > 0 else 80  # a fresh pseudo-terminal reports 0
-
-
-def _progress_bar() -> _ProgressBar | None:
-    """A progress bar on stderr if it is an interactive terminal, else None (pipes and logs stay clean)."""
-    stream = sys.stderr
-    try:
-        if stream is None or not stream.isatty():
-            return None
-    except (AttributeError, ValueError):  # closed or replaced by an object without isatty
-        return None
-    try:
-        delay_s = float(os.environ.get(PROGRESS_DELAY_ENV, PROGRESS_DELAY_S))
-    except ValueError:
-        delay_s = PROGRESS_DELAY_S
-    return _ProgressBar(stream, delay_s)
 
 
 def _scenario(path: str | None, assignments: Sequence[str]):
@@ -249,18 +239,36 @@ def _check_run_arguments(args: argparse.Namespace) -> None:
         get_backend(args.backend)  # raises its usual error for an unknown name
 
 
-def _learn_switch(scenario) -> float | None:
-    """Learn the switch policy ahead of the run, which then finds it cached: seconds taken, None if switch is not valued.
+def _prepare(scenario, backend: str) -> None:
+    """Load (or, the first time on a machine, compile) the kernels the command will run, saying so while it lasts."""
+    from .backends import get_backend
+
+    names = {get_backend(backend).name}
+    if "switch" in scenario.strategies.evaluate:
+        names.add("cpu")  # the learner of the switch policy, where it runs
+    for name in sorted(names):
+        module = get_backend(name).load()
+        if hasattr(module, "prepare"):
+            with _progress.activity(f"Loading the {name} kernels (compiled once per machine, then cached)"):
+                module.prepare()
+
+
+def _learn_switch(scenario) -> tuple[float, bool] | None:
+    """Learn the switch policy ahead of the run, which then finds it cached.
+
+    Returns the seconds taken and whether the policy was in the cache already, or None if switch is not valued.
 
     So the run's own time (and its path-steps per second) is reported apart from the learning.
     """
     if "switch" not in scenario.strategies.evaluate:
         return None
-    from .switch import learn
+    from .switch import is_cached, learn
 
+    cached = is_cached(scenario)
     started = time.perf_counter()
-    learn(scenario)
-    return time.perf_counter() - started
+    with _progress.bar("Learning the switch policy", unit=" paths") as bar:
+        learn(scenario, progress=bar)
+    return time.perf_counter() - started, cached
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -276,31 +284,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
         flag = "--" + store_only[0].replace("_", "-")
         raise ValidationError(f"{flag} applies only to a run streamed to a Zarr store: add --out results.zarr.")
     _check_run_arguments(args)
-    bar = _progress_bar()
     first_done: list[int] = []  # paths a resumed run found already in the store
     learning_s = None
 
-    def progress(done: int, total: int) -> None:
-        if not first_done:
-            first_done.append(done)
-        if bar is not None:
-            bar(done, total)
+    with _dask_client(args) as client:
+        if client is None:
+            _prepare(scenario, args.backend)
+        learning_s = _learn_switch(scenario)
+        started = time.perf_counter()
+        with _progress.bar("Simulating", unit=" paths") as bar:
 
-    started = time.perf_counter()
-    try:
-        with _dask_client(args) as client:
-            learning_s = _learn_switch(scenario)
-            if bar is not None:
-                bar.started = time.perf_counter()  # the bar's rate and delay count the run alone
+            def progress(done: int, total: int) -> None:
+                if not first_done:
+                    first_done.append(done)
+                bar(done, total)
+
             ds = simulate(
                 scenario, n_paths=args.paths, seed=args.seed, backend=args.backend, keep_paths=args.keep_paths,
-                progress=progress if store or bar else None,
+                progress=progress if store or _progress.interactive() else None,
                 store=store, chunk_paths=args.chunk_paths, client=client, overwrite=args.overwrite,
             )
-    finally:
-        if bar is not None:
-            bar.close()
-    elapsed = time.perf_counter() - started - (learning_s or 0.0)
+        elapsed = time.perf_counter() - started
     if store is not None:
         from .store import read_for_summary
 
@@ -318,7 +322,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if found:
         notes.append(f"Resumed: {found:,} of the {args.paths:,} paths were already in the store.")
     if learning_s is not None:
-        notes.append(f"Switch policy learned on {scenario.switch.learning_paths:,} other paths in {learning_s:.2f} s.")
+        seconds, cached = learning_s
+        learned = f"learned on {scenario.switch.learning_paths:,} other paths"
+        notes.append(f"Switch policy ({learned}) read from the cache (pivotmc cache --clear forgets it)." if cached
+                     else f"Switch policy {learned} in {seconds:.2f} s, and cached for the next runs of this scenario.")
     print("\n" + "\n".join(notes))
     if store is not None:
         print(f"Result written to {store}.")
@@ -343,6 +350,21 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
     else:
         ds = load(args.result)
     print(format_summary(summarize(ds)))
+    return 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from .switch import cache_dir, clear_cache
+
+    folder = cache_dir()
+    if args.clear:
+        removed = clear_cache()
+        print(f"Removed {removed} learned switch polic{'y' if removed == 1 else 'ies'} from {folder}.")
+        return 0
+    files = sorted(folder.glob("switch-policy-*.npz")) if folder.is_dir() else []
+    size = sum(f.stat().st_size for f in files)
+    print(f"{folder}: {len(files)} learned switch polic{'y' if len(files) == 1 else 'ies'}, {size / 1024:,.0f} KiB.")
+    print(f"Set {CACHE_DIR_ENV} to use another folder; pivotmc cache --clear empties it.")
     return 0
 
 
@@ -435,22 +457,54 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _os_error(exc: OSError) -> str:
+    """A file that cannot be read or written, in one sentence."""
+    where = f" {exc.filename!r}" if exc.filename else ""
+    return f"cannot use{where}: {(exc.strerror or _one_line(exc)).rstrip('.')}."
+
+
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    return f"pivotmc: warning: {' '.join(str(message).split())}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pivotmc`` command."""
+    import warnings
+
     parser = _build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 2
     handlers = {"run": _cmd_run, "scenario": _cmd_scenario, "summarize": _cmd_summarize, "calibrate": _cmd_calibrate,
-                "sensitivity": _cmd_sensitivity, "sweep": _cmd_sweep, "report": _cmd_report}
+                "sensitivity": _cmd_sensitivity, "sweep": _cmd_sweep, "report": _cmd_report, "cache": _cmd_cache}
+    shown = warnings.formatwarning
+    warnings.formatwarning = _warning_line  # one line each, like the errors, rather than Python's source-line format
     try:
         return handlers[args.command](args)
     except (ValidationError, ImportError) as exc:  # bad input, or an optional extra not installed
-        print(f"pivotmc: error: {exc}", file=sys.stderr)
+        print(f"pivotmc: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into a command that stopped reading
         return 0
+    except OSError as exc:  # a file that is missing, unreadable or unwritable
+        print(f"pivotmc: error: {_os_error(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("pivotmc: interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a fault of pivotmc's, not of the input: still one line, unless asked for more
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print(f"pivotmc: internal error: {type(exc).__name__}: {_one_line(exc)} (set {DEBUG_ENV}=1 to see where)",
+              file=sys.stderr)
+        return 1
+    finally:
+        warnings.formatwarning = shown
 
 
 if __name__ == "__main__":  # pragma: no cover

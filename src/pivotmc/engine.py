@@ -22,8 +22,10 @@ __all__ = ["simulate", "MAX_PATHS"]
 #: Path indices fill the two low counter words; 2**32 paths is far beyond any run's needs
 #: and keeps the index exact in every backend's integer types.
 MAX_PATHS = 2**32
-#: A run with a progress callback is split into this many chunks.
+#: A run with a progress callback is split into this many chunks, of at least PROGRESS_MIN_CHUNK paths
+#: (a chunk has a fixed cost, and a run of a few hundred paths needs no progress).
 PROGRESS_CHUNKS = 50
+PROGRESS_MIN_CHUNK = 1024
 
 FACTOR_ATTRS = {
     "btc_price": ("USD", "BTC price"),
@@ -165,7 +167,7 @@ def simulate(
     if progress is None:
         chunk = runner.run_chunk(plan, key, 0, n_paths, keep_paths, block_paths)
     else:
-        size = max(1, -(-n_paths // PROGRESS_CHUNKS))
+        size = max(PROGRESS_MIN_CHUNK, -(-n_paths // PROGRESS_CHUNKS))
         progress(0, n_paths)
         parts = []
         for first in range(0, n_paths, size):

@@ -93,8 +93,20 @@ def load(path: str | Path) -> xr.Dataset:
     path = Path(path)
     if not path.exists():
         raise ValidationError(f"no result file at {str(path)!r}.")
-    with xr.open_dataset(path) as ds:
-        loaded = ds.load()
+    what = "a result is a netCDF file written by pivotmc run --out or pivotmc.io.save, or a Zarr store"
+    if path.is_file():
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        if not (magic[:3] == b"CDF" or magic == b"\x89HDF"):
+            raise ValidationError(f"{str(path)!r} is not a netCDF file: {what}.")
+    try:
+        with xr.open_dataset(path) as ds:
+            loaded = ds.load()
+    except Exception as exc:  # netCDF readers fail in their own ways (ValueError, OSError, KeyError...) on broken files
+        reason = " ".join(str(exc).split())[:120] or type(exc).__name__
+        raise ValidationError(f"{str(path)!r} cannot be read as netCDF ({reason.rstrip('.')}): {what}.") from None
+    if not any(key.startswith("pivotmc") for key in loaded.attrs) and "n_paths" not in loaded.attrs:
+        raise ValidationError(f"{str(path)!r} is a netCDF file but not a pivotmc result (it has no pivotmc attributes).")
     as_text = loaded.attrs.pop(_INTEGER_ATTRS, None)
     for key in json.loads(as_text) if as_text is not None else _LEGACY_INTEGER_ATTRS:
         if isinstance(loaded.attrs.get(key), str):

@@ -555,6 +555,8 @@ class Scenario:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ValidationError(f"cannot read scenario file {str(path)!r}: {exc.strerror or exc}.") from None
+        except UnicodeDecodeError:
+            raise ValidationError(f"{str(path)!r} is not a scenario: a scenario is a TOML text file (pivotmc scenario > my.toml).") from None
         return cls.from_toml_string(text, source=str(path))
 
     @classmethod
@@ -577,27 +579,27 @@ class Scenario:
             raise ParameterTypeError(f"overrides must be a mapping of 'section.key' to value, got {type(overrides).__name__}.")
         data = self.to_dict()
         for dotted, value in overrides.items():
-            if not isinstance(dotted, str) or dotted.count(".") != 1:
-                raise ValidationError(f"override key {dotted!r} must be written 'section.key', e.g. 'btc.sigma'.")
-            section, key = dotted.split(".")
-            if section not in data:
-                raise ValidationError(f"unknown scenario section in override {dotted!r}; the sections are: {', '.join(data)}.")
+            section, key = _split_dotted(data, dotted)
             if section == "correlation" and key != "matrix":
                 a, _, b = key.partition("_")
-                if a not in FACTORS or b not in FACTORS or a == b:
-                    raise ValidationError(
-                        f"unknown correlation pair {dotted!r}; write 'correlation.A_B' with A, B among {', '.join(FACTORS)}."
-                    )
                 m = [list(r) for r in data["correlation"]["matrix"]]
                 i, j = FACTORS.index(a), FACTORS.index(b)
                 m[i][j] = m[j][i] = value
                 data["correlation"]["matrix"] = m
                 continue
-            if key not in data[section]:
-                known = list(data[section])
-                raise ValidationError(f"unknown parameter {dotted}{_suggest(key, known)}; [{section}] has: {', '.join(known)}.")
             data[section][key] = value
         return Scenario.from_dict(data)
+
+    def value(self, dotted: str) -> Any:
+        """The value of a parameter named ``"section.key"`` (``"btc.sigma"``, ``"correlation.btc_fees"``).
+
+        An unknown name raises :class:`ValidationError` naming the nearest known one.
+        """
+        section, key = _split_dotted(self.to_dict(), dotted)
+        if section == "correlation" and key != "matrix":
+            a, _, b = key.partition("_")
+            return self.correlation.pair(a, b)
+        return getattr(getattr(self, section), key)
 
     # -- serialisation ----------------------------------------------------- #
     def to_dict(self) -> dict[str, dict[str, Any]]:
@@ -659,6 +661,28 @@ _SECTION_TYPES: dict[str, type] = {
     "switch": SwitchSettings,
     "terminal": TerminalSettings,
 }
+
+
+def _split_dotted(data: Mapping[str, Mapping[str, Any]], dotted: Any) -> tuple[str, str]:
+    """``(section, key)`` of a known parameter name, else ValidationError naming the nearest."""
+    if not isinstance(dotted, str) or dotted.count(".") != 1:
+        raise ValidationError(f"parameter name {dotted!r} must be written 'section.key', e.g. 'btc.sigma'.")
+    section, key = dotted.split(".")
+    if section not in data:
+        raise ValidationError(
+            f"unknown scenario section in {dotted!r}{_suggest(section, list(data))}; the sections are: {', '.join(data)}."
+        )
+    if section == "correlation" and key != "matrix":
+        a, _, b = key.partition("_")
+        if a not in FACTORS or b not in FACTORS or a == b:
+            raise ValidationError(
+                f"unknown correlation pair {dotted!r}; write 'correlation.A_B' with A, B among {', '.join(FACTORS)}."
+            )
+        return section, key
+    if key not in data[section]:
+        known = list(data[section])
+        raise ValidationError(f"unknown parameter {dotted}{_suggest(key, known)}; [{section}] has: {', '.join(known)}.")
+    return section, key
 
 
 def _suggest(key: str, known: list[str]) -> str:

@@ -28,9 +28,15 @@ through one regression per date.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
+import os
+import tempfile
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -41,7 +47,10 @@ from .lsm import StoppingPolicy, learn_policy
 from .plan import SWITCH_FEATURES, Plan, lower
 from .scenario import Scenario
 
-__all__ = ["SwitchPolicy", "attach_policy", "learn", "with_policy", "option_value", "BOUNDARY_POINTS"]
+__all__ = [
+    "SwitchPolicy", "attach_policy", "learn", "with_policy", "option_value", "BOUNDARY_POINTS",
+    "cache_dir", "clear_cache", "is_cached", "CACHE_DIR_ENV",
+]
 
 #: The static strategies the option value compares switch with: the better of them by mean NPV.
 STATIC_STRATEGIES = ("mine", "host")
@@ -51,6 +60,10 @@ BOUNDARY_POINTS = BOUNDARY_QUANTILES.size
 _LEASE_GRID = 2001
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 8
+#: Where learned policies are kept between runs; default ``$XDG_CACHE_HOME/pivotmc`` (``~/.cache/pivotmc``).
+CACHE_DIR_ENV = "PIVOTMC_CACHE_DIR"
+#: Learning paths per call of the backend when progress is reported (results do not depend on it).
+_LEARNING_CHUNK = 5_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,13 +129,23 @@ def _learner(backend: str | None):
     raise ValidationError(f"backend {name!r} cannot simulate the switch policy's learning paths here.")
 
 
-def learn(plan: Plan | Scenario, backend: str | None = None, block_paths: int | None = None) -> SwitchPolicy:
+def learn(
+    plan: Plan | Scenario,
+    backend: str | None = None,
+    block_paths: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    cache: bool = True,
+) -> SwitchPolicy:
     """Learn the switch policy of a scenario (or of a plan's scenario; see the module notes).
 
     ``backend`` simulates the learning paths (default: ``cpu`` where it runs,
     else ``reference``; they agree to rounding). The policy depends on the
     scenario alone (its ``[switch]`` settings included), not on the run's
-    seed, size or backend; it is cached for the last few scenarios.
+    seed, size or backend. It is kept in memory for the last few scenarios
+    and, with ``cache``, on disk (:func:`cache_dir`), keyed by the scenario,
+    the learner and the package's code, so that a scenario already learned by
+    any process on the machine is not learned again. ``progress(done, total)``
+    is called as the learning paths are simulated.
     """
     if isinstance(plan, Scenario):
         plan = lower(plan)
@@ -131,15 +154,47 @@ def learn(plan: Plan | Scenario, backend: str | None = None, block_paths: int | 
     if cache_key in _CACHE:
         _CACHE.move_to_end(cache_key)
         return _CACHE[cache_key]
+    disk = _cache_file(plan.scenario, name) if cache else None
+    policy = _read_policy(disk) if disk is not None else None
+    if policy is None:
+        policy = _learn(plan, name, module, block_paths, progress)
+        if disk is not None:
+            _write_policy(disk, policy)
+    _CACHE[cache_key] = policy
+    while len(_CACHE) > _CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return policy
+
+
+def is_cached(scenario: Scenario, backend: str | None = None) -> bool:
+    """Whether :func:`learn` would find this scenario's policy in memory or on disk, without learning it."""
+    name, _ = _learner(backend)
+    if (scenario, name) in _CACHE:
+        return True
+    return _cache_file(scenario, name).is_file()
+
+
+def _learn(plan: Plan, name: str, module, block_paths: int | None, progress) -> SwitchPolicy:
     settings = plan.scenario.switch
     key = rng.seed_key(settings.learning_seed)
-    features, gains = module.switch_learning_data(plan, key, rng.LEARNING_PATH0, settings.learning_paths, block_paths)
+    total = settings.learning_paths
+    if progress is None:
+        features, gains = module.switch_learning_data(plan, key, rng.LEARNING_PATH0, total, block_paths)
+    else:  # in pieces, to report progress; every path is independent, so the data are the same
+        parts = []
+        progress(0, total)
+        for first in range(0, total, _LEARNING_CHUNK):
+            n = min(_LEARNING_CHUNK, total - first)
+            parts.append(module.switch_learning_data(plan, key, rng.LEARNING_PATH0 + first, n, block_paths))
+            progress(first + n, total)
+        features = np.concatenate([f for f, _ in parts], axis=1)
+        gains = np.concatenate([g for _, g in parts], axis=1)
     df = (1.0 + plan.scenario.simulation.discount_rate) ** (-plan.decision_times)
     stopping, in_sample = learn_policy(
         features, gains / df[:, None], df, basis="polynomial", degree=settings.degree, exercise_known=False
     )
     hashprice, lease, power = exercise_boundary(stopping, features)
-    policy = SwitchPolicy(
+    return SwitchPolicy(
         stopping=stopping,
         in_sample_gain=in_sample,
         learning_paths=settings.learning_paths,
@@ -149,20 +204,120 @@ def learn(plan: Plan | Scenario, backend: str | None = None, block_paths: int | 
         boundary_lease_rate=lease,
         boundary_power_price=power,
     )
-    _CACHE[cache_key] = policy
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return policy
 
 
-def attach_policy(plan: Plan, backend: str | None = None, block_paths: int | None = None) -> Plan:
+# --------------------------------------------------------------------------
+# The policy cache on disk
+# --------------------------------------------------------------------------
+
+_CODE_DIGEST: str | None = None
+
+
+def cache_dir() -> Path:
+    """The folder of learned policies: ``$PIVOTMC_CACHE_DIR``, else ``$XDG_CACHE_HOME/pivotmc``, else ``~/.cache/pivotmc``."""
+    chosen = os.environ.get(CACHE_DIR_ENV)
+    if chosen:
+        return Path(chosen).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "pivotmc"
+
+
+def clear_cache() -> int:
+    """Forget every learned policy, in memory and on disk; returns the number of files removed."""
+    _CACHE.clear()
+    removed = 0
+    folder = cache_dir()
+    if folder.is_dir():
+        for path in folder.glob("switch-policy-*.npz"):
+            with _ignoring_os_errors():
+                path.unlink()
+                removed += 1
+    return removed
+
+
+class _ignoring_os_errors:
+    """A cache is a convenience: an unreadable or unwritable one is passed over, never an error."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb) -> bool:
+        return kind is not None and issubclass(kind, OSError)
+
+
+def _code_digest() -> str:
+    """Digest of the package's version and sources: a policy learned by other code is never reused."""
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        from . import __version__
+
+        h = hashlib.sha256(f"{__version__}|rng{rng.RNG_LAYOUT_VERSION}".encode())
+        root = Path(__file__).resolve().parent
+        for path in sorted(root.rglob("*.py")):
+            h.update(path.relative_to(root).as_posix().encode())
+            h.update(path.read_bytes())
+        _CODE_DIGEST = h.hexdigest()
+    return _CODE_DIGEST
+
+
+def _cache_file(scenario: Scenario, learner: str) -> Path:
+    h = hashlib.sha256(_code_digest().encode())
+    h.update(learner.encode())
+    h.update(scenario.to_toml(comments=False).encode())
+    return cache_dir() / f"switch-policy-{h.hexdigest()[:32]}.npz"
+
+
+def _write_policy(path: Path, policy: SwitchPolicy) -> None:
+    """Write atomically (a temporary file renamed into place), so a reader in another process sees all or nothing."""
+    p = policy.stopping
+    arrays = {
+        "basis": np.array(p.basis), "degree": np.array(p.degree), "terms": np.array(p.terms, dtype=np.int64),
+        "centre": p.centre, "scale": p.scale, "coefficients": p.coefficients,
+        "exercise_known": np.array(p.exercise_known), "in_sample_gain": np.array(policy.in_sample_gain),
+        "learning_paths": np.array(policy.learning_paths), "learning_seed": np.array(policy.learning_seed, dtype=np.uint64),
+        "learner": np.array(policy.learner), "boundary_hashprice": policy.boundary_hashprice,
+        "boundary_lease_rate": policy.boundary_lease_rate, "boundary_power_price": policy.boundary_power_price,
+    }
+    with _ignoring_os_errors():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".switch-policy-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+
+def _read_policy(path: Path) -> SwitchPolicy | None:
+    """The cached policy, or None if there is none or it cannot be read (it is then learned again)."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            a = {k: f[k] for k in f.files}
+        terms = tuple(tuple(int(e) for e in row) for row in a["terms"])
+        stopping = StoppingPolicy(
+            basis=str(a["basis"]), degree=int(a["degree"]), terms=terms, centre=a["centre"], scale=a["scale"],
+            coefficients=a["coefficients"], exercise_known=bool(a["exercise_known"]),
+        )
+        return SwitchPolicy(
+            stopping=stopping, in_sample_gain=float(a["in_sample_gain"]), learning_paths=int(a["learning_paths"]),
+            learning_seed=int(a["learning_seed"]), learner=str(a["learner"]),
+            boundary_hashprice=a["boundary_hashprice"], boundary_lease_rate=a["boundary_lease_rate"],
+            boundary_power_price=a["boundary_power_price"],
+        )
+    except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile):  # absent, truncated or foreign
+        return None
+
+
+def attach_policy(plan: Plan, backend: str | None = None, block_paths: int | None = None, progress=None) -> Plan:
     """The plan with its switch policy learned (by ``backend``, see :func:`learn`) and attached.
 
     Unchanged if the plan does not value switch or already carries a policy.
     """
     if plan.switch_index < 0 or plan.switch_policy is not None:
         return plan
-    return dataclasses.replace(plan, switch_policy=learn(plan, backend, block_paths))
+    return dataclasses.replace(plan, switch_policy=learn(plan, backend, block_paths, progress=progress))
 
 
 def with_policy(plan: Plan, policy: SwitchPolicy) -> Plan:

@@ -15,7 +15,7 @@ from ..errors import ValidationError
 from ..plan import Plan, pack
 from . import ChunkResult, KeptPaths
 
-__all__ = ["run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
+__all__ = ["prepare", "run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
 
 #: Lanes per block: the per-lane state of a block stays in the L1/L2 caches.
 DEFAULT_BLOCK_PATHS = 256  # lanes per block; the kernel caps it at _cpu_kernels.LANES
@@ -100,3 +100,16 @@ def switch_learning_data(
     """Features and realised gains of the switch's learning paths: see reference.switch_learning_data."""
     args = (-1, np.ascontiguousarray(plan.decision_steps, dtype=np.int64), *_NO_POLICY)
     return _run(plan, key, first_path, n_paths, 0, block_paths, args, True, 0)
+
+
+def prepare() -> None:
+    """Load the compiled kernels, compiling them first if this machine has none cached (seconds to a minute).
+
+    Every plan gives the kernels arguments of the same types, so one path of a
+    one-year scenario compiles what any run needs.
+    """
+    from ..scenario import Scenario
+    from ..plan import lower
+
+    small = Scenario.default().with_overrides({"simulation.horizon_years": 1, "strategies.evaluate": ["mine"]})
+    run_chunk(lower(small), (0, 0), 0, 1)
