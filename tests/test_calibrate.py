@@ -76,6 +76,10 @@ def _paths(scenario: Scenario, seed: int) -> pd.DataFrame:
 
 
 def _fit(frame: pd.DataFrame, scenario: Scenario, **kwargs):
+    """Fit a simulated history against the scenario that made it: its own start date and values at
+    t = 0, so the parameters given at t = 0 (the lease level, the network efficiency) are the ones simulated."""
+    kwargs.setdefault("set_start", False)
+    kwargs.setdefault("set_initial", False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = calibrate(frame, scenario, fees_unit="block", **kwargs)
@@ -166,8 +170,10 @@ def test_jumps_are_detected_and_used(daily):
     test = result.jump_test
     assert test.df == 3 and test.warranted and test.p_value < 1e-10
     merton = result.models["btc_merton"]
-    for key in ("mu", "sigma", "jump_intensity", "jump_mean", "jump_sd"):
+    for key in ("sigma", "jump_intensity", "jump_mean", "jump_sd"):
         assert result.overrides[f"btc.{key}"] == pytest.approx(merton[key].value, rel=1e-3)
+    # The drift is estimated but, history being no forecast, applied only when asked.
+    assert "btc.mu" not in result.overrides and "not a forecast" in result.not_set["btc.mu"]
     # Without jumps the log-normal must take the extra variance into its sigma.
     assert result.models["btc_lognormal"]["sigma"].value > merton["sigma"].value
 
@@ -361,8 +367,8 @@ def test_estimates_a_scenario_rejects_are_left_out():
     assert any("upper bound" in m for m in messages)
     assert any("power estimates are left out" in m for m in messages)
     assert result.models["power"]["sigma"].value > 3.0  # daily white noise: a volatility no scenario accepts
-    assert not any(key.startswith("power.") for key in result.overrides)
-    assert result.scenario() == Scenario.default()
+    assert not any(key.startswith("power.") for key in result.overrides if key not in result.set_from_data)
+    assert result.scenario() == Scenario.default().with_overrides(result.set_from_data)
 
 
 def test_bad_arguments_are_refused(tmp_path):
@@ -396,9 +402,9 @@ def test_cli_writes_the_calibrated_scenario(daily, tmp_path, capsys):
     sigma = lines.index(next(line for line in lines if line.startswith("sigma = ") and "diffusion" in line))
     assert lines[sigma - 1].startswith("# fit: ") and "s.e." in lines[sigma - 1]
     assert "2026-01-01 to 2027-02-04" in lines[sigma - 1]
-    assert text.count("# fit: ") == len([k for k in result.overrides if k != "power.seasonality"]) + (
-        "power.seasonality" in result.overrides
-    )
+    fitted = [k for k in result.overrides if k not in result.set_from_data]
+    assert text.count("# fit: ") == len(fitted)
+    assert text.count("# set from the last observation: ") == len(result.set_from_data) == 4
 
 
 def test_cli_bad_data_is_one_line_and_exit_2(tmp_path, capsys):
