@@ -767,6 +767,10 @@ def _fit_merton(
     theta = full(best.x)
     loglik = -float(best.fun)
     mu, sigma, lam, jm, js = theta[0], math.exp(theta[1]), math.exp(theta[2]), theta[3], math.exp(theta[4])
+    if fixed_intensity is not None:  # exactly the value given, and never a rounding above a bound
+        lam = float(fixed_intensity)
+    elif max_intensity is not None:
+        lam = min(lam, float(max_intensity))
     names = ("mu", "sigma", "jump_intensity", "jump_mean", "jump_sd")
     notes = []
     held = fixed_intensity is not None
