@@ -269,7 +269,11 @@ class CalibrationResult:
     _set_reasons: dict[str, str] = field(default_factory=dict, repr=False)
 
     def scenario(self, base: Scenario | None = None) -> Scenario:
-        """``base`` (the calibration's base scenario by default) with the fitted overrides, validated."""
+        """``base`` (the calibration's base scenario by default) with the fitted overrides, validated.
+
+        The overrides include ``set_from_data``: a start height moved along
+        the calibration base's block schedule, which another base replaces too.
+        """
         return (base if base is not None else self.base).with_overrides(self.overrides)
 
     def table(self) -> pd.DataFrame:
@@ -1535,10 +1539,13 @@ def calibrate(
     if jump_intensity is not None and max_jump_intensity is not None:
         raise ValidationError("give jump_intensity (a fixed value) or max_jump_intensity (a bound), not both.")
     if jump_intensity is not None and not (_is_real(jump_intensity) and 0.0 <= jump_intensity <= 365.0):
-        raise ValidationError(f"jump_intensity = {jump_intensity!r} is not allowed: it must be a number of jumps a year from 0 to 365.")
+        raise ValidationError(
+            f"jump_intensity = {jump_intensity!r} is not allowed: it must be a number of jumps a year from 0 to 365."
+        )
     if max_jump_intensity is not None and not (_is_real(max_jump_intensity) and 1e-3 < max_jump_intensity <= 365.0):
         raise ValidationError(
-            f"max_jump_intensity = {max_jump_intensity!r} is not allowed: it must be a number of jumps a year above 0.001 and at most 365."
+            f"max_jump_intensity = {max_jump_intensity!r} is not allowed: "
+            "it must be a number of jumps a year above 0.001 and at most 365."
         )
     log: list[str] = []
 
@@ -1747,7 +1754,8 @@ def calibrate(
                 not_set[parameter] = f"the scenario rejects the last {column} {_fmt(value)} ({when})"
                 continue
             set_from_data[parameter] = value
-            set_reasons[parameter] = f"the last {column}, {when}" + (" (converted to BTC per block)" if column == "fees" and fees_unit == "day" else "")
+            converted = " (converted to BTC per block)" if column == "fees" and fees_unit == "day" else ""
+            set_reasons[parameter] = f"the last {column}, {when}{converted}"
     if set_initial and not set_start and any(p in set_from_data for p in START_VALUES.values()):
         gap = (base.simulation.start - (_to_date(last) + _dt.timedelta(days=1))).days
         if abs(gap) > longest:
