@@ -17,6 +17,7 @@ from scipy.stats import norm
 
 import pivotmc
 from pivotmc import CalibrationWarning, Scenario, ValidationError, calibrate
+from pivotmc.calibrate import WEAK_JUMPS_PER_INTERVAL, Estimate, ModelFit, _weak_jumps
 from pivotmc.cli import main
 from pivotmc.plan import lower
 
@@ -76,6 +77,10 @@ def _paths(scenario: Scenario, seed: int) -> pd.DataFrame:
 
 
 def _fit(frame: pd.DataFrame, scenario: Scenario, **kwargs):
+    """Fit a simulated history against the scenario that made it: its own start date and values at
+    t = 0, so the parameters given at t = 0 (the lease level, the network efficiency) are the ones simulated."""
+    kwargs.setdefault("set_start", False)
+    kwargs.setdefault("set_initial", False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = calibrate(frame, scenario, fees_unit="block", **kwargs)
@@ -166,8 +171,10 @@ def test_jumps_are_detected_and_used(daily):
     test = result.jump_test
     assert test.df == 3 and test.warranted and test.p_value < 1e-10
     merton = result.models["btc_merton"]
-    for key in ("mu", "sigma", "jump_intensity", "jump_mean", "jump_sd"):
+    for key in ("sigma", "jump_intensity", "jump_mean", "jump_sd"):
         assert result.overrides[f"btc.{key}"] == pytest.approx(merton[key].value, rel=1e-3)
+    # The drift is estimated but, history being no forecast, applied only when asked.
+    assert "btc.mu" not in result.overrides and "not a forecast" in result.not_set["btc.mu"]
     # Without jumps the log-normal must take the extra variance into its sigma.
     assert result.models["btc_lognormal"]["sigma"].value > merton["sigma"].value
 
@@ -361,8 +368,8 @@ def test_estimates_a_scenario_rejects_are_left_out():
     assert any("upper bound" in m for m in messages)
     assert any("power estimates are left out" in m for m in messages)
     assert result.models["power"]["sigma"].value > 3.0  # daily white noise: a volatility no scenario accepts
-    assert not any(key.startswith("power.") for key in result.overrides)
-    assert result.scenario() == Scenario.default()
+    assert not any(key.startswith("power.") for key in result.overrides if key not in result.set_from_data)
+    assert result.scenario() == Scenario.default().with_overrides(result.set_from_data)
 
 
 def test_bad_arguments_are_refused(tmp_path):
@@ -396,9 +403,9 @@ def test_cli_writes_the_calibrated_scenario(daily, tmp_path, capsys):
     sigma = lines.index(next(line for line in lines if line.startswith("sigma = ") and "diffusion" in line))
     assert lines[sigma - 1].startswith("# fit: ") and "s.e." in lines[sigma - 1]
     assert "2026-01-01 to 2027-02-04" in lines[sigma - 1]
-    assert text.count("# fit: ") == len([k for k in result.overrides if k != "power.seasonality"]) + (
-        "power.seasonality" in result.overrides
-    )
+    fitted = [k for k in result.overrides if k not in result.set_from_data]
+    assert text.count("# fit: ") == len(fitted)
+    assert text.count("# set from the last observation: ") == len(result.set_from_data) == 4
 
 
 def test_cli_bad_data_is_one_line_and_exit_2(tmp_path, capsys):
@@ -424,7 +431,10 @@ def _series(name: str, column: str) -> pd.Series:
 @needs_data
 def test_real_btc_2015_2025():
     close = _series("btc_usd_daily_yahoo.csv", "btc_usd_close")["2015-01-01":"2025-12-31"]
-    result = calibrate(close.rename("btc_price").rename_axis("date").reset_index())
+    frame = close.rename("btc_price").rename_axis("date").reset_index()
+    # About 250 jumps a year of about 3 daily standard deviations: a fat-tailed diffusion, not rare jumps.
+    with pytest.warns(CalibrationWarning, match="weakly identified: 0.69 jumps expected a day"):
+        result = calibrate(frame)
     lognormal, merton = result.models["btc_lognormal"], result.models["btc_merton"]
     assert lognormal.n_obs == 4017 and result.frequency == "daily"
     assert 0.6 < lognormal["sigma"].value < 0.75  # the model notes: about 0.68 over 2015-25
@@ -433,7 +443,17 @@ def test_real_btc_2015_2025():
     total = math.sqrt(sigma**2 + lam * (jm**2 + js**2))  # annual variance of log returns
     assert 0.55 < total < 0.8
     assert -0.5 < merton["mu"].value < 1.5
-    result.scenario()
+    # The drift (about 0.7 a year) is reported, not applied; the start is the day after the data end.
+    scenario = result.scenario()
+    assert "btc.mu" not in result.overrides and scenario.btc.mu == Scenario.default().btc.mu
+    assert scenario.btc.price == pytest.approx(close.iloc[-1], rel=1e-6)
+    assert str(scenario.simulation.start) == "2026-01-01" and scenario.protocol.start_height == 930_000
+    # Bounded to 10 jumps a year, the jumps are large and rare enough for the criterion.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bounded = calibrate(frame, max_jump_intensity=10.0)
+    assert not caught
+    assert bounded.overrides["btc.jump_intensity"] == 10.0 and bounded.jump_test.warranted
 
 
 @needs_data
@@ -480,3 +500,282 @@ def test_real_ercot_power():
     assert 20 < power["long_run_price"].value < 60
     assert 0.5 < power["speed"].value < 50 and 0.2 < power["sigma"].value < 3
     assert result.scenario().power.sigma == result.overrides["power.sigma"]
+
+
+# --------------------------------------------------------------------------- #
+# Judgement: drift, constrained jumps, weak identification, the start
+# --------------------------------------------------------------------------- #
+MERTON = {"mu": 0.2, "sigma": 0.45, "jump_intensity": 6.0, "jump_mean": -0.04, "jump_sd": 0.12}
+
+
+def _merton_prices(seed: int, days: int = 15 * 365, start: str = "2010-01-01", **params) -> pd.DataFrame:
+    """Daily closes from the exact Merton transition over steps of one day (1/365.25 year)."""
+    p = {**MERTON, **params}
+    rng = np.random.default_rng(seed)
+    dt = 1.0 / 365.25
+    kbar = math.exp(p["jump_mean"] + 0.5 * p["jump_sd"] ** 2) - 1.0
+    counts = rng.poisson(p["jump_intensity"] * dt, days)
+    jumps = counts * p["jump_mean"] + np.sqrt(counts) * p["jump_sd"] * rng.standard_normal(days)
+    drift = (p["mu"] - 0.5 * p["sigma"] ** 2 - p["jump_intensity"] * kbar) * dt
+    r = drift + p["sigma"] * math.sqrt(dt) * rng.standard_normal(days) + jumps
+    price = 30_000.0 * np.exp(np.concatenate([[0.0], np.cumsum(r)]))
+    return pd.DataFrame({"date": pd.date_range(start, periods=days + 1, freq="D"), "btc_price": price})
+
+
+@pytest.fixture(scope="module")
+def merton_data():
+    frame = _merton_prices(seed=11)
+    free, _ = _fit(frame, Scenario.default())
+    return frame, free
+
+
+def test_merton_data_are_recovered_unconstrained(merton_data):
+    _, free = merton_data
+    assert free.jump_test.warranted and free.jump_test.df == 3
+    for key, true in MERTON.items():
+        _assert_recovered(free, "btc_merton", key, true)
+    assert not any("weakly identified" in w for w in free.warnings)
+
+
+def test_fixed_intensity_fits_the_others_given_it(merton_data):
+    frame, free = merton_data
+    result, caught = _fit(frame, Scenario.default(), jump_intensity=MERTON["jump_intensity"])
+    merton = result.models["btc_merton"]
+    assert merton["jump_intensity"].value == MERTON["jump_intensity"]
+    assert math.isnan(merton["jump_intensity"].std_error)
+    assert result.jump_test.df == 2  # the intensity is not estimated
+    for key in ("mu", "sigma", "jump_mean", "jump_sd"):
+        _assert_recovered(result, "btc_merton", key, MERTON[key])
+    # The same likelihood, maximised over less: never above the free maximum, and close to it at the truth.
+    assert merton.log_likelihood <= free.models["btc_merton"].log_likelihood + 1e-6
+    assert result.overrides["btc.jump_intensity"] == MERTON["jump_intensity"]
+    assert not caught
+
+
+def test_bounded_intensity_respects_the_bound(merton_data):
+    frame, free = merton_data
+    bound = 2.0  # well below the truth: the bound binds
+    result, caught = _fit(frame, Scenario.default(), max_jump_intensity=bound)
+    merton = result.models["btc_merton"]
+    assert merton["jump_intensity"].value <= bound * (1 + 1e-9)
+    assert merton["jump_intensity"].value == pytest.approx(bound, rel=1e-6)
+    assert math.isnan(merton["jump_intensity"].std_error)  # at its bound: no standard error
+    assert any("at the bound max_jump_intensity = 2" in n for n in merton.notes)
+    assert merton.log_likelihood < free.models["btc_merton"].log_likelihood
+    # At an active bound the constrained maximum is the fit with the intensity fixed there.
+    fixed, _ = _fit(frame, Scenario.default(), jump_intensity=bound)
+    assert merton.log_likelihood == pytest.approx(fixed.models["btc_merton"].log_likelihood, abs=1e-6)
+    for key in ("sigma", "jump_mean", "jump_sd"):
+        assert merton[key].value == pytest.approx(fixed.models["btc_merton"][key].value, rel=1e-3)
+        assert merton[key].std_error == pytest.approx(fixed.models["btc_merton"][key].std_error, rel=1e-2)
+    assert result.overrides["btc.jump_intensity"] <= bound
+    assert not any("weakly identified" in w for w in caught)
+
+
+def test_bounded_intensity_above_the_fit_changes_nothing(merton_data):
+    frame, free = merton_data
+    result, _ = _fit(frame, Scenario.default(), max_jump_intensity=50.0)
+    for key, true in MERTON.items():
+        assert result.models["btc_merton"][key].value == pytest.approx(free.models["btc_merton"][key].value, rel=1e-4)
+        _assert_recovered(result, "btc_merton", key, true)
+
+
+def test_zero_intensity_fits_the_lognormal_only(merton_data):
+    frame, _ = merton_data
+    result, _ = _fit(frame.iloc[:400], Scenario.default(), jump_intensity=0.0)
+    assert "btc_merton" not in result.models and result.jump_test is None
+    assert result.overrides["btc.jump_intensity"] == 0.0
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"jump_intensity": 2.0, "max_jump_intensity": 3.0}, "not both"),
+        ({"jump_intensity": -1.0}, "jump_intensity = -1.0 is not allowed"),
+        ({"jump_intensity": 400.0}, "from 0 to 365"),
+        ({"jump_intensity": "5"}, "jump_intensity = '5' is not allowed"),
+        ({"max_jump_intensity": 0.0}, "above 0.001"),
+        ({"max_jump_intensity": float("nan")}, "max_jump_intensity = nan"),
+    ],
+)
+def test_bad_constraints_are_refused(kwargs, message):
+    with pytest.raises(ValidationError, match=message):
+        calibrate(_small(100, column="btc_price"), **kwargs)
+
+
+def test_fat_tails_are_flagged_as_weakly_identified_jumps():
+    # Student-t returns (3 degrees of freedom), no jumps at all: the Merton fit explains the tails
+    # with many small jumps, which the warning must name.
+    rng = np.random.default_rng(4)
+    days = 8 * 365
+    r = 0.6 / math.sqrt(365.25) / math.sqrt(3.0) * rng.standard_t(3, days)
+    frame = pd.DataFrame(
+        {"date": pd.date_range("2015-01-01", periods=days + 1), "btc_price": 1e4 * np.exp(np.r_[0.0, np.cumsum(r)])}
+    )
+    with pytest.warns(CalibrationWarning, match=r"weakly identified: .*jumps expected a day .*fat tails") as caught:
+        result = calibrate(frame, set_start=False, set_initial=False)
+    assert sum("weakly identified" in str(w.message) for w in caught) == 1
+    merton = result.models["btc_merton"]
+    assert result.jump_test.warranted
+    assert merton["jump_intensity"].value / 365.25 > WEAK_JUMPS_PER_INTERVAL
+    # Bounding the intensity gives a fit the criterion accepts: a few jumps a year, each well outside daily moves.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bounded = calibrate(frame, set_start=False, set_initial=False, max_jump_intensity=10.0)
+    assert not [w for w in caught if "weakly identified" in str(w.message)]
+    jumps = bounded.models["btc_merton"]
+    size = math.hypot(jumps["jump_mean"].value, jumps["jump_sd"].value)
+    assert jumps["jump_intensity"].value <= 10.0
+    assert size >= 3.0 * jumps["sigma"].value / math.sqrt(365.25)
+
+
+def _merton_fit(value: dict, se: dict | None = None, frequency: str = "daily") -> ModelFit:
+    se = se or {}
+    return ModelFit(
+        name="btc_merton", factor="btc", description="", log_likelihood=0.0, n_obs=1000, frequency=frequency,
+        start=pd.Timestamp("2020-01-01").date(), end=pd.Timestamp("2023-01-01").date(),
+        estimates={k: Estimate(v, se.get(k, 0.01 * abs(v) + 1e-9), "", "") for k, v in value.items()},
+    )
+
+
+@pytest.mark.parametrize(
+    "lam, jump_sd, se_lam, expected",
+    [
+        (30.0, 0.15, 3.0, []),  # 0.082 jumps a day, jumps 6 daily s.d.: identified
+        (40.0, 0.15, 4.0, ["jumps expected a day"]),  # 0.11 a day: over 0.1
+        (30.0, 0.07, 3.0, ["times the day's diffusion"]),  # 0.07 / (0.5 / sqrt(365.25)) = 2.8 s.d.
+        (30.0, 0.15, 16.0, ["jump_intensity 30 with standard error 16"]),
+        (250.0, 0.04, 20.0, ["jumps expected a day", "times the day's diffusion"]),  # BTC 2015-25
+    ],
+)
+def test_weak_identification_criterion(lam, jump_sd, se_lam, expected):
+    fit = _merton_fit(
+        {"mu": 0.1, "sigma": 0.5, "jump_intensity": lam, "jump_mean": 0.0, "jump_sd": jump_sd}, {"jump_intensity": se_lam}
+    )
+    reasons = _weak_jumps(fit, 1 / 365.25, ("jump_intensity", "jump_sd"))
+    assert len(reasons) == len(expected) and all(e in r for e, r in zip(expected, reasons)), reasons
+    # An intensity the user fixed is not judged.
+    assert not any("expected a day" in r for r in _weak_jumps(fit, 1 / 365.25, ("jump_sd",)))
+
+
+def test_drift_is_reported_but_applied_only_when_asked(merton_data):
+    frame, free = merton_data
+    mu = free.models["btc_merton"]["mu"]
+    assert "btc.mu" not in free.overrides
+    assert free.scenario().btc.mu == Scenario.default().btc.mu
+    text = str(free)
+    assert "btc.mu (not applied)" in text and f"historical drift {mu.value:.4g} (s.e. {mu.std_error:.4g}" in text
+    assert "# not set: the historical drift" in free.to_toml()
+    applied, _ = _fit(frame, Scenario.default(), fit_drift=True)
+    assert applied.overrides["btc.mu"] == pytest.approx(mu.value, rel=1e-3)
+    assert "btc.mu" not in applied.not_set and "(not applied)" not in str(applied)
+
+
+def _history(end: str, days: int = 400, seed: int = 6) -> pd.DataFrame:
+    """Daily BTC, fees, power and lease ending on ``end``: random walks around plausible levels."""
+    rng = np.random.default_rng(seed)
+    walk = lambda sd: np.exp(sd * rng.standard_normal(days).cumsum())  # noqa: E731
+    return pd.DataFrame(
+        {
+            "date": pd.date_range(end=end, periods=days, freq="D"),
+            "btc_price": 60_000.0 * walk(0.03),
+            "fees": 0.03 * walk(0.02),
+            "power_price": 40.0 * walk(0.01),
+            "lease_rate": 130.0 * walk(0.002),
+        }
+    )
+
+
+def _quiet(frame, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalibrationWarning)
+        return calibrate(frame, fees_unit="block", power_seasonality=False, **kwargs)
+
+
+def test_start_moves_back_with_the_block_height_of_that_date():
+    frame = _history("2024-06-30")
+    result = _quiet(frame)
+    scenario = result.scenario()
+    # The day after the last date; the height interpolated between the 2024-04-20 halving (840,000)
+    # and the base's 930,000 at 2026-01-01: 72 of 621 days, 840,000 + 90,000 * 72 / 621 = 850,434.8.
+    assert scenario.simulation.start == pd.Timestamp("2024-07-01").date()
+    assert scenario.protocol.start_height == 850_435
+    last = frame.iloc[-1]
+    assert scenario.btc.price == pytest.approx(last.btc_price, rel=1e-6)
+    assert scenario.fees.initial_btc == pytest.approx(last.fees, rel=1e-6)
+    assert scenario.power.price == pytest.approx(last.power_price, rel=1e-6)
+    assert scenario.hosting.lease_rate == pytest.approx(last.lease_rate, rel=1e-6)
+    assert set(result.set_from_data) == {
+        "simulation.start", "protocol.start_height", "btc.price", "fees.initial_btc", "power.price", "hosting.lease_rate"
+    }
+    assert result.not_set["hashrate.initial_ehs"] == "no hashrate in the data"
+    # Levels given at t = 0 and not fitted are named as not moved; the lease level is fitted at the new start.
+    assert "not moved with the date" in result.not_set["hashrate.efficiency_j_per_th"]
+    assert "not moved with the date" in result.not_set["mining.frontier_efficiency_j_per_th"]
+    assert "hosting.lease_long_run" not in result.not_set
+    text, toml = str(result), result.to_toml()
+    assert "Set from the last observation (the data end 2024-06-30):" in text and "Not set (the base's value kept):" in text
+    assert "  protocol.start_height = 850435: 930000 at 2026-01-01 moved -549 days" in text
+    assert "# set from the last observation: the last btc_price, 2024-06-30\nprice = " in toml
+    assert Scenario.from_toml_string(toml) == scenario
+
+
+def test_start_moves_forward_at_blocks_per_day():
+    result = _quiet(_history("2026-03-31"))
+    assert result.scenario().simulation.start == pd.Timestamp("2026-04-01").date()
+    assert result.scenario().protocol.start_height == 930_000 + 144 * 90
+
+
+def test_lease_level_is_fitted_at_the_new_start():
+    frame = _history("2024-06-30")[["date", "lease_rate"]]
+    moved, kept = _quiet(frame), _quiet(frame, set_start=False)
+    a, b = moved.models["lease"], kept.models["lease"]
+    shift = (pd.Timestamp("2024-07-01") - pd.Timestamp("2026-01-01")).days / 365.25
+    # The same fit, its level read at another date along the fitted trend.
+    assert a["lease_trend"].value == pytest.approx(b["lease_trend"].value, rel=1e-6)
+    expected = b["lease_long_run"].value * math.exp(b["lease_trend"].value * shift)
+    assert a["lease_long_run"].value == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_stale_column_is_not_a_starting_value():
+    frame = _history("2024-06-30")
+    frame.loc[frame.index[-60:], "power_price"] = np.nan  # power ends 60 days before the rest
+    result = _quiet(frame)
+    assert "power.price" not in result.overrides
+    assert result.not_set["power.price"] == "the last power_price (2024-05-01) is 60 days older than the end of the data"
+
+
+def test_keeping_the_start_and_the_values():
+    frame = _history("2024-06-30")
+    with pytest.warns(CalibrationWarning, match="starts 549 days later than the day after them"):
+        result = calibrate(frame, fees_unit="block", power_seasonality=False, set_start=False)
+    assert "simulation.start" not in result.overrides and "protocol.start_height" not in result.overrides
+    assert result.scenario().simulation.start == Scenario.default().simulation.start
+    assert "set_start=False" in result.not_set["simulation.start"]
+    assert result.overrides["btc.price"] == pytest.approx(frame.btc_price.iloc[-1], rel=1e-6)
+    neither = _quiet(frame, set_start=False, set_initial=False)
+    assert not neither.set_from_data
+    assert neither.scenario().btc.price == Scenario.default().btc.price
+    assert neither.not_set["btc.price"].startswith("set_initial=False (last btc_price ")
+
+
+def test_cli_judgement_flags(tmp_path, capsys):
+    csv = tmp_path / "history.csv"
+    _history("2024-06-30").to_csv(csv, index=False)
+    out = tmp_path / "s.toml"
+    args = ["calibrate", str(csv), "--fees-unit", "block", "--keep-start", "--fit-drift", "--out", str(out)]
+    assert main(args) == 0
+    printed, _ = capsys.readouterr()
+    loaded = Scenario.from_toml(out)
+    assert loaded.simulation.start == Scenario.default().simulation.start
+    assert "btc.mu" in printed.split("Overrides: ")[1] and "(not applied)" not in printed
+    assert main(["calibrate", str(csv), "--fees-unit", "block", "--keep-initial", "--out", str(out)]) == 0
+    assert Scenario.from_toml(out).btc.price == Scenario.default().btc.price
+    capsys.readouterr()
+    for bad, message in (
+        (["--max-jump-intensity", "0"], "pivotmc: error: max_jump_intensity = 0.0 is not allowed"),
+        (["--jump-intensity", "2", "--max-jump-intensity", "3"], "pivotmc: error: give jump_intensity"),
+    ):
+        assert main(["calibrate", str(csv), "--fees-unit", "block", *bad]) == 2
+        _, err = capsys.readouterr()
+        assert err.startswith(message) and err.count("\n") == 1

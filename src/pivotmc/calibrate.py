@@ -82,6 +82,27 @@ HISTORICAL_HEIGHTS = (
     (630_000, _dt.date(2020, 5, 11)),
     (840_000, _dt.date(2024, 4, 20)),
 )
+#: When the Merton fit is used, it is called weakly identified (a CalibrationWarning) if any of these holds:
+#: more than WEAK_JUMPS_PER_INTERVAL jumps are expected per observation interval (jumps are then no rare
+#: events: daily data, above 36.5 a year); a typical jump, sqrt(m_J^2 + s_J^2), is smaller than
+#: WEAK_JUMP_SIZE diffusion standard deviations of one interval, sigma sqrt(dt), the usual bound of an outlier
+#: (then two jumps in three leave the return within the diffusion's own +-3 s.d.); or the standard error of the intensity or of
+#: the jump s.d. exceeds WEAK_RELATIVE_SE times the estimate. Parameters the user fixed are not judged.
+WEAK_JUMPS_PER_INTERVAL = 0.1
+WEAK_JUMP_SIZE = 3.0
+WEAK_RELATIVE_SE = 0.5
+#: Significant digits of the starting values taken from the last observation (data, not estimates).
+START_VALUE_DIGITS = 6
+#: Scenario parameter each column's last observation sets, when the start is taken from the data.
+START_VALUES = {
+    "btc_price": "btc.price",
+    "fees": "fees.initial_btc",
+    "hashrate": "hashrate.initial_ehs",
+    "power_price": "power.price",
+    "lease_rate": "hosting.lease_rate",
+}
+#: Parameters that hold "at t = 0" and that calibrate does not move with the start date.
+DATED_LEVELS = ("hashrate.efficiency_j_per_th", "mining.frontier_efficiency_j_per_th", "hosting.lease_long_run")
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 
@@ -205,7 +226,7 @@ class CalibrationResult:
         :meth:`Scenario.with_overrides`, rounded to four significant digits.
         With two or more factors it holds the whole ``correlation.matrix``:
         the fitted correlations, and 0 for every pair with a factor that is
-        not in the data.
+        not in the data. It holds ``set_from_data`` too.
     correlation : pandas.DataFrame
         Correlation of the fitted shocks, in the scenario's factor order,
         for the factors present.
@@ -222,6 +243,14 @@ class CalibrationResult:
         The warnings the calibration emitted.
     source : str or None
         Where the data came from.
+    set_from_data : dict
+        The overrides taken from the end of the data rather than fitted: the
+        start date and height, and the factors' values at t = 0.
+    not_set : dict of str to str
+        Parameters the calibration could have set but left at the base's
+        value (the drift, starting values, dated levels), with the reason.
+    last_date : datetime.date or None
+        The last date of the data.
     """
 
     models: dict[str, ModelFit]
@@ -233,10 +262,18 @@ class CalibrationResult:
     base: Scenario
     warnings: list[str] = field(default_factory=list)
     source: str | None = None
+    set_from_data: dict[str, Any] = field(default_factory=dict)
+    not_set: dict[str, str] = field(default_factory=dict)
+    last_date: _dt.date | None = None
     _fit_notes: dict[str, str] = field(default_factory=dict, repr=False)
+    _set_reasons: dict[str, str] = field(default_factory=dict, repr=False)
 
     def scenario(self, base: Scenario | None = None) -> Scenario:
-        """``base`` (the calibration's base scenario by default) with the fitted overrides, validated."""
+        """``base`` (the calibration's base scenario by default) with the fitted overrides, validated.
+
+        The overrides include ``set_from_data``: a start height moved along
+        the calibration base's block schedule, which another base replaces too.
+        """
         return (base if base is not None else self.base).with_overrides(self.overrides)
 
     def table(self) -> pd.DataFrame:
@@ -271,7 +308,26 @@ class CalibrationResult:
         if self.jump_test is not None:
             header.append(f"# Jumps in BTC: {self.jump_test}.")
         header.append("# Lines '# fit:' give estimate (standard error), model and sample span; the rest are defaults.")
-        return "\n".join(header) + "\n\n" + _annotate_toml(scenario.to_toml(), self._fit_notes)
+        header.extend("# " + line for line in self._start_lines(scenario))
+        comments: dict[str, list[str]] = {}
+        for name, note in self._fit_notes.items():
+            comments.setdefault(name, []).append(f"# fit: {note}")
+        for name, reason in self._set_reasons.items():
+            comments.setdefault(name, []).append(f"# set from the last observation: {reason}")
+        for name, reason in self.not_set.items():
+            comments.setdefault(name, []).append(f"# not set: {reason}")
+        return "\n".join(header) + "\n\n" + _annotate_toml(scenario.to_toml(), comments)
+
+    def _start_lines(self, scenario: Scenario) -> list[str]:
+        """The "Set from the last observation / Not set" block, one parameter a line."""
+        end = f" (the data end {self.last_date.isoformat()})" if self.last_date else ""
+        lines = [f"Set from the last observation{end}:" if self.set_from_data else f"Set from the last observation{end}: nothing"]
+        for name, value in self.set_from_data.items():
+            lines.append(f"  {name} = {_show(value)}: {self._set_reasons.get(name, '')}")
+        lines.append("Not set (the base's value kept):" if self.not_set else "Not set: nothing")
+        for name, reason in self.not_set.items():
+            lines.append(f"  {name} = {_show(_lookup(scenario, name))}: {reason}")
+        return lines
 
     def __str__(self) -> str:
         lines = [f"pivotmc calibration ({self.frequency} data" + (f", {self.source}" if self.source else "") + ")"]
@@ -283,9 +339,10 @@ class CalibrationResult:
             )
             lines.append(f"  {'parameter':<18} {'estimate':>12} {'std. error':>12}  {'unit':<14} scenario")
             for name, est in model.estimates.items():
-                lines.append(
-                    f"  {name:<18} {_fmt(est.value):>12} {_fmt(est.std_error):>12}  {est.unit:<14} {est.parameter or ''}"
-                )
+                target = est.parameter or ""
+                if est.parameter == "btc.mu" and "btc.mu" not in self.overrides:
+                    target += " (not applied)"
+                lines.append(f"  {name:<18} {_fmt(est.value):>12} {_fmt(est.std_error):>12}  {est.unit:<14} {target}")
             for note in model.notes:
                 lines.append(f"  note: {note}")
             if model.name == "btc_lognormal" and self.jump_test is not None:
@@ -301,6 +358,8 @@ class CalibrationResult:
                 )
                 lines.append(f"  {a:<9}" + cells)
         lines.append("")
+        lines.extend(self._start_lines(self.scenario()))
+        lines.append("")
         lines.append("Overrides: " + (", ".join(sorted(k for k in self.overrides)) or "none"))
         return "\n".join(lines)
 
@@ -309,6 +368,17 @@ def _fmt(x: float) -> str:
     if x is None or not math.isfinite(x):
         return "nan"
     return f"{x:.4g}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.{START_VALUE_DIGITS}g}"
+    return str(value)
+
+
+def _lookup(scenario: Scenario, name: str) -> Any:
+    section, key = name.split(".")
+    return getattr(getattr(scenario, section), key)
 
 
 def _round(x: float, digits: int = OVERRIDE_DIGITS) -> float:
@@ -652,50 +722,101 @@ _MERTON_BOUNDS = [
 ]
 
 
-def _fit_merton(series: _Series, frequency: str, log: list[str]) -> tuple[ModelFit | None, np.ndarray | None, list[str]]:
+def _fit_merton(
+    series: _Series,
+    frequency: str,
+    log: list[str],
+    fixed_intensity: float | None = None,
+    max_intensity: float | None = None,
+) -> tuple[ModelFit | None, np.ndarray | None, list[str]]:
+    """Maximum likelihood of the Merton model, with the jump intensity free, bounded above or fixed.
+
+    A fixed intensity is left out of the search; a bound replaces the upper end
+    of the search box for ln lambda. Either way the other four parameters are
+    fitted by the same likelihood. At an active bound the intensity is treated
+    as fixed there: it gets no standard error, and the others get theirs from
+    the information with the intensity held at the bound.
+    """
     from scipy import optimize
 
     r = np.diff(np.log(series.values))
     dt = series.dt
+    bounds = list(_MERTON_BOUNDS)
+    if max_intensity is not None:
+        bounds[2] = (bounds[2][0], math.log(max_intensity))
+    free = [0, 1, 3, 4] if fixed_intensity is not None else [0, 1, 2, 3, 4]
+    free_bounds = [bounds[i] for i in free]
 
-    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = _merton_loglik(theta, r, dt)
-        return -value, -grad
+    def full(x: np.ndarray) -> np.ndarray:
+        if fixed_intensity is None:
+            return x
+        return np.array([x[0], x[1], math.log(fixed_intensity), x[2], x[3]])
+
+    def objective(x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = _merton_loglik(full(x), r, dt)
+        return -value, -grad[free]
 
     best = None
     with np.errstate(all="ignore"):
         for start in _merton_starts(r, dt):
-            start = np.array([np.clip(v, lo, hi) for v, (lo, hi) in zip(start, _MERTON_BOUNDS, strict=True)])
+            start = np.array([np.clip(start[i], lo, hi) for i, (lo, hi) in zip(free, free_bounds, strict=True)])
             res = optimize.minimize(
-                objective, start, jac=True, method="L-BFGS-B", bounds=_MERTON_BOUNDS, options={"maxiter": 500}
+                objective, start, jac=True, method="L-BFGS-B", bounds=free_bounds, options={"maxiter": 500}
             )
             if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
                 best = res
     if best is None:
         _warn("the Merton jump-diffusion could not be fitted to btc_price (no finite likelihood); the log-normal is used.", log)
         return None, None, []
-    theta = best.x
+    theta = full(best.x)
     loglik = -float(best.fun)
     mu, sigma, lam, jm, js = theta[0], math.exp(theta[1]), math.exp(theta[2]), theta[3], math.exp(theta[4])
-    notes = []
-    at_bound = [i for i, (v, (lo, hi)) in enumerate(zip(theta, _MERTON_BOUNDS, strict=True)) if min(v - lo, hi - v) < 1e-6]
+    if fixed_intensity is not None:  # exactly the value given, and never a rounding above a bound
+        lam = float(fixed_intensity)
+    elif max_intensity is not None:
+        lam = min(lam, float(max_intensity))
     names = ("mu", "sigma", "jump_intensity", "jump_mean", "jump_sd")
+    notes = []
+    held = fixed_intensity is not None
+    if fixed_intensity is not None:
+        notes.append(f"jump_intensity fixed at {fixed_intensity:g}/year (jump_intensity=); the other four fitted given it")
+    elif max_intensity is not None and bounds[2][1] - theta[2] < 1e-6:
+        held = True
+        notes.append(
+            f"jump_intensity at the bound max_jump_intensity = {max_intensity:g}/year: no standard error is given for it, "
+            "and the others' are conditional on it"
+        )
+    # The search box's own limits; a user's bound on the intensity is not one of them.
+    at_bound = [
+        i
+        for i, (v, (lo, hi)) in enumerate(zip(theta, _MERTON_BOUNDS, strict=True))
+        if min(v - lo, hi - v) < 1e-6 and not (i == 2 and held)
+    ]
     if at_bound:
         which = ", ".join(names[i] for i in at_bound)
         notes.append(f"on the boundary of its range: {which}; standard errors are not given")
 
-    # Observed information from differences of the analytic gradient.
+    # Observed information from differences of the analytic gradient, over the parameters not held.
+    varied = [0, 1, 3, 4] if held else [0, 1, 2, 3, 4]
     h = 1e-5 * np.maximum(1.0, np.abs(theta))
-    hess = np.empty((5, 5))
+    hess = np.empty((len(varied), len(varied)))
     with np.errstate(all="ignore"):
-        for i in range(5):
+        for row, i in enumerate(varied):
             e = np.zeros(5)
             e[i] = h[i]
-            hess[i] = (_merton_loglik(theta + e, r, dt)[1] - _merton_loglik(theta - e, r, dt)[1]) / (2.0 * h[i])
-    cov = _covariance(-hess) if not at_bound else None
-    if cov is None and not at_bound:
+            hess[row] = (_merton_loglik(theta + e, r, dt)[1][varied] - _merton_loglik(theta - e, r, dt)[1][varied]) / (
+                2.0 * h[i]
+            )
+    cov_varied = _covariance(-hess) if not at_bound else None
+    if cov_varied is None and not at_bound:
         notes.append("the observed information is not positive definite; standard errors are not given")
+    cov = None
+    if cov_varied is not None:
+        cov = np.zeros((5, 5))
+        cov[np.ix_(varied, varied)] = cov_varied
     se = _delta_se(np.diag([1.0, sigma, lam, 1.0, js]), cov)
+    if held:
+        se[2] = math.nan
 
     # Diffusion shocks: E[Z | return], which leaves out what the jumps explain.
     _, post, counts, resid, var, _ = _merton_terms(theta, r, dt)
@@ -722,6 +843,27 @@ def _fit_merton(series: _Series, frequency: str, log: list[str]) -> tuple[ModelF
         notes=tuple(notes),
     )
     return fit, shocks, [names[i] for i in at_bound]
+
+
+def _weak_jumps(fit: ModelFit, dt: float, judged: tuple[str, ...]) -> list[str]:
+    """Why the Merton fit is weakly identified (empty when it is not); see WEAK_JUMPS_PER_INTERVAL."""
+    lam, sigma = fit["jump_intensity"].value, fit["sigma"].value
+    size = math.hypot(fit["jump_mean"].value, fit["jump_sd"].value)
+    unit = {"daily": "day", "weekly": "week", "monthly": "month"}[fit.frequency]
+    reasons = []
+    if "jump_intensity" in judged and lam * dt > WEAK_JUMPS_PER_INTERVAL:
+        reasons.append(f"{lam * dt:.2g} jumps expected a {unit} (over {WEAK_JUMPS_PER_INTERVAL:g}: no rare events)")
+    scale = sigma * math.sqrt(dt)
+    if size < WEAK_JUMP_SIZE * scale:
+        reasons.append(
+            f"a typical jump of {size:.3g} in log price, {size / scale:.2g} times the {unit}'s diffusion s.d. "
+            f"(under {WEAK_JUMP_SIZE:g}: like ordinary moves)"
+        )
+    for name in judged:
+        est = fit[name]
+        if math.isfinite(est.std_error) and est.std_error > WEAK_RELATIVE_SE * est.value:
+            reasons.append(f"{name} {_fmt(est.value)} with standard error {_fmt(est.std_error)}")
+    return reasons
 
 
 # --------------------------------------------------------------------------- #
@@ -1174,7 +1316,8 @@ def _correlation_overrides(corr: pd.DataFrame, nobs: pd.DataFrame, span: str) ->
     return {"correlation.matrix": matrix}, {"correlation.matrix": note}
 
 
-def _annotate_toml(text: str, notes: Mapping[str, str]) -> str:
+def _annotate_toml(text: str, comments: Mapping[str, list[str]]) -> str:
+    """``text`` with each parameter's comment lines (whole lines, ``#`` included) above it."""
     out = []
     section = ""
     for line in text.split("\n"):
@@ -1183,11 +1326,42 @@ def _annotate_toml(text: str, notes: Mapping[str, str]) -> str:
             section = stripped[1:-1]
         elif line and not line.startswith((" ", "#", "]")) and " = " in line:
             key = line.split(" = ", 1)[0].strip()
-            note = notes.get(f"{section}.{key}")
-            if note:
-                out.append(f"# fit: {note}")
+            out.extend(comments.get(f"{section}.{key}", ()))
         out.append(line)
     return "\n".join(out)
+
+
+def _is_real(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _start_from_data(
+    base: Scenario, last: _dt.date, set_start: bool
+) -> tuple[Scenario, dict[str, Any], dict[str, str], dict[str, str]]:
+    """The base the fits are made against: with ``set_start``, started the day after the last date.
+
+    The start height moves with the date along the schedule the hashrate fit
+    itself uses (:func:`_block_heights`): the historical halvings before the
+    base's start, ``blocks_per_day`` after it. Returns that base, the
+    parameters set, why each was set, and those deliberately left alone.
+    """
+    start = last + _dt.timedelta(days=1)
+    old_start, old_height = base.simulation.start, base.protocol.start_height
+    if not set_start:
+        note = f"set_start=False (the data end {last.isoformat()})"
+        return base, {}, {}, {"simulation.start": note, "protocol.start_height": "kept with simulation.start"}
+    days = (start - old_start).days
+    height = int(round(float(_block_heights(np.array([float(days)]), base)[0])))
+    moved = base.with_overrides({"simulation.start": start, "protocol.start_height": height})
+    rule = "interpolated from the historical halvings" if days < 0 else f"{base.protocol.blocks_per_day:g} blocks a day"
+    reasons = {
+        "simulation.start": f"the day after the last date of the data, {last.isoformat()}",
+        "protocol.start_height": (
+            f"{old_height} at {old_start} moved {days:+d} days along the base's schedule ({rule})" if days else
+            f"the base's height at that date"
+        ),
+    }
+    return moved, {"simulation.start": start, "protocol.start_height": height}, reasons, {}
 
 
 # --------------------------------------------------------------------------- #
@@ -1202,6 +1376,11 @@ def calibrate(
     power_seasonality: bool | None = None,
     jump_test_level: float = 0.05,
     fit_markup: bool = False,
+    fit_drift: bool = False,
+    jump_intensity: float | None = None,
+    max_jump_intensity: float | None = None,
+    set_start: bool = True,
+    set_initial: bool = True,
 ) -> CalibrationResult:
     """Fit pivotmc's market models to historical data.
 
@@ -1238,6 +1417,29 @@ def calibrate(
         g = 0) into ``overrides``. By default the scenario keeps its own
         markup (``"equilibrium"``: the network starts in equilibrium) and only
         the speed and volatility of the hashrate are taken from the fit.
+    fit_drift : bool
+        Put the estimated drift of the BTC price into ``btc.mu``. By default
+        it is estimated and printed with its standard error, marked as not
+        applied, and the scenario keeps its own ``mu``: a historical drift
+        (about 0.7 a year over 2015-25, with a standard error of 0.2) is not a
+        forecast.
+    jump_intensity : float, optional
+        Fix the jump intensity lambda (jumps per year, 0 to 365) and fit the
+        other Merton parameters given it; 0 fits the log-normal only.
+    max_jump_intensity : float, optional
+        Bound the jump intensity above (jumps per year, above 0.001); the
+        Merton model is fitted by the same likelihood within the bound.
+    set_start : bool
+        Start the scenario the day after the last date of the data:
+        ``simulation.start`` moves there and ``protocol.start_height`` moves
+        with it along the base's block schedule (historical halvings before
+        the base's start, ``blocks_per_day`` after it). Otherwise the base's
+        start date and height are kept.
+    set_initial : bool
+        Set each factor's value at t = 0 (``btc.price``, ``fees.initial_btc``,
+        ``hashrate.initial_ehs``, ``power.price``, ``hosting.lease_rate``)
+        from the last observation of its column, when that observation lies
+        within one step of the end of the data.
 
     Returns
     -------
@@ -1258,7 +1460,9 @@ def calibrate(
         Gaps (each interval is fitted with its own time step), too few
         observations for the jump model or for seasonality, correlations
         left at 0 or adjusted, estimates a scenario cannot accept (that
-        model's values are then left out of ``overrides``).
+        model's values are then left out of ``overrides``), a weakly
+        identified jump model (see Notes), starting values observed far from
+        the start date.
 
     Notes
     -----
@@ -1273,7 +1477,29 @@ def calibrate(
     lambda = 0 lies on the boundary of the parameter space and the jump size
     parameters are then not identified (Davies' problem): treat p-values near
     the level with care. Shocks for the correlation are the diffusion shocks
-    given the return, ``E[Z | r]``.
+    given the return, ``E[Z | r]``. With ``jump_intensity`` fixed the test has 2
+    degrees of freedom; either constraint leaves the choice between the two
+    models to the test.
+
+    Weak identification. When the Merton fit is used, a CalibrationWarning
+    says it is weakly identified if any of these holds: more than
+    ``WEAK_JUMPS_PER_INTERVAL`` (0.1) jumps are expected per observation
+    interval, so jumps are no rare events (daily data: above 36.5 a year); a
+    typical jump, ``sqrt(m_J^2 + s_J^2)``, is under ``WEAK_JUMP_SIZE`` (3)
+    diffusion standard deviations of one interval, ``sigma sqrt(dt)``, the
+    usual bound of an outlier, so most jumps cannot be told from the
+    diffusion's own moves; or the
+    standard error of the intensity or of the jump standard deviation is
+    over ``WEAK_RELATIVE_SE`` (0.5) times the estimate. Daily BTC 2015-25
+    meets the first: about 250 jumps a year (0.7 a day) of about 3.1 daily
+    standard deviations, a fat-tailed diffusion rather than rare jumps. A fixed
+    intensity, or one at its bound, is not judged.
+
+    Starting values. The last value of a column is taken as the state at the
+    end of its date, so the start is the day after. Parameters that hold "at
+    t = 0" and are not fitted (``DATED_LEVELS``: the network and frontier
+    efficiencies, the lease level when the lease is not in the data) are not
+    moved with the start date; the result lists them.
 
     Fees, power, lease. Exact conditional Gaussian likelihood of the log-OU
     transition ``x_{i+1} - m_{i+1} = e^{-k dt}(x_i - m_i) + noise`` with
@@ -1310,6 +1536,17 @@ def calibrate(
         raise ValidationError(f"fees_unit = {fees_unit!r} is not allowed: it must be 'block' or 'day'.")
     if not (0.0 < jump_test_level < 1.0):
         raise ValidationError(f"jump_test_level = {jump_test_level!r} is not allowed: it must be in (0, 1).")
+    if jump_intensity is not None and max_jump_intensity is not None:
+        raise ValidationError("give jump_intensity (a fixed value) or max_jump_intensity (a bound), not both.")
+    if jump_intensity is not None and not (_is_real(jump_intensity) and 0.0 <= jump_intensity <= 365.0):
+        raise ValidationError(
+            f"jump_intensity = {jump_intensity!r} is not allowed: it must be a number of jumps a year from 0 to 365."
+        )
+    if max_jump_intensity is not None and not (_is_real(max_jump_intensity) and 1e-3 < max_jump_intensity <= 365.0):
+        raise ValidationError(
+            f"max_jump_intensity = {max_jump_intensity!r} is not allowed: "
+            "it must be a number of jumps a year above 0.001 and at most 365."
+        )
     log: list[str] = []
 
     frame, source = _read(data)
@@ -1328,8 +1565,7 @@ def calibrate(
     if "hashrate" in present and "btc_price" not in present:
         raise ValidationError("the hashrate model needs btc_price in the same data (its equilibrium moves with the price).")
 
-    start = np.datetime64(base.simulation.start, "D")
-    series: dict[str, _Series] = {}
+    observed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for column in present:
         values = _check_values(frame, column, dates)
         valid = np.isfinite(values)
@@ -1341,8 +1577,17 @@ def calibrate(
             values = values / base.protocol.blocks_per_day
         obs_dates = dates[valid]
         _check_spacing(column, obs_dates, inferred, log)
+        observed[column] = (obs_dates, values[valid])
+
+    # The start date comes first: the fits measure time from it (the lease level, the network
+    # efficiency) and the hashrate model reads block heights off the schedule that ends there.
+    last = max(d[-1] for d, _ in observed.values())
+    base_for_fit, set_from_data, set_reasons, not_set = _start_from_data(base, _to_date(last), set_start)
+    start = np.datetime64(base_for_fit.simulation.start, "D")
+    series: dict[str, _Series] = {}
+    for column, (obs_dates, values) in observed.items():
         t = (obs_dates - start).astype(np.int64) / DAYS_PER_YEAR
-        series[column] = _Series(column, obs_dates, values[valid], t)
+        series[column] = _Series(column, obs_dates, values, t)
 
     def need(column: str, model: str, minimum: int) -> None:
         n = series[column].values.size
@@ -1364,8 +1609,10 @@ def calibrate(
         merton = z_m = None
         boundary: list[str] = []
         why_no_jumps = "the likelihood-ratio test does not warrant jumps"
-        if s.values.size >= MIN_OBSERVATIONS["merton"]:
-            merton, z_m, boundary = _fit_merton(s, inferred, log)
+        if jump_intensity == 0.0:
+            why_no_jumps = "fixed at 0 by jump_intensity"
+        elif s.values.size >= MIN_OBSERVATIONS["merton"]:
+            merton, z_m, boundary = _fit_merton(s, inferred, log, jump_intensity, max_jump_intensity)
             if merton is None:
                 why_no_jumps = "the Merton fit failed"
         else:
@@ -1378,7 +1625,8 @@ def calibrate(
         if merton is not None:
             models["btc_merton"] = merton
             statistic = max(2.0 * (merton.log_likelihood - lognormal.log_likelihood), 0.0)
-            jump_test = LikelihoodRatioTest(statistic, 3, float(stats.chi2.sf(statistic, 3)), jump_test_level)
+            df = 2 if jump_intensity is not None else 3  # a fixed intensity is not estimated
+            jump_test = LikelihoodRatioTest(statistic, df, float(stats.chi2.sf(statistic, df)), jump_test_level)
             # On log-normal data the jump parameters drift to a bound (no jumps, or jumps of size 0)
             # and the test keeps the log-normal; a bound matters only when the Merton fit is used.
             if boundary and jump_test.warranted:
@@ -1390,6 +1638,23 @@ def calibrate(
                     "standard errors are not given.",
                     log,
                 )
+            if jump_test.warranted:
+                lam = merton["jump_intensity"].value
+                held = jump_intensity is not None or (
+                    max_jump_intensity is not None and not math.isfinite(merton["jump_intensity"].std_error)
+                    and lam >= 0.999 * max_jump_intensity
+                )
+                judged = ("jump_sd",) if held else ("jump_intensity", "jump_sd")
+                reasons = _weak_jumps(merton, float(np.median(s.dt)), judged)
+                if reasons:
+                    small = any("rare" in r or "ordinary" in r for r in reasons)
+                    _warn(
+                        f"btc_merton is weakly identified: {' and '.join(reasons)}, so "
+                        + ("many small jumps stand in for fat tails" if small else "the data say little about the jumps")
+                        + "; fix or bound the intensity (jump_intensity=, max_jump_intensity=; "
+                        "--jump-intensity, --max-jump-intensity).",
+                        log,
+                    )
         models["btc_lognormal"] = lognormal
         add_shocks("btc", s, z_m if merton is not None and jump_test.warranted else z_ln)
 
@@ -1405,7 +1670,9 @@ def calibrate(
             fees_per_block = pd.to_numeric(frame["fees"], errors="coerce").to_numpy(dtype=np.float64)
             if fees_unit == "day":
                 fees_per_block = fees_per_block / base.protocol.blocks_per_day
-        models["hashrate"], z, _ = _fit_hashrate(series["hashrate"], frame, dates, fees_per_block, base, inferred, log)
+        models["hashrate"], z, _ = _fit_hashrate(
+            series["hashrate"], frame, dates, fees_per_block, base_for_fit, inferred, log
+        )
         add_shocks("hashrate", series["hashrate"], z)
 
     if "power_price" in series:
@@ -1444,8 +1711,16 @@ def calibrate(
         used.insert(0, "btc_merton" if jump_test is not None and jump_test.warranted else "btc_lognormal")
     for name in used:
         model_overrides, notes = _model_overrides(models[name], fit_markup, why_no_jumps)
+        if name in ("btc_merton", "btc_lognormal") and not fit_drift:
+            # A historical drift is not a forecast: estimated and reported, applied only when asked.
+            del model_overrides["btc.mu"], notes["btc.mu"]
+            mu = models[name]["mu"]
+            not_set["btc.mu"] = (
+                f"the historical drift {_fmt(mu.value)} (s.e. {_fmt(mu.std_error)}; {name}, {models[name].span}) "
+                "is not a forecast; fit_drift=True (--fit-drift) applies it"
+            )
         try:
-            base.with_overrides(model_overrides)
+            base_for_fit.with_overrides(model_overrides)
         except ValidationError as exc:
             _warn(f"the {name} estimates are left out of the overrides, as the scenario rejects them: {exc}", log)
             continue
@@ -1456,6 +1731,48 @@ def calibrate(
         model_overrides, notes = _correlation_overrides(correlation, correlation_nobs, span)
         overrides.update(model_overrides)
         fit_notes.update(notes)
+
+    # Starting values: the last observation of each column, where it is recent enough.
+    longest = _FREQUENCIES[inferred].longest
+    for column, parameter in START_VALUES.items():
+        if column not in series:
+            not_set[parameter] = f"no {column} in the data"
+            continue
+        s = series[column]
+        when = s.end.isoformat()
+        stale = int((last - s.dates[-1]).astype(np.int64))
+        if not set_initial:
+            not_set[parameter] = f"set_initial=False (last {column} {_fmt(s.values[-1])} on {when})"
+        elif stale > longest:
+            not_set[parameter] = f"the last {column} ({when}) is {stale} days older than the end of the data"
+        else:
+            value = float(f"{s.values[-1]:.{START_VALUE_DIGITS}g}")
+            try:
+                base_for_fit.with_overrides({**overrides, parameter: value})
+            except ValidationError as exc:
+                _warn(f"{parameter} is not set from the last {column}, as the scenario rejects it: {exc}", log)
+                not_set[parameter] = f"the scenario rejects the last {column} {_fmt(value)} ({when})"
+                continue
+            set_from_data[parameter] = value
+            converted = " (converted to BTC per block)" if column == "fees" and fees_unit == "day" else ""
+            set_reasons[parameter] = f"the last {column}, {when}{converted}"
+    if set_initial and not set_start and any(p in set_from_data for p in START_VALUES.values()):
+        gap = (base.simulation.start - (_to_date(last) + _dt.timedelta(days=1))).days
+        if abs(gap) > longest:
+            _warn(
+                f"the starting values are the last observations ({_to_date(last)}) while the scenario starts "
+                f"{abs(gap)} days {'later' if gap > 0 else 'earlier'} than the day after them ({base.simulation.start}), "
+                "as set_start=False keeps the base's start.",
+                log,
+            )
+    if base_for_fit.simulation.start != base.simulation.start:
+        for parameter in DATED_LEVELS:
+            if parameter not in overrides:
+                not_set[parameter] = (
+                    f"its base value, given at {base.simulation.start}, is taken to hold at the new start "
+                    f"{base_for_fit.simulation.start} (not moved with the date)"
+                )
+    overrides = {**set_from_data, **overrides}
     base.with_overrides(overrides)  # the pieces were each valid; so must the whole be
 
     return CalibrationResult(
@@ -1468,5 +1785,9 @@ def calibrate(
         base=base,
         warnings=log,
         source=source,
+        set_from_data=set_from_data,
+        not_set=not_set,
+        last_date=_to_date(last),
         _fit_notes=fit_notes,
+        _set_reasons=set_reasons,
     )

@@ -156,6 +156,22 @@ def _build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--base", help="scenario TOML the fit starts from (default: the built-in default scenario)")
     cal.add_argument("--fees-unit", choices=("block", "day"), help="whether the fees column is BTC per block or per day")
     cal.add_argument("--fit-markup", action="store_true", help="also set hashrate.markup from the fitted intercept")
+    cal.add_argument(
+        "--fit-drift", action="store_true",
+        help="also set btc.mu from the historical drift (by default it is printed, not applied: history is no forecast)",
+    )
+    cal.add_argument("--jump-intensity", type=float, metavar="LAMBDA", help="fix the BTC jump intensity (jumps/year, 0 to 365)")
+    cal.add_argument(
+        "--max-jump-intensity", type=float, metavar="LAMBDA", help="bound the BTC jump intensity above (jumps/year)"
+    )
+    cal.add_argument(
+        "--keep-start", action="store_true",
+        help="keep the base's start date and block height (default: start the day after the last date of the data)",
+    )
+    cal.add_argument(
+        "--keep-initial", action="store_true",
+        help="keep the base's values at t = 0 (default: the last observation of each column in the data)",
+    )
 
     sens = sub.add_parser(
         "sensitivity",
@@ -378,7 +394,11 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = calibrate(args.data, base, fees_unit=args.fees_unit, fit_markup=args.fit_markup)
+            result = calibrate(
+                args.data, base, fees_unit=args.fees_unit, fit_markup=args.fit_markup, fit_drift=args.fit_drift,
+                jump_intensity=args.jump_intensity, max_jump_intensity=args.max_jump_intensity,
+                set_start=not args.keep_start, set_initial=not args.keep_initial,
+            )
         finally:  # one line each, like the errors, rather than Python's source-line format
             for warning in caught:
                 print(f"pivotmc: warning: {warning.message}", file=sys.stderr)
