@@ -310,16 +310,18 @@ def _reading(summary: xr.Dataset) -> list[str]:
         "<b>sd</b>: how widely NPV varies from path to path. <b>P5, P50, P95</b>: the NPV that 5%, 50% and 95% of paths fall below.",
         f"<b>VaR{pct}</b> (value at risk) is a loss: the strategy loses this much or more on the worst {tail}% of paths "
         f"(the {tail}th percentile of NPV, with its sign flipped). <b>CVaR{pct}</b> (expected shortfall) is the average loss "
-        f"on those worst {tail}% of paths, so it is never below VaR{pct}. A negative VaR or CVaR is a gain: "
-        "the strategy makes money even in its bad cases.",
+        f"on those worst {tail}% of paths, so it is never below VaR{pct}. A negative figure is a gain: a negative VaR "
+        f"means the strategy makes money on at least {100 - float(tail):g}% of its paths, a negative CVaR that even its worst "
+        f"{tail}% make money on average.",
     ]
     var = summary["var"].values / 1e6
     cvar = summary["cvar"].values / 1e6
     cases = []
     for name, v, c in zip(summary.strategy.values, var, cvar):
         first = (f"loses USD {v:,.1f} m or more on its worst {tail}% of paths" if v > 0
-                 else f"makes at least USD {-v:,.1f} m even on its worst {tail}% of paths")
-        second = f"on average it loses USD {c:,.1f} m there" if c > 0 else f"on average it makes USD {-c:,.1f} m there"
+                 else f"makes at least USD {-v:,.1f} m on {100 - float(tail):g}% of its paths")
+        second = (f"those worst {tail}% lose USD {c:,.1f} m on average" if c > 0
+                  else f"even its worst {tail}% of paths make USD {-c:,.1f} m on average")
         cases.append(f"<li><b>{_e(name)}</b> {first} (VaR{pct} = {v:,.1f}); {second} (CVaR{pct} = {c:,.1f}).</li>")
     items.append(f"In this result:<ul>{''.join(cases)}</ul>")
     items.append("<b>P(loss)</b>: the share of paths on which the strategy's NPV is negative.")
