@@ -97,6 +97,11 @@ def test_figures_explain_missing_inputs():
             figure(static)
     # Valued, but no path converts in three years without exit values: no dates to draw.
     assert np.all(bare["switch_decision"].values == -1)
+    # Never converting, the switch is mine path by path: the legends say so, its line hiding mine's.
+    np.testing.assert_array_equal(bare.npv.sel(strategy="switch"), bare.npv.sel(strategy="mine"))
+    for figure in (plots.npv_distribution(bare), plots.cash_flow_profile(bare)):
+        texts = [t.get_text() for t in figure.legends[0].get_texts()]
+        assert "switch (= mine)" in texts and "mine" in texts and "host" in texts
     with pytest.raises(ValidationError, match="no path"):
         plots.switch_dates(bare)
     with pytest.raises(ValidationError, match="per_year"):

@@ -78,6 +78,17 @@ def _strategies(ds: xr.Dataset, strategies) -> list[str]:
     return list(strategies)
 
 
+def _labels(values: dict[str, np.ndarray]) -> dict[str, str]:
+    """Legend labels that say when a strategy's line is drawn exactly under another's ('switch (= mine)')."""
+    labels = {}
+    seen: list[str] = []
+    for name, v in values.items():
+        twin = next((other for other in seen if np.array_equal(values[other], v)), None)
+        labels[name] = f"{name} (= {twin})" if twin is not None else name
+        seen.append(name)
+    return labels
+
+
 def _step_word(ds: xr.Dataset) -> str:
     """What one time step of the result is called: month, week, day (or 'step')."""
     if "t_years" not in ds.coords or ds.sizes.get("time", 0) < 1:
@@ -108,10 +119,12 @@ def npv_distribution(ds: xr.Dataset, strategies=None, bins: int = 80, level: flo
     tag = f"VaR{round(level * 100, 6):g}"
     fig = _figure(figsize=(12, 4.2), layout="constrained")
     hist_ax, cdf_ax = fig.subplots(1, 2)
-    for name in _strategies(ds, strategies):
+    names = _strategies(ds, strategies)
+    labels = _labels({name: ds.npv.sel(strategy=name).values for name in names})
+    for name in names:
         npv = np.sort(ds.npv.sel(strategy=name).values) / _MILLION
-        line = cdf_ax.plot(npv, 100.0 * np.arange(1, npv.size + 1) / npv.size, label=name)[0]
-        hist_ax.hist(npv, bins=bins, histtype="step", density=True, color=line.get_color(), label=name)
+        line = cdf_ax.plot(npv, 100.0 * np.arange(1, npv.size + 1) / npv.size, label=labels[name])[0]
+        hist_ax.hist(npv, bins=bins, histtype="step", density=True, color=line.get_color(), label=labels[name])
         var_point = np.quantile(npv, 1.0 - level)
         for ax in (hist_ax, cdf_ax):
             ax.axvline(var_point, color=line.get_color(), linestyle=":", linewidth=1.2)
@@ -201,8 +214,10 @@ def cash_flow_profile(ds: xr.Dataset, strategies=None):
     step = _step_word(ds)
     fig = _figure(figsize=(10, 3.8), layout="constrained")
     ax = fig.subplots()
-    for name in _strategies(ds, strategies):
-        ax.plot(ds.time.values, ds.cash_flow_mean.sel(strategy=name).values / _MILLION, label=name, linewidth=1.3)
+    names = _strategies(ds, strategies)
+    labels = _labels({name: ds.cash_flow_mean.sel(strategy=name).values for name in names})
+    for name in names:
+        ax.plot(ds.time.values, ds.cash_flow_mean.sel(strategy=name).values / _MILLION, label=labels[name], linewidth=1.3)
     ax.axhline(0.0, color="grey", linewidth=0.8)
     ax.set(title=f"Mean cash flow per {step}, before discounting", ylabel=f"USD m per {step}")
     _date_axis(ax)

@@ -368,6 +368,21 @@ def _sensitivity_section(ds: xr.Dataset, sens: xr.Dataset) -> list[str]:
     return parts
 
 
+def _spending(ds: xr.Dataset, scenario) -> str:
+    """What the negative stretches of the cash-flow profile are, for the strategies the result values."""
+    names = [str(s) for s in ds.strategy.values]
+    converting = [n for n in ("host", "hybrid") if n in names]
+    what = []
+    if converting:
+        what.append(f"converting the site to hosting ({' and '.join(converting)} at the start"
+                    + (", switch on the paths where it converts)" if "switch" in names else ")"))
+    elif "switch" in names:
+        what.append("converting the site to hosting (switch, on the paths where it converts)")
+    if scenario is not None and any(n in names for n in ("mine", "hybrid", "switch")):
+        what.append(f"a new ASIC fleet every {scenario.mining.refresh_years:g} years while the site mines")
+    return f"Negative stretches are spending: {' and '.join(what)}." if what else ""
+
+
 def _boundary_rises(ds: xr.Dataset) -> bool:
     """Whether the exercise boundary's median lease rate is higher at the last date with a boundary than at the first."""
     if "switch_boundary_lease_rate" not in ds:
@@ -422,9 +437,7 @@ def render_report(ds: xr.Dataset, sensitivity: xr.Dataset | None = None, title: 
         ),
         _figure(f"Mean cash flow per {step}", plots.cash_flow_profile(ds)),
         _caption(
-            f"Each strategy's cash flow in each {step}, averaged over all paths, before discounting. Negative stretches are "
-            "spending: converting the site to hosting (host and hybrid at the start, switch on the paths where it converts)"
-            + (f" and, while the site mines, a new ASIC fleet every {scenario.mining.refresh_years:g} years." if scenario is not None else ".")
+            f"Each strategy's cash flow in each {step}, averaged over all paths, before discounting. " + _spending(ds, scenario)
         ),
     ]
     if "kept_path" in ds.dims and ds.sizes["kept_path"] >= 2:
