@@ -279,7 +279,8 @@ def tornado(sens: xr.Dataset, strategy: str = "host", top: int = 15):
     base = float(sens.base_mean_npv.sel(strategy=strategy).values) / _MILLION
     names = [str(p) for p in sens.parameter.values]
     base_values = sens["base_value"].values if "base_value" in sens else np.full(len(names), np.nan)
-    spread = np.nan_to_num(np.abs(change[:, 1] - change[:, 0]))
+    # Down to up, or the one shock that ran where the other was skipped.
+    spread = np.where(np.isfinite(change).all(axis=1), np.abs(change[:, 1] - change[:, 0]), np.nansum(np.abs(change), axis=1))
     order = np.argsort(spread, kind="stable")[-top:]  # ascending: the largest effect ends on top
     rel = float(sens.attrs.get("rel_shock", np.nan))
     shock_text = [f"-{rel * 100:g}%", f"+{rel * 100:g}%"] if np.isfinite(rel) else ["down", "up"]
