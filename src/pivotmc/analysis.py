@@ -590,8 +590,11 @@ def _tie_lines(names: list[str], equal: np.ndarray) -> list[str]:
         return _wrap("No ties: for every pair, P(row > column) + P(column > row) = 100%.")
     lines = _wrap("Ties, P(row = column): " + ", ".join(f"{a} = {b} on {_fmt_pct(p)}" for a, b, p in ties) + ".")
     note = "For every pair, P(row > column) + P(column > row) + ties = 100%"
-    if any({a, b} == {"switch", "mine"} for a, b, _ in ties):
+    pairs = [{a, b} for a, b, _ in ties]
+    if {"switch", "mine"} in pairs:
         note += "; switch equals mine on the paths on which it never converts"
+    if {"switch", "host"} in pairs:
+        note += "; switch equals host on the paths on which it converts at the start"
     return lines + _wrap(note + ".")
 
 

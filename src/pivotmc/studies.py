@@ -694,7 +694,9 @@ def format_sweep(ds: xr.Dataset, scale: float = _MILLION, unit_label: str = "USD
         note = "P(B > A) = 100% - P(A > B) - P(A = B)"
         note += "; ties are shown where a pair ties on some path." if tied else "; no pair ties on any path."
         if ("switch", "mine") in tied:
-            note += " Switch equals mine on the paths where it never converts."
+            note += " Switch equals mine on the paths on which it never converts."
+        if ("switch", "host") in tied:
+            note += " Switch equals host on the paths on which it converts at the start."
         lines += _wrap(note)
     if any_zero:
         lines += _wrap("0: no path changes from the base case.")
