@@ -416,7 +416,7 @@ def test_ties_are_counted_and_shown():
     assert s["prob_equal"].sel(strategy="mine", versus="switch").item() == 0.5
     assert np.isnan(s["prob_equal"].sel(strategy="mine", versus="mine").item())
     text = " ".join(format_summary(s).split())  # the notes wrap at 100 columns
-    assert "Ties, P(row = column): switch = mine on 50.0%." in text
+    assert "Ties, P(row = column): switch = mine on 50.0% of paths." in text
     assert "P(row > column) + P(column > row) + ties = 100%" in text
     assert "switch equals mine on the paths on which it never converts" in text
     # Without ties, the note says the pairs add up to 100% by themselves.

@@ -464,18 +464,24 @@ def _column_decimals(ses: np.ndarray, floor: int, cap: int) -> int:
 
 def _pm_cells(values: np.ndarray, ses: np.ndarray, decimals: int, signed: bool = False) -> list[str]:
     """``value ± se`` cells of one width with their ``±`` aligned; "-" for NaN and "0" for an exact 0 ± 0."""
-    parts: list[tuple[str, str] | None] = []
+    parts: list[tuple[str, str] | None] = []  # (value, se) texts; None for NaN
     for v, s in zip(np.asarray(values, dtype=np.float64), np.asarray(ses, dtype=np.float64)):
         if not math.isfinite(v):
-            parts.append((_DASH, ""))
+            parts.append(None)
         elif v == 0.0 and s == 0.0:
             parts.append(("0", ""))
         else:
             text = f"{v:+,.{decimals}f}" if signed else f"{v:,.{decimals}f}"
             parts.append((text, f"{s:,.{decimals}f}" if math.isfinite(s) else "?"))
-    width_v = max((len(a) for a, _ in parts), default=0)
-    width_s = max((len(b) for _, b in parts), default=0)
-    return [a.rjust(width_v) + (f" ± {b.rjust(width_s)}" if b else " " * (width_s + 3 if width_s else 0)) for a, b in parts]
+    shown = [part for part in parts if part is not None]
+    width_v = max((len(a) for a, _ in shown), default=0)
+    width_s = max((len(b) for _, b in shown), default=0)
+    width = width_v + (width_s + 3 if width_s else 0)
+    return [
+        _DASH.rjust(width) if part is None
+        else part[0].rjust(width_v) + (f" ± {part[1].rjust(width_s)}" if part[1] else "").ljust(width - width_v)
+        for part in parts
+    ]
 
 
 def _table(
@@ -588,7 +594,7 @@ def _tie_lines(names: list[str], equal: np.ndarray) -> list[str]:
             if math.isfinite(equal[i, j]) and equal[i, j] > 0.0]
     if not ties:
         return _wrap("No ties: for every pair, P(row > column) + P(column > row) = 100%.")
-    lines = _wrap("Ties, P(row = column): " + ", ".join(f"{a} = {b} on {_fmt_pct(p)}" for a, b, p in ties) + ".")
+    lines = _wrap("Ties, P(row = column): " + ", ".join(f"{a} = {b} on {_fmt_pct(p)} of paths" for a, b, p in ties) + ".")
     note = "For every pair, P(row > column) + P(column > row) + ties = 100%"
     pairs = [{a, b} for a, b, _ in ties]
     if {"switch", "mine"} in pairs:

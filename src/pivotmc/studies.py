@@ -20,7 +20,7 @@ import xarray as xr
 from .analysis import _column_decimals, _fmt_pct, _pm_cells, _table, _wrap
 from .engine import simulate
 from .errors import ValidationError
-from .scenario import FACTORS, Bound, Scenario
+from .scenario import Bound, Scenario
 
 __all__ = [
     "sensitivity",
@@ -86,9 +86,8 @@ def _parameter(scenario: Scenario, name: str) -> _Parameter:
         a, _, b = key.partition("_")
         scenario.with_overrides({name: 0.0})  # an unknown pair gets the scenario's own message
         return _Parameter(name, scenario.correlation.pair(a, b), Bound(-1.0, 1.0), 0, False)
-    section = getattr(scenario, section_name, None)
-    known = {f.name: f for f in fields(section)} if section is not None and section_name in {
-        f.name for f in fields(scenario)} else {}
+    section = getattr(scenario, section_name) if section_name in {f.name for f in fields(scenario)} else None
+    known = {f.name: f for f in fields(section)} if section is not None else {}
     if key not in known:
         scenario.with_overrides({name: 0.0})  # raises the scenario's message for an unknown name
         raise ValidationError(f"unknown parameter {name!r}.")  # pragma: no cover (with_overrides raised)
@@ -569,7 +568,7 @@ def format_sensitivity(ds: xr.Dataset, scale: float = _MILLION, unit_label: str 
     lines += _wrap(f"{n_paths:,} paths per case, seed {ds.attrs.get('seed', '?')}, backend "
                    f"{ds.attrs.get('backend', '?')!r}, common random numbers; switch policy: "
                    f"{ds.attrs.get('switch_policy', 'as simulate learns it')}.")
-    lines += _wrap(f"Shocks: down = v - {rel:.0%} of |v|, up = v + {rel:.0%} of |v| (down always lowers the value); "
+    lines += _wrap(f"Shocks: down = v - {100 * rel:g}% of |v|, up = v + {100 * rel:g}% of |v| (down always lowers the value); "
                    "whole-unit parameters move by whole units (steps), at least one; a value of 0 is not shocked.")
     lines += _base_line(ds, strategies, scale, unit_label)
     lines.append("")
