@@ -400,3 +400,82 @@ def test_format_summary_scales_amounts():
     assert "USD k" in text
     assert "2,000.0" in text  # mean of 8e6 / 4 paths, in thousands
     assert "25.0%" in text  # one path in four is a loss
+
+
+# --- ties, the option value explained, provenance, widths ---------------------
+
+
+def test_ties_are_counted_and_shown():
+    # switch equals mine on the two paths where it "never converts" (hand-computed shares).
+    mine = np.array([1.0, 2.0, 3.0, 4.0])
+    switch = np.array([1.0, 2.0, 5.0, 0.0])
+    s = summarize(make_ds(np.stack([mine, switch]), ["mine", "switch"]))
+    assert s["prob_greater"].sel(strategy="switch", versus="mine").item() == 0.25
+    assert s["prob_greater"].sel(strategy="mine", versus="switch").item() == 0.25
+    assert s["prob_equal"].sel(strategy="switch", versus="mine").item() == 0.5
+    assert s["prob_equal"].sel(strategy="mine", versus="switch").item() == 0.5
+    assert np.isnan(s["prob_equal"].sel(strategy="mine", versus="mine").item())
+    text = " ".join(format_summary(s).split())  # the notes wrap at 100 columns
+    assert "Ties, P(row = column): switch = mine on 50.0% of paths." in text
+    assert "P(row > column) + P(column > row) + ties = 100%" in text
+    assert "switch equals mine on the paths on which it never converts" in text
+    # Without ties, the note says the pairs add up to 100% by themselves.
+    no_ties = format_summary(summarize(make_ds(np.stack([mine, mine + 1.0]), ["mine", "host"])))
+    assert "No ties" in no_ties and "Ties, P(row = column)" not in no_ties
+
+
+@given(arrays(np.float64, (3, 12), elements=st.sampled_from([-1.0, 0.0, 2.0, 5.0])))
+@settings(max_examples=50, deadline=None)
+def test_greater_both_ways_and_equal_add_up_to_one(npv):
+    s = summarize(make_ds(npv))
+    total = s["prob_greater"].values + s["prob_greater"].values.T + s["prob_equal"].values
+    off = ~np.eye(3, dtype=bool)
+    np.testing.assert_allclose(total[off], 1.0, rtol=0, atol=1e-15)
+
+
+def test_option_value_line_says_what_it_is():
+    text = format_summary(summarize(switch_ds(3e6)))  # host is the better static strategy
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("Option to wait (switch - host"))
+    explained = " ".join(line.strip() for line in lines[at + 1 : at + 4])
+    assert "the mean over paths of NPV(switch) - NPV(host)" in explained
+    assert "host being the better of mine and host by mean NPV" in explained
+    assert "standard error of that mean, from the paired differences" in explained
+
+
+def test_summary_restates_how_the_result_was_made(tmp_path):
+    import pivotmc
+    from pivotmc.io import load, save
+    from pivotmc.scenario import Scenario
+
+    scenario = Scenario.default().with_overrides({
+        "simulation.horizon_years": 2.0, "simulation.discount_rate": 0.1, "site.grid_mw": 60.0,
+        "strategies.evaluate": ["mine", "host"],
+    })
+    ds = pivotmc.simulate(scenario, n_paths=50, seed=7, backend="reference")
+    s = summarize(load(save(ds, tmp_path / "r.nc")))  # a saved result, as pivotmc summarize reads it
+    assert s.attrs["seed"] == 7 and s.attrs["backend"] == "reference"
+    assert s.attrs["pivotmc_version"] == pivotmc.__version__
+    assert (s.attrs["horizon_years"], s.attrs["discount_rate"], s.attrs["site_grid_mw"]) == (2.0, 0.1, 60.0)
+    assert s.attrs["steps_per_year"] == 12 and s.attrs["start_date"] == "2026-01-01"
+    text = format_summary(s)
+    head = text.splitlines()[:3]
+    assert "50 paths" in head[0]
+    assert head[1] == "Scenario: from 2026-01-01 over 2 years in monthly steps; discount rate 10% a year; site grid 60 MW"
+    assert head[2] == f"Run: seed 7, backend 'reference', pivotmc {pivotmc.__version__}"
+    # A bare npv array has none of it, and the summary says nothing of it.
+    assert "Run:" not in format_summary(summarize(ds[["npv"]].drop_attrs()))
+
+
+def test_format_summary_fits_in_100_columns_and_columns_share_decimals():
+    ds = switch_ds()
+    text = format_summary(summarize(ds))
+    assert max(len(line) for line in text.splitlines()) <= 100
+    table = text.split("\n\n")[1].splitlines()[2:]  # the per-strategy rows
+    decimals = {row.split()[1].split(".")[1] and len(row.split()[1].split(".")[1]) for row in table}
+    assert len(decimals) == 1  # one format for the whole "mean ± SE" column
+    # Amounts a thousand times larger: the difference matrix continues in a second block.
+    huge = ds.assign(npv=ds["npv"] * 1e4)
+    wide = format_summary(summarize(huge))
+    assert max(len(line) for line in wide.splitlines()) <= 100
+    assert wide.count("switch") > text.count("switch")

@@ -129,3 +129,199 @@ def test_command_line_sensitivity_sweep_and_report(tmp_path, capsys):
     assert html.count("data:image/png;base64,") >= 4  # distribution, profile, fan charts, tornado x strategies
     assert main(["sweep", "--grid", "btc.sigma"]) == 2
     assert "section.key=v1,v2" in capsys.readouterr().err
+
+
+# --- what a shock means -------------------------------------------------------
+
+
+def _shocks(name: str, rel: float, scenario: Scenario = SHORT):
+    from pivotmc.studies import _parameter, _shocked
+
+    return _shocked(_parameter(scenario, name), rel)
+
+
+def test_down_lowers_and_up_raises_a_negative_parameter():
+    # jump_mean = -0.05 and lease_trend = -0.03: v (1 -/+ r) would raise the value on "down".
+    for name, base in (("btc.jump_mean", -0.05), ("hosting.lease_trend", -0.03)):
+        (down, down_cut, _), (up, up_cut, _) = _shocks(name, 0.2)
+        assert down == pytest.approx(base * 1.2) and up == pytest.approx(base * 0.8)
+        assert down < base < up and not down_cut and not up_cut
+    ten_years = SHORT.with_overrides({"simulation.horizon_years": 10.0, "strategies.evaluate": ["mine", "host"]})
+    ds = sensitivity(ten_years, ["hosting.lease_trend"], rel_shock=0.2, n_paths=300, seed=1)
+    np.testing.assert_allclose(ds.value.values, [[-0.036, -0.024]], rtol=1e-12)
+    # A more negative lease trend lowers the lease rates, so host's mean NPV falls on "down" and rises on "up".
+    change = ds.change.sel(parameter="hosting.lease_trend", strategy="host").values
+    se = ds.change_se.sel(parameter="hosting.lease_trend", strategy="host").values
+    assert change[0] < -5 * se[0] and change[1] > 5 * se[1]
+
+
+def test_integer_parameters_move_by_whole_units_at_least_one():
+    # switch.decisions_per_year = 4 (an int): 20% is 0.8 of a unit, rounded to one whole unit.
+    assert [v for v, _, _ in _shocks("switch.decisions_per_year", 0.2)] == [3.0, 5.0]
+    assert [v for v, _, _ in _shocks("switch.decisions_per_year", 0.6)] == [2.0, 6.0]  # 2.4 -> 2 units
+    assert [v for v, _, _ in _shocks("switch.learning_paths", 0.2)] == [1600.0, 2400.0]
+    # switch.degree = 2 in [1, 4]: 90% is 2 units; down stops at 1 (clipped), up reaches 4 exactly (not clipped).
+    assert [(v, cut) for v, cut, _ in _shocks("switch.degree", 0.9)] == [(1.0, True), (4.0, False)]
+
+
+def test_refresh_years_moves_by_whole_time_steps():
+    # 4 years at 12 steps a year: 20% is 9.6 steps, so 10 steps; 1% would be 0.48, so one step.
+    assert [v for v, _, _ in _shocks("mining.refresh_years", 0.2)] == [38 / 12, 58 / 12]
+    assert [v for v, _, _ in _shocks("mining.refresh_years", 0.01)] == [47 / 12, 49 / 12]
+    ds = sensitivity(SHORT.with_overrides({"simulation.horizon_years": 6.0}), ["mining.refresh_years"],
+                     rel_shock=0.2, n_paths=200, seed=1)
+    assert ds.skip_reason.values.tolist() == [["", ""]]
+    assert np.isfinite(ds.change.values).all()
+    # An earlier refresh of a fleet that is as efficient as the frontier costs mining money within 6 years.
+    assert ds.change.sel(shock="down", strategy="mine").item() != 0.0
+
+
+def test_a_shock_cut_at_a_bound_is_flagged_and_marked():
+    from pivotmc.studies import format_sensitivity
+
+    ds = sensitivity(SHORT, ["mining.uptime", "mining.pue"], rel_shock=0.2, n_paths=200, seed=3)
+    # uptime 0.97 x 1.2 leaves [0, 1]: up stops at 1; pue 1.05 x 0.8 leaves [1, 3]: down stops at 1.
+    np.testing.assert_allclose(ds.value.values, [[0.776, 1.0], [1.0, 1.26]], rtol=1e-12)
+    assert ds.clipped.values.tolist() == [[False, True], [True, False]]
+    text = format_sensitivity(ds)
+    up = next(line for line in text.splitlines() if line.strip().startswith("up") and "1.000*" in line)
+    assert up and "* cut short at the parameter's bound" in text
+
+
+def test_zero_parameters_and_parameters_at_a_bound_are_skipped_with_the_reason():
+    from pivotmc.studies import format_sensitivity
+
+    at_bound = SHORT.with_overrides({"mining.uptime": 1.0})
+    ds = sensitivity(at_bound, ["hashrate.growth", "mining.uptime"], rel_shock=0.2, n_paths=200, seed=1)
+    reasons = ds.skip_reason.values
+    assert "is 0" in reasons[0, 0] and "is 0" in reasons[0, 1]
+    assert reasons[1, 0] == "" and "no room to shock mining.uptime = 1 up" in reasons[1, 1]
+    assert np.isnan(ds.change.values[0]).all() and np.isnan(ds.change.values[1, 1]).all()
+    assert not ds.clipped.values.any()  # a skipped shock is not a clipped one
+    text = format_sensitivity(ds)
+    assert "skipped: hashrate.growth is 0: a relative shock does not move it" in text
+    assert "no room to shock mining.uptime = 1 up" in text
+    assert all(len(line) <= 100 for line in text.splitlines())
+
+
+def test_sensitivity_names_an_unknown_parameter():
+    with pytest.raises(ValidationError, match="btc.sigmaa"):
+        sensitivity(SHORT, ["btc.sigmaa"], n_paths=10)
+    with pytest.raises(ValidationError, match="not a number"):
+        sensitivity(SHORT, ["hashrate.markup"], n_paths=10)  # "equilibrium": no value to shock
+
+
+def test_sensitivity_result_survives_a_netcdf_round_trip(tmp_path):
+    from pivotmc.io import load, save
+
+    ds = sensitivity(SHORT, ["hashrate.growth", "mining.uptime"], rel_shock=0.2, n_paths=100, seed=1)
+    back = load(save(ds, tmp_path / "sens.nc"))
+    assert back.clipped.dtype == bool and back.clipped.values.tolist() == ds.clipped.values.tolist()
+    assert back.skip_reason.values.tolist() == ds.skip_reason.values.tolist()
+
+
+def test_progress_is_called_with_zero_and_after_every_case():
+    from pivotmc.studies import simulate_to_precision
+
+    calls = []
+    sensitivity(SHORT, ["btc.price", "hashrate.growth"], n_paths=100, seed=1, progress=lambda *a: calls.append(a))
+    assert calls == [(k, 5) for k in range(6)]  # base, then two shocks each (the skipped ones of growth too)
+    calls.clear()
+    sweep(SHORT, {"btc.sigma": [0.3, 0.5], "hosting.lease_rate": [100.0, 140.0, 180.0]}, n_paths=100, seed=1,
+          progress=lambda *a: calls.append(a))
+    assert calls == [(k, 7) for k in range(8)]  # the base case, then six combinations
+    calls.clear()
+    simulate_to_precision(SHORT, precision=0.0001, seed=5, batch_paths=500, max_paths=1500,
+                          progress=lambda *a: calls.append(a))
+    assert calls == [(0, 1500), (500, 1500), (1000, 1500), (1500, 1500)]
+    calls.clear()
+    ds = simulate_to_precision(SHORT, precision=0.05, seed=5, batch_paths=500, max_paths=200_000,
+                               progress=lambda *a: calls.append(a))
+    n = ds.attrs["n_paths"]
+    assert calls[0] == (0, 200_000) and calls[-1] == (n, n) and len(calls) == n // 500 + 1
+
+
+# --- sweeps against the base case ----------------------------------------------
+
+
+def test_sweep_changes_and_standard_errors_are_paired_with_the_base_case():
+    grid = {"btc.sigma": [0.3, 0.7], "hosting.lease_rate": [100.0, 180.0]}
+    ds = sweep(SHORT, grid, n_paths=600, seed=6)
+    base = pivotmc.simulate(SHORT, n_paths=600, seed=6).npv.values
+    case = pivotmc.simulate(SHORT.with_overrides({"btc.sigma": 0.7, "hosting.lease_rate": 100.0}), n_paths=600, seed=6)
+    x = case.npv.values
+    diff = x - base
+    cell = ds.sel({"btc.sigma": 0.7, "hosting.lease_rate": 100.0})
+    np.testing.assert_allclose(cell.change.values, diff.mean(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(cell.change_se.values, diff.std(axis=1, ddof=1) / np.sqrt(600), rtol=1e-12)
+    np.testing.assert_allclose(ds.base_mean_npv.values, base.mean(axis=1), rtol=1e-12)
+    assert ds["btc.sigma"].attrs["base_value"] == 0.5 and "btc.sigma = 0.5" in ds.attrs["base_case"]
+    # mine does not depend on the lease rate: no path changes, and the paired error is exactly 0
+    mine = ds.sel(strategy="mine", **{"btc.sigma": 0.3})
+    assert mine.change.values.tolist() == [mine.change.values[0]] * 2 and mine.change.values[0] != 0.0
+    assert ds.sel(strategy="mine", **{"btc.sigma": 0.7}).change_se.values.tolist() != [0.0, 0.0]
+    # Every pair of strategies, ties apart, counted path by path.
+    names = list(ds.strategy.values)
+    for a in range(len(names)):
+        for b in range(len(names)):
+            if a != b:
+                assert cell.prob_greater.values[a, b] == np.mean(x[a] > x[b])
+                assert cell.prob_equal.values[a, b] == np.mean(x[a] == x[b])
+    total = cell.prob_greater + cell.prob_greater.rename(strategy="versus", versus="strategy") + cell.prob_equal
+    off = ~np.eye(len(names), dtype=bool)
+    np.testing.assert_allclose(total.transpose("strategy", "versus").values[off], 1.0, rtol=1e-12)
+    assert cell.p_host_beats_mine.item() == cell.prob_greater.sel(strategy="host", versus="mine").item()
+
+
+def test_sweep_of_the_base_case_changes_nothing():
+    ds = sweep(SHORT, {"btc.sigma": [0.5]}, n_paths=200, seed=2)
+    assert (ds.change.values == 0.0).all() and (ds.change_se.values == 0.0).all()
+    np.testing.assert_array_equal(ds.mean_npv.values[0], ds.base_mean_npv.values)
+
+
+# --- tables ---------------------------------------------------------------------
+
+
+def _check_table_text(text: str) -> None:
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 100, max(lines, key=len)
+
+
+def test_tables_fit_in_100_columns_for_the_default_scenario():
+    from pivotmc.studies import format_sensitivity, format_sweep
+
+    default = Scenario.default().with_overrides({"switch.learning_paths": 2000})  # the policy learned on fewer paths
+    sens = sensitivity(default, n_paths=100, seed=1)
+    assert set(sens.parameter.values) == set(continuous_parameters(default))
+    assert not np.isnan(sens.change.values).any()  # mining.refresh_years too, by whole steps
+    text = format_sensitivity(sens)
+    _check_table_text(text)
+    assert text.count("(base ") == sens.sizes["parameter"]
+    swp = sweep(default, {"btc.sigma": [0.3, 0.7], "hosting.lease_rate": [100, 180]}, n_paths=100, seed=1)
+    text = format_sweep(swp)
+    _check_table_text(text)
+    assert "switch=mine" in text  # switch ties with mine where it never converts
+    # Amounts a thousand times larger still fit: the tables continue in a second block of columns.
+    for big, fmt in ((sens, format_sensitivity), (swp, format_sweep)):
+        scaled = big.copy()
+        for var in ("change", "change_se", "mean_npv", "mean_npv_se", "base_mean_npv", "base_mean_npv_se"):
+            scaled[var] = scaled[var] * 1e4
+        wide = fmt(scaled)
+        _check_table_text(wide)
+        assert wide.count("------") > fmt(big).count("------")
+
+
+def test_format_sweep_shares_a_format_per_column():
+    import re
+
+    from pivotmc.studies import format_sweep
+
+    ds = sweep(SHORT, {"hosting.lease_rate": [100, 140.5]}, n_paths=200, seed=1)
+    text = format_sweep(ds)
+    assert "100.0" in text and "140.5" in text  # one format for the column, the base's 140.0 included
+    for title in ("Mean NPV ± standard error", "Change in mean NPV from the base case"):
+        table = text.split(title)[1].split("\n\n")[0].splitlines()[3:]
+        # each row: a "value ± se" cell per strategy that the lease rate moves (a lone 0 for the others)
+        decimals = [[(len(v), len(e)) for v, e in re.findall(r"[-+]?[\d,]+\.(\d+) ± [\d,]+\.(\d+)", row)]
+                    for row in table]
+        assert decimals[0] and all(row == decimals[0] for row in decimals), (title, decimals)

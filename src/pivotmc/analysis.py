@@ -12,6 +12,8 @@ records them, how many paths convert and when.
 from __future__ import annotations
 
 import math
+import textwrap
+import tomllib
 from itertools import combinations
 from numbers import Real
 
@@ -155,6 +157,10 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
         ``prob_greater``, ``prob_greater_se``
             ``P(NPV_a > NPV_b)`` with binomial standard error. Ties count as
             not greater, so ``P(a > b) + P(b > a)`` can be below 1.
+        ``prob_equal``
+            ``P(NPV_a == NPV_b)``, the ties, so that
+            ``P(a > b) + P(b > a) + P(a == b) = 1``. Switch ties with mine on
+            every path on which it never converts.
         ``mean_difference``, ``mean_difference_se``
             Mean of ``NPV_a - NPV_b`` and the standard error
             ``sd(NPV_a - NPV_b) / sqrt(n)``. With common random numbers this
@@ -183,7 +189,12 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
 
         Every variable carries a ``long_name`` and, but for the date,
         ``units`` (``"USD"``, ``"1"`` or ``"years"``) attributes; the dataset
-        attributes record ``n_paths``, ``level`` and ``quantile_method``.
+        attributes record ``n_paths``, ``level`` and ``quantile_method``,
+        and, where ``ds`` is a simulation result that records them, how it
+        was made: ``seed``, ``backend`` and ``pivotmc_version`` as they are,
+        and from its ``scenario`` the main assumptions ``start_date``,
+        ``horizon_years``, ``steps_per_year``, ``discount_rate`` and
+        ``site_grid_mw``.
 
     Raises
     ------
@@ -243,12 +254,14 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
     prob_loss = np.array([np.count_nonzero(row < 0.0) for row in values]) / n
 
     prob_greater = np.full((n_strat, n_strat), np.nan)
+    prob_equal = np.full((n_strat, n_strat), np.nan)
     mean_diff = np.full((n_strat, n_strat), np.nan)
     mean_diff_se = np.full((n_strat, n_strat), np.nan)
     for i, j in combinations(range(n_strat), 2):
         a, b = values[i], values[j]
         prob_greater[i, j] = np.count_nonzero(a > b) / n
         prob_greater[j, i] = np.count_nonzero(b > a) / n
+        prob_equal[i, j] = prob_equal[j, i] = np.count_nonzero(a == b) / n
         d_mean, d_sd = _difference_moments(a, b)
         d_se = d_sd / sqrt_n
         mean_diff[i, j], mean_diff[j, i] = d_mean, 0.0 - d_mean  # not -d_mean: no "-0.0" for equal strategies
@@ -288,6 +301,9 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
             "prob_greater_se": pair(
                 _binomial_se(prob_greater, n), one, "binomial standard error of prob_greater"
             ),
+            "prob_equal": pair(
+                prob_equal, one, "probability that NPV(strategy) == NPV(versus), pathwise (ties)"
+            ),
             "mean_difference": pair(
                 mean_diff, usd, "mean pathwise NPV(strategy) - NPV(versus)"
             ),
@@ -301,12 +317,43 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
             "level": level,
             "quantile_method": "linear",
             "loss_convention": "loss = -NPV; var and cvar are positive for losses",
+            **_run_attrs(ds.attrs),
         },
     )
     names = [str(s) for s in labels]
     if "switch" in names:
         out = out.assign(_option_value(names, mean, mean_diff, mean_diff_se))
         out = out.assign(_conversions(ds, n))
+    return out
+
+
+#: Attributes of a simulation result that a summary restates as they are.
+_RUN_ATTRS = ("seed", "backend", "pivotmc_version")
+#: Main assumptions a summary restates, from the result's scenario: (section, key, summary attribute).
+_ASSUMPTIONS = (
+    ("simulation", "start", "start_date"),
+    ("simulation", "horizon_years", "horizon_years"),
+    ("simulation", "steps_per_year", "steps_per_year"),
+    ("simulation", "discount_rate", "discount_rate"),
+    ("site", "grid_mw", "site_grid_mw"),
+)
+
+
+def _run_attrs(attrs: dict) -> dict:
+    """What a summary needs to say how the result was made: the run's settings and main assumptions."""
+    out = {key: attrs[key] for key in _RUN_ATTRS if key in attrs}
+    text = attrs.get("scenario")
+    if isinstance(text, str):
+        try:
+            scenario = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            scenario = {}
+        for section, key, name in _ASSUMPTIONS:
+            value = scenario.get(section, {}).get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[name] = value
+            elif value is not None:
+                out[name] = str(value)  # the start date
     return out
 
 
@@ -376,6 +423,8 @@ def _conversions(ds: xr.Dataset, n: int) -> dict:
 # ---------------------------------------------------------------------------
 
 _DASH = "-"
+#: Width of the plain-text tables and notes, in characters.
+TEXT_WIDTH = 100
 
 
 def _se_decimals(se: float, floor: int) -> int:
@@ -400,29 +449,101 @@ def _fmt_pct(value: float) -> str:
     return _DASH if not math.isfinite(value) else f"{100.0 * value:.1f}%"
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """Align a first text column left and the remaining columns right."""
-    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
-    lines = []
-    for r_idx, row in enumerate([header, *rows]):
-        cells = [row[0].ljust(widths[0])]
-        cells += [cell.rjust(w) for cell, w in zip(row[1:], widths[1:])]
-        lines.append("  ".join(cells).rstrip())
-        if r_idx == 0:
-            lines.append("  ".join("-" * w for w in widths))
+def _column_decimals(ses: np.ndarray, floor: int, cap: int) -> int:
+    """Decimals shared by a column of amounts: two significant figures of its largest standard error.
+
+    The largest, not a typical one: a change that is deterministic (its standard error a
+    rounding residue) would otherwise ask for every decimal up to ``cap``.
+    """
+    ses = np.asarray(ses, dtype=np.float64)
+    finite = ses[np.isfinite(ses)]
+    if finite.size == 0 or finite.max() <= 0.0:
+        return floor
+    return min(cap, _se_decimals(float(finite.max()), floor))
+
+
+def _pm_cells(values: np.ndarray, ses: np.ndarray, decimals: int, signed: bool = False) -> list[str]:
+    """``value ± se`` cells of one width with their ``±`` aligned; "-" for NaN and "0" for an exact 0 ± 0."""
+    parts: list[tuple[str, str] | None] = []  # (value, se) texts; None for NaN
+    for v, s in zip(np.asarray(values, dtype=np.float64), np.asarray(ses, dtype=np.float64)):
+        if not math.isfinite(v):
+            parts.append(None)
+        elif v == 0.0 and s == 0.0:
+            parts.append(("0", ""))
+        else:
+            text = f"{v:+,.{decimals}f}" if signed else f"{v:,.{decimals}f}"
+            parts.append((text, f"{s:,.{decimals}f}" if math.isfinite(s) else "?"))
+    shown = [part for part in parts if part is not None]
+    width_v = max((len(a) for a, _ in shown), default=0)
+    width_s = max((len(b) for _, b in shown), default=0)
+    width = width_v + (width_s + 3 if width_s else 0)
+    return [
+        _DASH.rjust(width) if part is None
+        else part[0].rjust(width_v) + (f" ± {part[1].rjust(width_s)}" if part[1] else "").ljust(width - width_v)
+        for part in parts
+    ]
+
+
+def _table(
+    header: list[str], rows: list, width: int = TEXT_WIDTH, fixed: int = 1, align: str | None = None
+) -> list[str]:
+    """Align rows of cells under a header and a rule, at most ``width`` columns wide.
+
+    The first column aligns left and the others right unless ``align`` (one
+    ``l`` or ``r`` a column) says otherwise. A row that is a ``str`` is printed
+    as it is: a title or a note spanning the table. A table wider than
+    ``width`` continues below in blocks of columns, each repeating the first
+    ``fixed`` columns.
+    """
+    n_col = len(header)
+    align = align or "l" + "r" * (n_col - 1)
+    cell_rows = [row for row in rows if not isinstance(row, str)]
+    widths = [max(len(row[c]) for row in [header, *cell_rows]) for c in range(n_col)]
+    fixed = min(fixed, n_col)
+    fixed_width = sum(widths[:fixed]) + 2 * max(fixed - 1, 0)
+    blocks: list[list[int]] = [[]]
+    used = fixed_width
+    for c in range(fixed, n_col):
+        if blocks[-1] and used + 2 + widths[c] > width:
+            blocks.append([])
+            used = fixed_width
+        blocks[-1].append(c)
+        used += 2 + widths[c]
+
+    def line(row: list[str], columns: list[int]) -> str:
+        cells = [row[c].ljust(widths[c]) if align[c] == "l" else row[c].rjust(widths[c]) for c in columns]
+        return "  ".join(cells).rstrip()
+
+    lines: list[str] = []
+    for number, block in enumerate(blocks):
+        columns = list(range(fixed)) + block
+        if number:
+            lines.append("")
+        lines.append(line(header, columns))
+        lines.append("  ".join("-" * widths[c] for c in columns))
+        lines += [row if isinstance(row, str) else line(row, columns) for row in rows]
     return lines
 
 
+def _wrap(text: str, indent: str = "", width: int = TEXT_WIDTH) -> list[str]:
+    """``text`` in lines of at most ``width``, the first after ``indent``, the others under it and two further in."""
+    return textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=" " * (len(indent) + 2),
+                         break_on_hyphens=False) or [""]
+
+
 def _switch_lines(summary: xr.Dataset, scale: float, unit_label: str) -> list[str]:
-    """The option value and the conversions of the switch, a line each, where the summary has them."""
+    """The option value, what it is, and the conversions of the switch, where the summary has them."""
     lines = []
     if "option_value" in summary:
         best = summary["option_value"].attrs.get("compared_with", "the better static strategy")
         value = float(summary["option_value"]) / scale
         se = float(summary["option_value_se"]) / scale
         static = [s for s in STATIC_STRATEGIES if s in summary["strategy"].values]
-        versus = f"switch - {best}, the better of {' and '.join(static)} by mean" if len(static) > 1 else f"switch - {best}"
-        lines.append(f"Option to wait ({versus}): {_fmt_pm(value, se, 1)} {unit_label}, pathwise")
+        which = (f"{best} being the better of {' and '.join(static)} by mean NPV" if len(static) > 1
+                 else f"{best} being the only one of {' and '.join(STATIC_STRATEGIES)} valued")
+        lines.append(f"Option to wait (switch - {best}, path by path): {_fmt_pm(value, se, 1)} {unit_label}")
+        lines += _wrap(f"= the mean over paths of NPV(switch) - NPV({best}), {which}; ± is the standard "
+                       "error of that mean, from the paired differences.", indent="  ")
     if "switch_converted" in summary:
         share = float(summary["switch_converted"])
         if share > 0.0:
@@ -435,8 +556,56 @@ def _switch_lines(summary: xr.Dataset, scale: float, unit_label: str) -> list[st
     return [""] + lines if lines else []
 
 
+_STEP_NAMES = {12: "monthly", 52: "weekly", 365: "daily"}
+
+
+def _provenance_lines(attrs: dict) -> list[str]:
+    """The run's main assumptions and settings, where the summary records them (see :func:`summarize`)."""
+    lines = []
+    scenario = []
+    if "start_date" in attrs:
+        scenario.append(f"from {attrs['start_date']}")
+    if "horizon_years" in attrs:
+        steps = attrs.get("steps_per_year")
+        every = f" in {_STEP_NAMES.get(int(steps), f'{steps} a year')} steps" if steps is not None else ""
+        scenario.append(f"over {float(attrs['horizon_years']):g} years{every}")
+    parts = [" ".join(scenario)] if scenario else []
+    if "discount_rate" in attrs:
+        parts.append(f"discount rate {100.0 * float(attrs['discount_rate']):g}% a year")
+    if "site_grid_mw" in attrs:
+        parts.append(f"site grid {float(attrs['site_grid_mw']):,.6g} MW")
+    if parts:
+        lines += _wrap("Scenario: " + "; ".join(parts))
+    run = []
+    if "seed" in attrs:
+        run.append(f"seed {attrs['seed']}")
+    if "backend" in attrs:
+        run.append(f"backend {attrs['backend']!r}")
+    if "pivotmc_version" in attrs:
+        run.append(f"pivotmc {attrs['pivotmc_version']}")
+    if run:
+        lines += _wrap("Run: " + ", ".join(run))
+    return lines
+
+
+def _tie_lines(names: list[str], equal: np.ndarray) -> list[str]:
+    """The ties of the P(row > column) matrix, and the note that makes its pairs add up."""
+    ties = [(names[j], names[i], equal[i, j]) for i, j in combinations(range(len(names)), 2)
+            if math.isfinite(equal[i, j]) and equal[i, j] > 0.0]
+    if not ties:
+        return _wrap("No ties: for every pair, P(row > column) + P(column > row) = 100%.")
+    lines = _wrap("Ties, P(row = column): " + ", ".join(f"{a} = {b} on {_fmt_pct(p)} of paths" for a, b, p in ties) + ".")
+    note = "For every pair, P(row > column) + P(column > row) + ties = 100%"
+    pairs = [{a, b} for a, b, _ in ties]
+    if {"switch", "mine"} in pairs:
+        note += "; switch equals mine on the paths on which it never converts"
+    if {"switch", "host"} in pairs:
+        note += "; switch equals host on the paths on which it converts at the start"
+    return lines + _wrap(note + ".")
+
+
 def format_summary(summary: xr.Dataset, scale: float = 1e6, unit_label: str = "USD m") -> str:
-    """Render a :func:`summarize` result as an aligned plain-text report.
+    """Render a :func:`summarize` result as an aligned plain-text report, at most 100 columns wide.
 
     Parameters
     ----------
@@ -450,15 +619,21 @@ def format_summary(summary: xr.Dataset, scale: float = 1e6, unit_label: str = "U
     Returns
     -------
     str
-        A header line with the number of paths, a per-strategy table (mean
-        with its standard error, sd, P5, P50, P95, VaR, CVaR, P(loss)), the
-        matrix of pathwise ``P(row > column)`` and the matrix of pathwise mean
-        differences ``row - column`` with standard errors. Where the summary
-        has them, a line with the switch's option value (and the strategy it
-        is compared with) and one with the share of paths that convert and
-        the median conversion date follow the table. Amounts carry one
-        decimal, widened where needed to show a standard error to two
-        significant figures; probabilities are percentages with one decimal.
+        A header line with the number of paths and, where the summary records
+        them (a summary of a simulation result), a line with the scenario's
+        main assumptions (start, horizon and steps, discount rate, site grid
+        MW) and one with the run's seed, backend and pivotmc version. Then a
+        per-strategy table (mean with its standard error, sd, P5, P50, P95,
+        VaR, CVaR, P(loss)), the matrix of pathwise ``P(row > column)`` with
+        the pairs that tie and a note on how a pair's entries add up, and the
+        matrix of pathwise mean differences ``row - column`` with standard
+        errors. Where the summary has them, the switch's option value (with a
+        line saying what it is and what its standard error is) and the share
+        of paths that convert with the median conversion date follow the
+        first table. Amounts carry one decimal, more where a column needs them
+        to show its standard errors to two significant figures (a column's
+        amounts share their decimals); probabilities are percentages with one
+        decimal.
     """
     if not scale > 0 or not math.isfinite(scale):
         raise ValidationError(f"scale must be a positive finite number, got {scale!r}")
@@ -475,17 +650,19 @@ def format_summary(summary: xr.Dataset, scale: float = 1e6, unit_label: str = "U
     var, cvar = money("var"), money("cvar")
     prob_loss = np.asarray(summary["prob_loss"].values, dtype=np.float64)
 
-    lines = [
+    lines = _wrap(
         f"NPV summary over {n_paths:,} paths "
-        f"(amounts in {unit_label}; VaR/CVaR at level {level:.10g}, loss = -NPV)",
-        "",
-    ]
+        f"(amounts in {unit_label}; VaR/CVaR at level {level:.10g}, loss = -NPV)"
+    )
+    lines += _provenance_lines(summary.attrs)
+    lines.append("")
     header = ["strategy", "mean ± SE", "sd", "P5", "P50", "P95",
               f"VaR{tag}", f"CVaR{tag}", "P(loss)"]
+    mean_cells = _pm_cells(mean, se, min(4, max(_se_decimals(x, 1) for x in se)))
     rows = [
         [
             name,
-            _fmt_pm(mean[i], se[i], 1),
+            mean_cells[i],
             _fmt_num(sd[i], 1),
             _fmt_num(p5[i], 1),
             _fmt_num(p50[i], 1),
@@ -507,11 +684,12 @@ def format_summary(summary: xr.Dataset, scale: float = 1e6, unit_label: str = "U
             [[name, *(_fmt_pct(pg[i, j]) for j in range(len(names)))]
              for i, name in enumerate(names)],
         )
+        if "prob_equal" in summary:
+            lines += _tie_lines(names, np.asarray(summary["prob_equal"].values, dtype=np.float64))
         md, md_se = money("mean_difference"), money("mean_difference_se")
+        off = ~np.eye(len(names), dtype=bool)
+        decimals = min(4, max(_se_decimals(x, 1) for x in md_se[off]))
+        columns = [_pm_cells(md[:, j], md_se[:, j], decimals) for j in range(len(names))]
         lines += ["", f"Mean difference row - column ± SE, pathwise ({unit_label})"]
-        lines += _table(
-            ["", *names],
-            [[name, *(_fmt_pm(md[i, j], md_se[i, j], 1) for j in range(len(names)))]
-             for i, name in enumerate(names)],
-        )
+        lines += _table(["", *names], [[name, *(col[i] for col in columns)] for i, name in enumerate(names)])
     return "\n".join(lines) + "\n"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import itertools
 import math
 import os
 import re
@@ -160,9 +159,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "--fit-drift", action="store_true",
         help="also set btc.mu from the historical drift (by default it is printed, not applied: history is no forecast)",
     )
-    cal.add_argument("--jump-intensity", type=float, metavar="LAMBDA", help="fix the BTC jump intensity (jumps/year, 0 to 365)")
+    cal.add_argument("--jump-intensity", type=_number, metavar="LAMBDA", help="fix the BTC jump intensity (jumps/year, 0 to 365)")
     cal.add_argument(
-        "--max-jump-intensity", type=float, metavar="LAMBDA", help="bound the BTC jump intensity above (jumps/year)"
+        "--max-jump-intensity", type=_number, metavar="LAMBDA", help="bound the BTC jump intensity above (jumps/year)"
     )
     cal.add_argument(
         "--keep-start", action="store_true",
@@ -177,14 +176,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "sensitivity",
         help="change in mean NPV when each parameter moves down and up (tornado data)",
         description=(
-            "Shock each parameter by -/+ SHOCK (relative) on common random numbers and print the change in "
-            "every strategy's mean NPV with its paired standard error. Without --param, every continuous "
+            "Shock each parameter down to v - SHOCK |v| and up to v + SHOCK |v| on common random numbers and print "
+            "the change in every strategy's mean NPV with its paired standard error. Whole-unit parameters move by "
+            "whole units; a shock cut short at a bound is marked. Without --param, every non-zero continuous "
             "parameter is shocked."
         ),
     )
     sens.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in default scenario)")
     sens.add_argument("--param", action="append", metavar="SECTION.KEY", help="parameter to shock (repeatable)")
-    sens.add_argument("--shock", type=_number, default=0.2, help="relative shock (default 0.2)")
+    sens.add_argument("--shock", type=_number, default=0.2, help="relative shock, in (0, 1) (default 0.2)")
     sens.add_argument("--paths", type=_count, default=20_000, help="paths per scenario (default 20,000)")
     sens.add_argument("--seed", type=_seed, default=0, help="random seed shared by every scenario (default 0)")
     sens.add_argument("--backend", default="auto", help="auto (default), cpu, reference, ...")
@@ -193,7 +193,11 @@ def _build_parser() -> argparse.ArgumentParser:
     swp = sub.add_parser(
         "sweep",
         help="mean NPV over a grid of parameter values, on common random numbers",
-        description="Simulate every combination of the --grid values on common random numbers and print mean NPVs.",
+        description=(
+            "Simulate every combination of the --grid values and the scenario as given (the base case) on common "
+            "random numbers, and print mean NPVs, changes from the base case with paired standard errors, and "
+            "P(A > B) for every pair of strategies."
+        ),
     )
     swp.add_argument("scenario", nargs="?", help="scenario TOML file (default: the built-in default scenario)")
     swp.add_argument("--grid", action="append", required=True, metavar="SECTION.KEY=V1,V2,...",
@@ -331,10 +335,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     computed = args.paths - found
     notes = []
     if computed:
-        notes.append(
-            f"{computed:,} paths x {steps} steps on backend {ds.attrs['backend']!r} in {elapsed:.2f} s "
-            f"({computed * steps / elapsed:,.0f} path-steps/s); seed {args.seed}."
-        )
+        notes.append(f"{computed:,} paths x {steps} steps in {elapsed:.2f} s ({computed * steps / elapsed:,.0f} path-steps/s).")
     if found:
         notes.append(f"Resumed: {found:,} of the {args.paths:,} paths were already in the store.")
     if learning_s is not None:
@@ -414,26 +415,15 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from .io import result_path, save
-    from .studies import sensitivity
+    from .studies import format_sensitivity, sensitivity
 
     out = result_path(args.out) if args.out else None
-    ds = sensitivity(_scenario(args.scenario, []), args.param, rel_shock=args.shock, n_paths=args.paths,
-                     seed=args.seed, backend=args.backend)
-    strategies = [str(s) for s in ds.strategy.values]
-    header = f"{'parameter':<36} {'shock':>5} {'value':>12} " + " ".join(f"{s + ' (USD m)':>22}" for s in strategies)
-    print(f"Change in mean NPV, paired over {args.paths:,} paths (seed {args.seed}), shock {args.shock:g}")
-    print(header)
-    print("-" * len(header))
-    for p in ds.parameter.values:
-        for shock in ("down", "up"):
-            row = ds.sel(parameter=p, shock=shock)
-            cells = " ".join(
-                f"{float(row.change.sel(strategy=s)) / 1e6:>11.3f} ± {float(row.change_se.sel(strategy=s)) / 1e6:<8.3f}"
-                for s in strategies
-            )
-            print(f"{str(p):<36} {shock:>5} {float(row.value):>12.6g} {cells}")
-    if ds.attrs["skipped"]:
-        print(f"Skipped: {ds.attrs['skipped']}")
+    scenario = _scenario(args.scenario, [])
+    _prepare(scenario, args.backend)
+    with _progress.bar("Sensitivity: scenarios simulated", unit=" cases") as bar:
+        ds = sensitivity(scenario, args.param, rel_shock=args.shock, n_paths=args.paths,
+                         seed=args.seed, backend=args.backend, progress=bar)
+    print(format_sensitivity(ds), end="")
     if out:
         print(f"Result written to {save(ds, out)}.")
     return 0
@@ -448,20 +438,15 @@ def _grid_arg(text: str) -> tuple[str, list]:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from .io import result_path, save
-    from .studies import sweep
+    from .studies import format_sweep, sweep
 
     out = result_path(args.out) if args.out else None
     grid = dict(_grid_arg(g) for g in args.grid)
-    ds = sweep(_scenario(args.scenario, []), grid, n_paths=args.paths, seed=args.seed, backend=args.backend)
-    names = list(grid)
-    strategies = [str(s) for s in ds.strategy.values]
-    header = " ".join(f"{n:>20}" for n in names) + " " + " ".join(f"{s + ' (USD m)':>16}" for s in strategies)
-    print(f"Mean NPV over {args.paths:,} paths per scenario (seed {args.seed}, common random numbers)")
-    print(header)
-    print("-" * len(header))
-    for combo in itertools.product(*grid.values()):
-        cell = ds.mean_npv.sel(dict(zip(names, combo)))
-        print(" ".join(f"{str(v):>20}" for v in combo) + " " + " ".join(f"{float(cell.sel(strategy=s)) / 1e6:>16.2f}" for s in strategies))
+    scenario = _scenario(args.scenario, [])
+    _prepare(scenario, args.backend)
+    with _progress.bar("Sweep: scenarios simulated", unit=" cases") as bar:
+        ds = sweep(scenario, grid, n_paths=args.paths, seed=args.seed, backend=args.backend, progress=bar)
+    print(format_sweep(ds), end="")
     if out:
         print(f"Result written to {save(ds, out)}.")
     return 0
