@@ -26,7 +26,7 @@ DEFAULT_PATHS = 200_000
 DEBUG_ENV = "PIVOTMC_DEBUG"
 
 # Numbers as an analyst types them: 100000, 100_000, 100,000 and 1e5 are the same count.
-_NUMBER = re.compile(r"[+-]?(\d[\d_,]*)?(\.\d*)?([eE][+-]?\d+)?")
+_NUMBER = re.compile(r"[+-]?(\d{1,3}(,\d{3})+|\d+(_\d+)*)?(\.\d*)?([eE][+-]?\d+)?")
 _NON_FINITE = {"nan", "+nan", "-nan", "inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"}
 
 
