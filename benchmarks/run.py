@@ -193,15 +193,20 @@ def bench_case(name: str, scenario: Scenario, paths: int, numpy_paths: int, back
 
 def bench_switch(scenario: Scenario, paths: int, reference_paths: int, backends: list[str], repeats: int) -> list[dict]:
     """Rows of the switch case: every run learns the policy afresh; ``x plain`` compares with a static run."""
+    import os
+    import tempfile
+
     from pivotmc import switch
 
+    # A cache of the benchmark's own, so that clearing it never touches the user's learned policies.
+    os.environ[switch.CACHE_DIR_ENV] = tempfile.mkdtemp(prefix="pivotmc-bench-cache-")
     static = scenario.with_overrides({"strategies.evaluate": list(STATIC)})
     steps = scenario.n_steps
     rows = []
 
     def run(s: Scenario, n: int, backend: str, seed: int, fresh: bool) -> None:
         if fresh:
-            switch._CACHE.clear()  # learning is part of the cost
+            switch.clear_cache()  # learning is part of the cost: forget the policy, in memory and on disk
         pivotmc.simulate(s, n_paths=n, seed=seed, backend=backend)
 
     for backend in [REFERENCE, *backends]:
