@@ -20,7 +20,7 @@ from numbers import Real
 import numpy as np
 import xarray as xr
 
-from pivotmc.errors import ValidationError
+from pivotmc.errors import ValidationError, require_dataset
 from pivotmc.switch import STATIC_STRATEGIES
 
 __all__ = ["QUANTILE_PROBS", "format_summary", "summarize"]
@@ -36,6 +36,7 @@ _TAIL_SNAP_RTOL = 1e-9
 
 def _validate(ds: xr.Dataset, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Check the input and return ``(npv[strategy, path], strategy labels)``."""
+    require_dataset(ds, (), "pivotmc.simulate")
     if isinstance(level, bool) or not isinstance(level, Real):
         raise ValidationError(f"level must be a number in (0, 1), got {level!r}")
     level = float(level)
@@ -635,6 +636,7 @@ def format_summary(summary: xr.Dataset, scale: float = 1e6, unit_label: str = "U
         amounts share their decimals); probabilities are percentages with one
         decimal.
     """
+    require_dataset(summary, ("mean", "std_error"), "pivotmc.summarize", "summary")
     if not scale > 0 or not math.isfinite(scale):
         raise ValidationError(f"scale must be a positive finite number, got {scale!r}")
     names = [str(s) for s in summary["strategy"].values]

@@ -237,13 +237,18 @@ def _scenario(path: str | None, assignments: Sequence[str]):
     return scenario
 
 
+@contextlib.contextmanager
 def _dask_client(args: argparse.Namespace):
     """What simulate's ``client`` gets: a local cluster's client, a scheduler address, or nothing."""
-    if args.workers is not None:
-        from .store import local_client
+    if args.workers is None:
+        yield args.scheduler
+        return
+    from .store import local_client
 
-        return local_client(args.workers)
-    return contextlib.nullcontext(args.scheduler)
+    with contextlib.ExitStack() as stack:
+        with _progress.activity(f"Starting a local Dask cluster of {args.workers} processes"):
+            client = stack.enter_context(local_client(args.workers))
+        yield client
 
 
 def _check_run_arguments(args: argparse.Namespace) -> None:
@@ -395,11 +400,12 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            result = calibrate(
-                args.data, base, fees_unit=args.fees_unit, fit_markup=args.fit_markup, fit_drift=args.fit_drift,
-                jump_intensity=args.jump_intensity, max_jump_intensity=args.max_jump_intensity,
-                set_start=not args.keep_start, set_initial=not args.keep_initial,
-            )
+            with _progress.activity("Fitting the market models to the history"):
+                result = calibrate(
+                    args.data, base, fees_unit=args.fees_unit, fit_markup=args.fit_markup, fit_drift=args.fit_drift,
+                    jump_intensity=args.jump_intensity, max_jump_intensity=args.max_jump_intensity,
+                    set_start=not args.keep_start, set_initial=not args.keep_initial,
+                )
         finally:  # one line each, like the errors, rather than Python's source-line format
             for warning in caught:
                 print(f"pivotmc: warning: {warning.message}", file=sys.stderr)
@@ -457,7 +463,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from .report import write_report
 
     sens = load(args.sensitivity) if args.sensitivity else None
-    path = write_report(load(args.result), args.output, sensitivity=sens)
+    ds = load(args.result)
+    with _progress.activity("Drawing the figures and writing the report"):
+        path = write_report(ds, args.output, sensitivity=sens)
     print(f"Report written to {path}.")
     return 0
 

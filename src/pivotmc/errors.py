@@ -27,3 +27,15 @@ class CalibrationWarning(UserWarning):
     Gaps in a series, a model left out for lack of observations, an estimate
     on the boundary of its range: the message says what and what was done.
     """
+
+
+def require_dataset(ds, variables: tuple[str, ...], made_by: str, argument: str = "ds") -> None:
+    """Check that ``ds`` is an xarray Dataset holding ``variables``, as ``made_by`` returns: else one sentence."""
+    if not hasattr(ds, "data_vars") or not hasattr(ds, "attrs"):
+        raise ParameterTypeError(f"{argument} must be an xarray Dataset returned by {made_by}, got {type(ds).__name__}.")
+    missing = [name for name in variables if name not in ds.variables]
+    if missing:
+        raise ValidationError(
+            f"{argument} is not a result of {made_by}: it has no {', '.join(repr(m) for m in missing)} variable"
+            f"{'s' if len(missing) > 1 else ''}."
+        )

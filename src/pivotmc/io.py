@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from .errors import ValidationError
+from .errors import ParameterTypeError, ValidationError, require_dataset
 
 __all__ = ["save", "load", "result_path", "is_store"]
 
@@ -55,6 +56,7 @@ def is_store(path: str | Path) -> bool:
 
 def save(ds: xr.Dataset, path: str | Path) -> Path:
     """Write a result to netCDF (``.nc``), readable back with :func:`load`."""
+    require_dataset(ds, (), "pivotmc.simulate or a study")
     path = result_path(path)
     out = ds.copy()
     out.attrs, as_text = _portable_attrs(ds.attrs)
@@ -86,6 +88,8 @@ def load(path: str | Path) -> xr.Dataset:
 
     For a large store, :func:`pivotmc.store.open_store` reads lazily instead.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ParameterTypeError(f"path must be a file name or path, got {type(path).__name__}.")
     if is_store(path):
         from .store import open_store
 

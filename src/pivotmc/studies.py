@@ -19,7 +19,7 @@ import xarray as xr
 
 from .analysis import _column_decimals, _fmt_pct, _pm_cells, _table, _wrap
 from .engine import simulate
-from .errors import ValidationError
+from .errors import ValidationError, require_dataset
 from .scenario import Bound, Scenario
 
 __all__ = [
@@ -224,6 +224,8 @@ def sensitivity(
     """
     if isinstance(rel_shock, bool) or not isinstance(rel_shock, (int, float)) or not 0.0 < rel_shock < 1.0:
         raise ValidationError(f"rel_shock = {rel_shock!r} is not allowed: it must be in (0, 1).")
+    if isinstance(parameters, str):
+        parameters = [parameters]  # one parameter, named alone
     names = list(parameters) if parameters is not None else continuous_parameters(scenario)
     if not names:
         raise ValidationError("sensitivity needs at least one parameter.")
@@ -561,6 +563,7 @@ def format_sensitivity(ds: xr.Dataset, scale: float = _MILLION, unit_label: str 
     prints its reason. Wider tables (many strategies, large amounts) continue
     in a second block of columns below.
     """
+    require_dataset(ds, ("change", "change_se", "base_mean_npv", "value"), "pivotmc.studies.sensitivity")
     strategies = [str(s) for s in ds.strategy.values]
     rel = float(ds.attrs.get("rel_shock", math.nan))
     n_paths = int(ds.attrs.get("n_paths", 0))
@@ -621,6 +624,7 @@ def format_sweep(ds: xr.Dataset, scale: float = _MILLION, unit_label: str = "USD
     column share their decimals; tables wider than 100 columns continue in a
     second block of columns below.
     """
+    require_dataset(ds, ("mean_npv",), "pivotmc.studies.sweep")
     strategies = [str(s) for s in ds.strategy.values]
     names = [d for d in ds["mean_npv"].dims if d != "strategy"]
     shape = tuple(ds.sizes[n] for n in names)

@@ -149,6 +149,8 @@ def learn(
     """
     if isinstance(plan, Scenario):
         plan = lower(plan)
+    if not isinstance(plan, Plan):
+        raise ParameterTypeError(f"learn needs a pivotmc.Scenario, got {type(plan).__name__}.")
     name, module = _learner(backend)
     cache_key = (plan.scenario, name)
     if cache_key in _CACHE:
