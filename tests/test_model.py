@@ -361,6 +361,68 @@ def test_lead_time_fraction_splits_capex_and_first_revenue_within_a_step():
     assert cf[8] == pytest.approx(140 * it_kw * 0.85, rel=1e-12)
 
 
+# Renewals and re-lets are signed at the first market rate observed at or after they
+# start. With no lease-rate noise and R_0 on its level, the rate observed at t is
+# 140 exp(-0.03 t), so the month a lease is signed at shows in its revenue.
+BOUNDARY_LEASES = {
+    **DETERMINISTIC_HOSTING,
+    "simulation.horizon_years": 5.0,
+    "strategies.evaluate": ["host"],
+    "hosting.lease_trend": -0.03,
+    "hosting.term_years": 2.0,
+}
+IT_KW = 100.0 / 1.35 * 1000
+
+
+def _market(t: float) -> float:
+    return 140.0 * math.exp(-0.03 * t)
+
+
+def _rent(rate: float, months: range, first: int) -> dict[int, float]:
+    """Monthly revenue of a lease signed at ``rate`` that starts with month ``first``."""
+    return {k: rate * 1.025 ** ((k - first) // 12) * IT_KW * 0.85 for k in months}
+
+
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_relet_on_a_step_boundary_is_signed_at_the_boundary_rate(backend):
+    # Built in 12 months, leased over months 12..35 at R_0 (signed at the decision), not
+    # renewed: re-let after 6 months, from t = 3.5 = t_42, at the rate observed at t_42.
+    ds = pivotmc.simulate(Scenario.default().with_overrides({**BOUNDARY_LEASES, "hosting.renewal_probability": 0.0}),
+                          n_paths=1, seed=3, backend=backend, keep_paths=1)
+    cf = ds.cash_flow.sel(strategy="host").values[0]
+    expected = {**_rent(140.0, range(12, 36), 12), **dict.fromkeys(range(36, 42), 0.0),
+                **_rent(_market(3.5), range(42, 60), 42)}
+    np.testing.assert_allclose(cf[12:], [expected[k] for k in range(12, 60)], rtol=1e-11, atol=1e-3)
+
+
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_renewal_on_a_step_boundary_is_signed_at_the_boundary_rate_whatever_the_rounding(backend):
+    # Built in 7 months: the lease ends at 7/12 + 2, one ulp past t_31 = 31 * (1/12) in
+    # floating point. Renewed there at the rate observed at t_31, and again at t_55.
+    over = {**BOUNDARY_LEASES, "hosting.renewal_probability": 1.0, "hosting.lead_time_min_months": 7.0,
+            "hosting.lead_time_mode_months": 7.0, "hosting.lead_time_max_months": 7.0}
+    plan = lower(Scenario.default().with_overrides(over))
+    assert plan.lead_time_min + plan.lease_term > plan.t_end[30]  # the rounding the tolerance absorbs
+    ds = pivotmc.simulate(plan.scenario, n_paths=1, seed=3, backend=backend, keep_paths=1)
+    cf = ds.cash_flow.sel(strategy="host").values[0]
+    expected = {**_rent(140.0, range(7, 31), 7), **_rent(_market(31 / 12), range(31, 55), 31),
+                **_rent(_market(55 / 12), range(55, 60), 55)}
+    np.testing.assert_allclose(cf[7:], [expected[k] for k in range(7, 60)], rtol=1e-11, atol=1e-3)
+
+
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_renewal_inside_a_step_is_signed_at_the_rate_of_the_step_end(backend):
+    # Built in 7.5 months: the lease runs from 0.625 to 2.625, half-way through month 31
+    # (t_31, t_32], and renews there at the rate observed at t_32.
+    over = {**BOUNDARY_LEASES, "hosting.renewal_probability": 1.0, "hosting.lead_time_min_months": 7.5,
+            "hosting.lead_time_mode_months": 7.5, "hosting.lead_time_max_months": 7.5}
+    ds = pivotmc.simulate(Scenario.default().with_overrides(over), n_paths=1, seed=3, backend=backend, keep_paths=1)
+    cf = ds.cash_flow.sel(strategy="host").values[0]
+    renewed = _market(32 / 12)
+    assert cf[31] == pytest.approx(0.5 * (140.0 * 1.025 + renewed) * IT_KW * 0.85, rel=1e-11)
+    np.testing.assert_allclose(cf[32:43], renewed * IT_KW * 0.85, rtol=1e-11)
+
+
 def test_tenant_default_rate_matches_the_hazard():
     # With certain renewal and one month of downtime, the only revenue gaps come from
     # defaults: a default at the end of a leased month empties the next month.
