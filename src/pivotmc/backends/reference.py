@@ -301,7 +301,13 @@ class _Lease:
 def hosting_per_mw(
     plan: Plan, m: dict[str, np.ndarray], rate_years: np.ndarray, leased: np.ndarray, capex_share: np.ndarray, capex_per_mw: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Hosting EBITDA and capex of a step per MW of grid capacity (USD)."""
+    """Hosting EBITDA and capex of a step per MW of grid capacity (USD).
+
+    Without power pass-through the site pays for power only while a lease
+    runs (``leased`` years of the step: not while building, nor between
+    leases), for its whole grid MW at full draw, at the blend of the PPA
+    fraction at the PPA price and the rest at the spot price of the step's end.
+    """
     revenue = rate_years * (12.0 * plan.lease_kw_per_mw)
     ebitda = revenue * plan.noi_margin
     if not plan.power_passthrough:
