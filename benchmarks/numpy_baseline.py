@@ -99,8 +99,14 @@ def _run_block(plan: Plan, n: int, rng: np.random.Generator) -> np.ndarray:
 
         x_power = p.power_decay * x_power + p.power_noise * z[3]
         if spike_rate > 0.0:
-            # A sum of n exponential log-sizes is a gamma(n) (and zero for n = 0).
-            x_power += rng.gamma(rng.poisson(spike_rate, n), p.power_spike_mean_log)
+            # Spikes arrive uniformly within the step and decay from their arrival:
+            # exponential log-size times exp(-speed x time left in the step).
+            counts = rng.poisson(spike_rate, n)
+            total = int(counts.sum())
+            if total:
+                sizes = rng.exponential(p.power_spike_mean_log, total)
+                sizes *= np.exp(-p.power_speed_dt * rng.random(total))
+                x_power += np.bincount(np.repeat(np.arange(n), counts), weights=sizes, minlength=n)
         x_lease = p.lease_decay * x_lease + p.lease_noise * z[4]
 
         btc = np.exp(log_s)
@@ -132,19 +138,21 @@ def _run_block(plan: Plan, n: int, rng: np.random.Generator) -> np.ndarray:
         build_capex = (built_now - built) * capex_per_mw
         built = built_now
 
-        rate = np.where(np.isnan(rate) & (start < t1), market_rate, rate)
+        # A renewal or re-let is signed at the first market rate observed at or after its start.
+        by_t1 = t1 + p.boundary_tolerance
+        rate = np.where(np.isnan(rate) & (start <= by_t1), market_rate, rate)
         a = np.maximum(start, t0)
         b = np.minimum(end, t1)
         leased = np.maximum(b - a, 0.0)
         rate_years = np.where(leased > 0.0, rate * _escalated_years(a, b, start, growth), 0.0)
 
-        ended = end <= t1
+        ended = end <= by_t1
         if ended.any():
             renewed = rng.random(n) < p.renewal_probability
             start = np.where(ended, np.where(renewed, end, end + p.release_time), start)
             end = np.where(ended, start + p.lease_term, end)
+            rate = np.where(ended, np.where(start <= by_t1, market_rate, np.nan), rate)
             begins = ended & (start < t1)
-            rate = np.where(ended, np.where(begins, market_rate, np.nan), rate)
             b2 = np.minimum(end, t1)
             rate_years += np.where(begins, rate * _escalated_years(start, b2, start, growth), 0.0)
             leased += np.where(begins, b2 - start, 0.0)
@@ -153,7 +161,7 @@ def _run_block(plan: Plan, n: int, rng: np.random.Generator) -> np.ndarray:
         if defaults.any():
             start = np.where(defaults, t1 + p.release_time, start)
             end = np.where(defaults, start + p.lease_term, end)
-            rate = np.where(defaults, np.nan, rate)
+            rate = np.where(defaults, np.where(start <= by_t1, market_rate, np.nan), rate)
 
         host_ebitda = p.noi_margin * 12.0 * p.lease_kw_per_mw * rate_years
         if not p.power_passthrough:

@@ -41,6 +41,11 @@
 #error "compile with the options of pivotmc.backends.cuda.compile_options(): the plan layout comes from pivotmc.plan"
 #endif
 
+/* Spike j's size and arrival time are the two halves of one Philox pair. */
+#if PIVOTMC_SLOT_POWER_SPIKE_SIZE0 % 2 != 0 || PIVOTMC_SLOT_POWER_SPIKE_TIME0 != PIVOTMC_SLOT_POWER_SPIKE_SIZE0 + 1
+#error "the spike slots must pair a size (even slot) with its arrival time (the odd slot after it)"
+#endif
+
 #if defined(__CUDA_ARCH__)
 #define PIVOTMC_WARP_LANES 32
 #else
@@ -124,14 +129,16 @@ PIVOTMC_DEVICE double pivotmc_nan()
 
 /* What every hosting lease of a path shares: the contract, the site and its power. */
 struct pivotmc_lease_terms {
-    double g_lease, release, term, hazard, renewal, kw_revenue, noi, hours_per_year, ppa, ppa_price;
+    double g_lease, release, boundary, term, hazard, renewal, kw_revenue, noi, hours_per_year, ppa, ppa_price;
     bool passthrough;
     const double* __restrict__ growth_pow;
     int n_growth;
 };
 
 /* One lease: (start, end, rate), rate NaN until a lease commences; the share
-   of construction capex spent so far, and the time construction was decided. */
+   of construction capex spent so far, and the time construction was decided.
+   A renewal or re-let is signed at the first market rate observed at or after
+   its start (dates within terms.boundary of a step boundary count as on it). */
 struct pivotmc_lease {
     double start, end, rate, spent, decision;
 };
@@ -153,7 +160,8 @@ PIVOTMC_DEVICE void pivotmc_lease_step(pivotmc_lease& lease, const pivotmc_lease
     double start = lease.start;
     double end = lease.end;
     double rate = lease.rate;
-    if (rate != rate && start < t1) { /* NaN: a lease commencing now is signed at market */
+    const double by_t1 = t1 + c.boundary;
+    if (rate != rate && start <= by_t1) { /* NaN: a lease commencing in the step or at t1 is signed at market */
         rate = market;
     }
     const double a = pivotmc_max(t0, start);
@@ -164,16 +172,14 @@ PIVOTMC_DEVICE void pivotmc_lease_step(pivotmc_lease& lease, const pivotmc_lease
         rate_years = rate * pivotmc_escalated(a, bb, start, c.g_lease, c.growth_pow, c.n_growth);
         leased = bb - a;
     }
-    if (end <= t1) { /* term end: renew at market now, or re-let after the downtime */
+    if (end <= by_t1) { /* term end: renew at market now, or re-let after the downtime */
         start = u_renewal < c.renewal ? end : end + c.release;
         end = start + c.term;
+        rate = start <= by_t1 ? market : pivotmc_nan();
         if (start < t1) {
-            rate = market;
             const double b2 = pivotmc_min(t1, end);
             rate_years = rate_years + rate * pivotmc_escalated(start, b2, start, c.g_lease, c.growth_pow, c.n_growth);
             leased = leased + (b2 - start);
-        } else {
-            rate = pivotmc_nan();
         }
     }
     if (leased > 0.0) { /* tenant default at the step's end */
@@ -181,7 +187,7 @@ PIVOTMC_DEVICE void pivotmc_lease_step(pivotmc_lease& lease, const pivotmc_lease
         if (u_default < p_default) {
             start = t1 + c.release;
             end = start + c.term;
-            rate = pivotmc_nan();
+            rate = start <= by_t1 ? market : pivotmc_nan();
         }
     }
     lease.start = start;
@@ -317,6 +323,7 @@ extern "C" __global__ void pivotmc_simulate(
     const double power_decay = scalars[PIVOTMC_P_power_decay];
     const double power_noise = scalars[PIVOTMC_P_power_noise];
     const double spike_mean = scalars[PIVOTMC_P_power_spike_mean_log];
+    const double spike_speed_dt = scalars[PIVOTMC_P_power_speed_dt];
     const double lease_decay = scalars[PIVOTMC_P_lease_decay];
     const double lease_noise = scalars[PIVOTMC_P_lease_noise];
     const double salvage_per_mw = scalars[PIVOTMC_P_salvage_per_mw];
@@ -328,6 +335,7 @@ extern "C" __global__ void pivotmc_simulate(
     pivotmc_lease_terms lease_terms;
     lease_terms.g_lease = 1.0 + scalars[PIVOTMC_P_lease_escalator];
     lease_terms.release = scalars[PIVOTMC_P_release_time];
+    lease_terms.boundary = scalars[PIVOTMC_P_boundary_tolerance];
     lease_terms.term = term;
     lease_terms.hazard = scalars[PIVOTMC_P_default_hazard];
     lease_terms.renewal = scalars[PIVOTMC_P_renewal_probability];
@@ -480,18 +488,20 @@ PIVOTMC_UNROLL
             const double fj = (double)pivotmc_count_below(jump_cdf, n_jump_cdf, u_jump);
             jump = fj * jump_mean + sqrt(fj) * jump_sd * pivotmc_ndtri(u[PIVOTMC_SLOT_BTC_JUMP_SIZE]);
         }
-        /* Power spikes: exponential log-sizes from slots 16, 17, ... */
+        /* Power spikes: spike j has its exponential log-size in slot 16 + 2j and
+           its arrival time (a fraction of the step) in slot 17 + 2j, and has
+           decayed from its arrival by the step's end. */
         double spike = 0.0;
         const double u_spike = u[PIVOTMC_SLOT_POWER_SPIKE_COUNT];
         if (has_spikes && u_spike > spike_cdf[0]) {
             const int count = pivotmc_count_below(spike_cdf, n_spike_cdf, u_spike);
             double total = 0.0;
             for (int j = 0; j < count; ++j) {
-                const unsigned int slot = PIVOTMC_SLOT_POWER_SPIKE_SIZE0 + (unsigned int)j;
-                double u_even, u_odd;
-                pivotmc_uniform_pair(k0, k1, path, (unsigned int)k, slot / 2, &u_even, &u_odd);
-                const double us = (slot % 2 == 0) ? u_even : u_odd;
-                total = total + spike_mean * -log(us);
+                double u_size, u_time;
+                pivotmc_uniform_pair(k0, k1, path, (unsigned int)k, PIVOTMC_SLOT_POWER_SPIKE_SIZE0 / 2 + (unsigned int)j,
+                                     &u_size, &u_time);
+                const double size = spike_mean * -log(u_size);
+                total = total + size * exp(-spike_speed_dt * (1.0 - u_time));
             }
             spike = total;
         }

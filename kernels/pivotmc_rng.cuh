@@ -7,7 +7,7 @@
  * numbers (constants, counter layout, uniform mapping, ndtri arithmetic)
  * must change in pivotmc/rng.py too, together with the layout version.
  *
- * Layout, version 1 (see the pivotmc.rng module docstring for the slot table)
+ * Layout, version 2 (see the pivotmc.rng module docstring for the slot table)
  *   key     (k0, k1) = (seed & 0xffffffff, seed >> 32)
  *   counter (c0, c1, c2, c3) = (path low 32 bits, path high 32 bits,
  *                               step or PIVOTMC_PER_PATH_STEP, pair)
@@ -39,7 +39,7 @@
 #define PIVOTMC_UNROLL
 #endif
 
-#define PIVOTMC_RNG_LAYOUT_VERSION 1
+#define PIVOTMC_RNG_LAYOUT_VERSION 2
 
 #define PIVOTMC_SLOT_Z_BTC 0
 #define PIVOTMC_SLOT_Z_FEES 1
@@ -53,7 +53,9 @@
 #define PIVOTMC_SLOT_LEASE_RENEWAL 9
 #define PIVOTMC_N_STEP_PAIRS 5
 #define PIVOTMC_N_STEP_SLOTS (2 * PIVOTMC_N_STEP_PAIRS)
+/* Spike i of a step: size in slot 16 + 2i, arrival time in slot 17 + 2i (pair 8 + i). */
 #define PIVOTMC_SLOT_POWER_SPIKE_SIZE0 16
+#define PIVOTMC_SLOT_POWER_SPIKE_TIME0 17
 
 #define PIVOTMC_PER_PATH_STEP 0xFFFFFFFFu
 /* First path of the switch policy's learning paths, 2**62 (pivotmc.rng, "Path ranges"). */

@@ -58,8 +58,15 @@ def test_default_scenario_matches_reference():
         {"btc.jump_intensity": 30.0, "btc.jump_sd": 0.5, "hosting.lead_time_min_months": 0.0,
          "hosting.lead_time_mode_months": 0.0, "hosting.lead_time_max_months": 0.0},
         {"strategies.evaluate": ["hybrid", "mine"], "strategies.hybrid_fraction": 0.3},
+        # Renewals and re-lets on step boundaries, some an ulp off them (see test_model).
+        {"hosting.lead_time_min_months": 7.0, "hosting.lead_time_mode_months": 7.0, "hosting.lead_time_max_months": 7.0,
+         "hosting.term_years": 2.0, "hosting.renewal_probability": 0.5, "hosting.default_hazard": 0.5,
+         "simulation.horizon_years": 6.0},
+        {"power.spike_intensity": 40.0, "power.spike_mean_log": 0.3, "simulation.steps_per_year": 52,
+         "simulation.horizon_years": 2.0},
     ],
-    ids=["daily", "weekly", "spikes", "site-pays-power", "terminal", "defaults", "jumps-no-lead", "subset"],
+    ids=["daily", "weekly", "spikes", "site-pays-power", "terminal", "defaults", "jumps-no-lead", "subset",
+         "boundary-leases", "many-spikes-weekly"],
 )
 def test_special_scenarios_match_reference(overrides):
     scenario = Scenario.default().with_overrides(overrides)

@@ -53,6 +53,7 @@ from pivotmc.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, lower
 from pivotmc.scenario import Scenario
 from pivotmc.switch import attach_policy
 from pivotmc.testing import scenarios
+from test_model import Z_TOL, spike_moments, spike_part_at_horizon
 
 RTOL = 1e-9  # per-path NPV, cuda against cpu (ENGINEERING.md)
 ATOL = 1e-6  # USD, for values near zero
@@ -72,6 +73,12 @@ SPECIAL = {
     "jumps-no-lead": {"btc.jump_intensity": 30.0, "btc.jump_sd": 0.5, "hosting.lead_time_min_months": 0.0,
                       "hosting.lead_time_mode_months": 0.0, "hosting.lead_time_max_months": 0.0},
     "subset": {"strategies.evaluate": ["hybrid", "mine"], "strategies.hybrid_fraction": 0.3},
+    "boundary-leases": {"hosting.lead_time_min_months": 7.0, "hosting.lead_time_mode_months": 7.0,
+                        "hosting.lead_time_max_months": 7.0, "hosting.term_years": 2.0,
+                        "hosting.renewal_probability": 0.5, "hosting.default_hazard": 0.5,
+                        "simulation.horizon_years": 6.0},
+    "many-spikes-weekly": {"power.spike_intensity": 40.0, "power.spike_mean_log": 0.3,
+                           "simulation.steps_per_year": 52, "simulation.horizon_years": 2.0},
     "one-strategy-long": {"strategies.evaluate": ["host"], "simulation.horizon_years": 40.0,
                           "hosting.escalator": 0.05, "hosting.term_years": 7.0},
     "switch-first-monthly": {"strategies.evaluate": ["switch", "host"], "switch.decisions_per_year": 12,
@@ -392,6 +399,19 @@ def test_kept_paths_spread_over_launches_when_memory_is_short(shim_libraries):
     got, stats = shim_chunk(shim_libraries, plan, key, 0, 200, 45, free_bytes=free)
     assert stats.launches >= 5
     assert_bitwise(got, cpu_chunk(plan, key, 0, 200, 45), "kept across launches")
+
+
+@pytest.mark.parametrize("steps_per_year", [12, 52, 365])
+def test_power_spike_moments_do_not_depend_on_the_step(shim_libraries, steps_per_year):
+    # The closed-form check of test_model, on the shim build of the kernel.
+    def run_chunk(plan, key, first, n, keep):
+        return shim_chunk(shim_libraries, plan, key, first, n, keep)[0]
+
+    x = spike_part_at_horizon(run_chunk, steps_per_year, 20_000)
+    mean, var = spike_moments(1.0)
+    for sample, expected in ((x, mean), ((x - mean) ** 2, var)):
+        se = sample.std(ddof=1) / np.sqrt(sample.size)
+        assert abs(sample.mean() - expected) <= Z_TOL * se, (steps_per_year, sample.mean(), expected, se)
 
 
 def test_oversized_cash_flows_are_refused_like_cpu(shim_libraries):

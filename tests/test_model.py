@@ -9,6 +9,8 @@ import pytest
 from scipy.stats import norm
 
 import pivotmc
+import pivotmc.backends
+import pivotmc.rng
 from pivotmc.plan import hashprice, lower
 from pivotmc.protocol import block_subsidy_btc, step_subsidy_btc
 from pivotmc.scenario import ProtocolSettings, Scenario
@@ -222,18 +224,61 @@ def test_power_seasonality_shifts_the_log_level_by_month():
     assert abs(np.log(ds.power_price.values[:, 5]).mean() - math.log(42.0)) < 0.05
 
 
-def test_power_spikes_raise_the_price_by_their_compound_poisson_mean():
+# Power spikes alone: no diffusion and E_0 at its (flat) seasonal level, so the
+# log-deviation of the power price from ln 42 is the spike part
+#   X_t = sum over arrivals tau_i <= t of Y_i exp(-speed (t - tau_i)),
+# a shot noise with Poisson(intensity) arrivals and exponential log-sizes Y of mean m:
+#   E[X_t] = intensity m (1 - exp(-speed t)) / speed,
+#   Var[X_t] = intensity E[Y^2] (1 - exp(-2 speed t)) / (2 speed), E[Y^2] = 2 m^2.
+SPIKES_ONLY = {"power.sigma": 0.0, "power.price": 42.0, "power.spike_intensity": 6.0, "power.spike_mean_log": 0.5,
+               "power.speed": 2.0, "strategies.evaluate": ["mine"], "simulation.horizon_years": 1.0}
+
+
+def spike_moments(t, intensity: float = 6.0, mean_log: float = 0.5, speed: float = 2.0):
+    """Exact mean and variance of the continuous-time spike part X_t."""
+    mean = intensity * mean_log * -np.expm1(-speed * np.asarray(t)) / speed
+    var = intensity * 2.0 * mean_log**2 * -np.expm1(-2.0 * speed * np.asarray(t)) / (2.0 * speed)
+    return mean, var
+
+
+def spike_part_at_horizon(run_chunk, steps_per_year: int, n: int, seed: int = 29, chunk: int = 2500) -> np.ndarray:
+    """X at the end of the one-year horizon on ``n`` paths of a backend's ``run_chunk``.
+
+    Paths are run in chunks that each keep all their trajectories, so memory
+    stays at one chunk's whatever the step.
+    """
+    plan = lower(Scenario.default().with_overrides({**SPIKES_ONLY, "simulation.steps_per_year": steps_per_year}))
+    assert plan.power_log_level.tolist() == [math.log(42.0)] * plan.n_steps and plan.power_dev0 == 0.0
+    key = pivotmc.rng.seed_key(seed)
+    out = np.empty(n)
+    for first in range(0, n, chunk):
+        m = min(chunk, n - first)
+        result = run_chunk(plan, key, first, m, first + m)
+        out[first : first + m] = np.log(result.kept.factors["power_price"][:, -1]) - math.log(42.0)
+    return out
+
+
+def test_power_spikes_raise_the_price_by_their_shot_noise_mean():
     n = 30_000
-    base = {"simulation.horizon_years": 1.0, "power.sigma": 0.0, "power.price": 42.0}
-    ds = _run({**base, "power.spike_intensity": 6.0, "power.spike_mean_log": 0.4}, n)
-    # Without diffusion, the log-deviation is the decayed sum of spikes: its mean is
-    # sum over steps of lambda dt * mean_size * decay^(steps after)
-    dt, speed = 1 / 12, 2.0
-    k = np.arange(12)
-    expected = np.array([sum(6.0 * dt * 0.4 * math.exp(-speed * dt * (j - i)) for i in range(j + 1)) for j in k])
+    ds = _run({**SPIKES_ONLY, "power.spike_mean_log": 0.4}, n)
+    t = ds.t_years.values
+    mean, _ = spike_moments(t, mean_log=0.4)
     log_dev = np.log(ds.power_price.values) - math.log(42.0)
     for idx in (0, 5, 11):
-        _within(log_dev[:, idx], expected[idx])
+        _within(log_dev[:, idx], mean[idx])
+
+
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+@pytest.mark.parametrize("steps_per_year", [12, 52, 365])
+def test_power_spike_moments_do_not_depend_on_the_step(backend, steps_per_year):
+    # 20,000 paths: a standard error of 0.006 on the mean (1.297) and 0.009 on the variance
+    # (0.736). Spikes added undecayed at the step's end (layout 1) overstate them by
+    # 8.6% and 18% with monthly steps (z ~ 18 and 11 on this seed), 1.9% and 4% with
+    # weekly ones (z ~ 5 on the mean).
+    x = spike_part_at_horizon(pivotmc.backends.get_backend(backend).run_chunk, steps_per_year, 20_000)
+    mean, var = spike_moments(1.0)
+    _within(x, float(mean))
+    _within((x - mean) ** 2, float(var))
 
 
 def test_lease_rate_log_ou_around_trending_level():
@@ -314,6 +359,68 @@ def test_lead_time_fraction_splits_capex_and_first_revenue_within_a_step():
     assert cf[1] == pytest.approx(-monthly_capex, rel=1e-12)
     assert cf[7] == pytest.approx(-0.5 * monthly_capex + 0.5 * 140 * it_kw * 0.85, rel=1e-12)
     assert cf[8] == pytest.approx(140 * it_kw * 0.85, rel=1e-12)
+
+
+# Renewals and re-lets are signed at the first market rate observed at or after they
+# start. With no lease-rate noise and R_0 on its level, the rate observed at t is
+# 140 exp(-0.03 t), so the month a lease is signed at shows in its revenue.
+BOUNDARY_LEASES = {
+    **DETERMINISTIC_HOSTING,
+    "simulation.horizon_years": 5.0,
+    "strategies.evaluate": ["host"],
+    "hosting.lease_trend": -0.03,
+    "hosting.term_years": 2.0,
+}
+IT_KW = 100.0 / 1.35 * 1000
+
+
+def _market(t: float) -> float:
+    return 140.0 * math.exp(-0.03 * t)
+
+
+def _rent(rate: float, months: range, first: int) -> dict[int, float]:
+    """Monthly revenue of a lease signed at ``rate`` that starts with month ``first``."""
+    return {k: rate * 1.025 ** ((k - first) // 12) * IT_KW * 0.85 for k in months}
+
+
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_relet_on_a_step_boundary_is_signed_at_the_boundary_rate(backend):
+    # Built in 12 months, leased over months 12..35 at R_0 (signed at the decision), not
+    # renewed: re-let after 6 months, from t = 3.5 = t_42, at the rate observed at t_42.
+    ds = pivotmc.simulate(Scenario.default().with_overrides({**BOUNDARY_LEASES, "hosting.renewal_probability": 0.0}),
+                          n_paths=1, seed=3, backend=backend, keep_paths=1)
+    cf = ds.cash_flow.sel(strategy="host").values[0]
+    expected = {**_rent(140.0, range(12, 36), 12), **dict.fromkeys(range(36, 42), 0.0),
+                **_rent(_market(3.5), range(42, 60), 42)}
+    np.testing.assert_allclose(cf[12:], [expected[k] for k in range(12, 60)], rtol=1e-11, atol=1e-3)
+
+
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_renewal_on_a_step_boundary_is_signed_at_the_boundary_rate_whatever_the_rounding(backend):
+    # Built in 7 months: the lease ends at 7/12 + 2, one ulp past t_31 = 31 * (1/12) in
+    # floating point. Renewed there at the rate observed at t_31, and again at t_55.
+    over = {**BOUNDARY_LEASES, "hosting.renewal_probability": 1.0, "hosting.lead_time_min_months": 7.0,
+            "hosting.lead_time_mode_months": 7.0, "hosting.lead_time_max_months": 7.0}
+    plan = lower(Scenario.default().with_overrides(over))
+    assert plan.lead_time_min + plan.lease_term > plan.t_end[30]  # the rounding the tolerance absorbs
+    ds = pivotmc.simulate(plan.scenario, n_paths=1, seed=3, backend=backend, keep_paths=1)
+    cf = ds.cash_flow.sel(strategy="host").values[0]
+    expected = {**_rent(140.0, range(7, 31), 7), **_rent(_market(31 / 12), range(31, 55), 31),
+                **_rent(_market(55 / 12), range(55, 60), 55)}
+    np.testing.assert_allclose(cf[7:], [expected[k] for k in range(7, 60)], rtol=1e-11, atol=1e-3)
+
+
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_renewal_inside_a_step_is_signed_at_the_rate_of_the_step_end(backend):
+    # Built in 7.5 months: the lease runs from 0.625 to 2.625, half-way through month 31
+    # (t_31, t_32], and renews there at the rate observed at t_32.
+    over = {**BOUNDARY_LEASES, "hosting.renewal_probability": 1.0, "hosting.lead_time_min_months": 7.5,
+            "hosting.lead_time_mode_months": 7.5, "hosting.lead_time_max_months": 7.5}
+    ds = pivotmc.simulate(Scenario.default().with_overrides(over), n_paths=1, seed=3, backend=backend, keep_paths=1)
+    cf = ds.cash_flow.sel(strategy="host").values[0]
+    renewed = _market(32 / 12)
+    assert cf[31] == pytest.approx(0.5 * (140.0 * 1.025 + renewed) * IT_KW * 0.85, rel=1e-11)
+    np.testing.assert_allclose(cf[32:43], renewed * IT_KW * 0.85, rtol=1e-11)
 
 
 def test_tenant_default_rate_matches_the_hazard():

@@ -17,6 +17,7 @@ from pivotmc.rng import (
     SLOT_CAPEX_OVERRUN,
     SLOT_LEAD_TIME,
     SLOT_POWER_SPIKE_SIZE0,
+    SLOT_POWER_SPIKE_TIME0,
     SLOT_Z_BTC,
     SLOT_Z_FEES,
     ndtri,
@@ -243,7 +244,7 @@ def test_seed_key_rejects(seed, exc):
 
 
 def test_layout_constants():
-    assert RNG_LAYOUT_VERSION == 1
+    assert RNG_LAYOUT_VERSION == 2
     assert PER_PATH_STEP == 0xFFFFFFFF
     assert N_STEP_PAIRS == 5
     step_slots = [
@@ -252,7 +253,8 @@ def test_layout_constants():
         rng.SLOT_TENANT_DEFAULT, rng.SLOT_LEASE_RENEWAL,
     ]  # fmt: skip
     assert step_slots == list(range(2 * N_STEP_PAIRS))
-    assert SLOT_POWER_SPIKE_SIZE0 == 16
+    # Spike i: size in slot 16 + 2i, arrival time in 17 + 2i, the two halves of pair 8 + i.
+    assert (SLOT_POWER_SPIKE_SIZE0, SLOT_POWER_SPIKE_TIME0) == (16, 17)
     assert (SLOT_LEAD_TIME, SLOT_CAPEX_OVERRUN) == (0, 1)
 
 
@@ -356,6 +358,7 @@ def test_streams_differ():
         "slot": uniform_slot(key, path, 3, 1),
         "pair": uniform_slot(key, path, 3, 2),
         "spike": uniform_slot(key, path, 3, SLOT_POWER_SPIKE_SIZE0),
+        "spike-time": uniform_slot(key, path, 3, SLOT_POWER_SPIKE_TIME0),
         "step": uniform_slot(key, path, 4, 0),
         "per-path": uniform_slot(key, path, PER_PATH_STEP, 0),
         "path": uniform_slot(key, path + np.uint64(1), 3, 0),

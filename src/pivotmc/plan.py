@@ -16,6 +16,18 @@ Conventions (shared by every backend)
   :func:`pivotmc.protocol.step_subsidy_btc`); it enters both the hashrate
   equilibrium of step ``k`` and step ``k``'s hashprice.
 * Days are Julian: a year is 365.25 days, 8766 hours.
+* Power spikes arrive at uniform times within a step and decay from their
+  arrival: a spike of log-size ``Y`` arriving a fraction ``f`` into step ``k``
+  adds ``Y exp(-speed dt (1 - f))`` to the log-deviation at ``t_{k+1}``, which is
+  the continuous-time model's value whatever the step size.
+* A lease that is not signed at a decision (a renewal, or a re-let after a
+  non-renewal or a default) is signed at the first market rate observed at or
+  after its commencement: at ``t_k``'s rate if it commences exactly on the step
+  boundary ``t_k``, at ``t_{k+1}``'s if it commences inside ``(t_k, t_{k+1})``.
+  Lease dates within :data:`BOUNDARY_TOLERANCE_YEARS` of a boundary count as on
+  it, so that a date computed as another date plus whole months lands on the
+  boundary whatever the rounding. Leases signed at a decision (``host`` at
+  t = 0, a conversion of ``switch``) take the decision's rate.
 """
 
 from __future__ import annotations
@@ -36,6 +48,8 @@ HOURS_PER_YEAR = DAYS_PER_YEAR * 24.0
 #: Strategies are splits of the grid between mining and hosting at t = 0; the
 #: switch mines until its policy converts the whole site.
 CONVERSION_SHARE = {"mine": 0.0, "host": 1.0, "switch": 0.0}
+#: Lease dates this close to a step boundary (years; about 0.03 s) count as on it.
+BOUNDARY_TOLERANCE_YEARS = 1e-9
 #: State variables the switch policy regresses on (their logs), at each decision date.
 SWITCH_FEATURES = ("hashprice", "lease_rate", "power_price")
 
@@ -157,6 +171,7 @@ class Plan:
     power_noise: float
     power_spike_cdf: np.ndarray
     power_spike_mean_log: float
+    power_speed_dt: float  # speed x dt: a spike arriving a fraction f into a step decays by exp(-speed dt (1 - f)) by its end
     lease_dev0: float
     lease_decay: float
     lease_noise: float
@@ -187,6 +202,7 @@ class Plan:
     noi_margin: float
     default_hazard: float
     release_time: float  # years
+    boundary_tolerance: float  # years: lease dates this close to a step boundary count as on it
     renewal_probability: float
     grid_mw: float
     # -- the switch strategy ---------------------------------------------------
@@ -312,6 +328,7 @@ def lower(scenario: Scenario) -> Plan:
         power_noise=power_noise,
         power_spike_cdf=poisson_cdf_table(power.spike_intensity * dt),
         power_spike_mean_log=power.spike_mean_log,
+        power_speed_dt=power.speed * dt,
         lease_dev0=lease_dev0,
         lease_decay=lease_decay,
         lease_noise=lease_noise,
@@ -340,6 +357,7 @@ def lower(scenario: Scenario) -> Plan:
         noi_margin=host.noi_margin,
         default_hazard=host.default_hazard,
         release_time=host.release_months / 12.0,
+        boundary_tolerance=BOUNDARY_TOLERANCE_YEARS,
         renewal_probability=host.renewal_probability,
         grid_mw=site.grid_mw,
         switch_index=strategies.index("switch") if "switch" in strategies else -1,
@@ -357,7 +375,7 @@ SCALAR_FIELDS = (
     "btc_log_price0", "btc_drift", "btc_vol", "btc_jump_mean", "btc_jump_sd",
     "fees_log0", "fees_log_level", "fees_decay", "fees_noise",
     "hashrate_log0", "hashrate_drift", "hashrate_kappa_dt", "hashrate_vol",
-    "power_dev0", "power_decay", "power_noise", "power_spike_mean_log",
+    "power_dev0", "power_decay", "power_noise", "power_spike_mean_log", "power_speed_dt",
     "lease_dev0", "lease_decay", "lease_noise", "lease_rate0",
     "mining_uptime", "mining_net_share", "pool_keep", "mining_ppa_fraction", "ppa_price",
     "mining_curtailment", "mining_dr_credit", "mining_fixed_opex_per_step",
@@ -365,7 +383,7 @@ SCALAR_FIELDS = (
     "lease_kw_per_mw", "host_capex_per_mw", "capex_overrun_sigma",
     "lead_time_min", "lead_time_mode", "lead_time_max",
     "lease_escalator", "lease_term", "power_passthrough", "noi_margin",
-    "default_hazard", "release_time", "renewal_probability", "grid_mw",
+    "default_hazard", "release_time", "boundary_tolerance", "renewal_probability", "grid_mw",
     "initial_hashprice", "initial_power_price",
 )
 #: Rows of ``PackedPlan.steps``, each a per-step schedule of length n_steps.

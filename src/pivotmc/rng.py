@@ -9,7 +9,7 @@ threads or of distributed workers, and the order in which paths are visited;
 a single path can be recomputed on its own (for debugging or for a
 finer-grained re-run) and reproduces the value it had inside the full run.
 
-Slot layout, version 1
+Slot layout, version 2
 ----------------------
 The layout below is part of the reproducibility contract: changing any entry
 changes the random numbers seen by the engine, and must come with a new
@@ -46,11 +46,21 @@ Slot   Constant                    Use
 7      ``SLOT_POWER_SPIKE_COUNT``  uniform, power-spike count
 8      ``SLOT_TENANT_DEFAULT``     uniform, tenant default event
 9      ``SLOT_LEASE_RENEWAL``      uniform, lease renewal event
-16+i   ``SLOT_POWER_SPIKE_SIZE0``  exponential ``-log(u)``, size of spike i
+16+2i  ``SLOT_POWER_SPIKE_SIZE0``  exponential ``-log(u)``, size of spike i
+17+2i  ``SLOT_POWER_SPIKE_TIME0``  uniform, arrival time of spike i as a
+                                   fraction of the step
 =====  ==========================  ==========================================
 
 Slots 0..9 occupy pairs ``0 .. N_STEP_PAIRS - 1`` and are what
 :func:`step_uniforms` returns; slots 10..15 are unassigned and reserved.
+Spike ``i`` of a step (``i = 0 .. count - 1``) takes both halves of pair
+``8 + i``: one Philox call gives its size and its arrival time.
+
+Version history: version 1 drew only the spike sizes (slot ``16 + i`` for
+spike ``i``) and added them undecayed at the step's end; version 2 spaces the
+sizes two slots apart and gives each spike an arrival time in the odd slot
+next to it, so that a spike decays from its arrival and the power price does
+not depend on the step size.
 
 Per-path slots (``c2 = PER_PATH_STEP = 0xFFFFFFFF``, a step index that a
 simulation never reaches):
@@ -99,6 +109,7 @@ __all__ = [
     "SLOT_LEASE_RENEWAL",
     "SLOT_POWER_SPIKE_COUNT",
     "SLOT_POWER_SPIKE_SIZE0",
+    "SLOT_POWER_SPIKE_TIME0",
     "SLOT_TENANT_DEFAULT",
     "SLOT_Z_BTC",
     "SLOT_Z_FEES",
@@ -115,10 +126,10 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------
-# Layout, version 1
+# Layout, version 2
 # --------------------------------------------------------------------------
 
-RNG_LAYOUT_VERSION: int = 1
+RNG_LAYOUT_VERSION: int = 2
 #: First path index of the switch policy's learning paths (see "Path ranges").
 LEARNING_PATH0: int = 2**62
 
@@ -134,7 +145,9 @@ SLOT_TENANT_DEFAULT: int = 8
 SLOT_LEASE_RENEWAL: int = 9
 N_STEP_PAIRS: int = 5
 N_STEP_SLOTS: int = 2 * N_STEP_PAIRS
+#: Spike i: size in slot SLOT_POWER_SPIKE_SIZE0 + 2 i, arrival in SLOT_POWER_SPIKE_TIME0 + 2 i (pair 8 + i).
 SLOT_POWER_SPIKE_SIZE0: int = 16
+SLOT_POWER_SPIKE_TIME0: int = 17
 
 PER_PATH_STEP: int = 0xFFFFFFFF
 SLOT_LEAD_TIME: int = 0

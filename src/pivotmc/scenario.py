@@ -306,12 +306,12 @@ class PowerSettings(ParameterSection):
     section: ClassVar[str] = "power"
     price: float = param(40.0, "USD/MWh", "spot power price at t = 0 (E_0)", POSITIVE)
     long_run_price: float = param(42.0, "USD/MWh", "long-run level before seasonality (a median: the log-OU reverts to its log)", POSITIVE)
-    speed: float = param(2.0, "1/year", "mean-reversion speed (spikes decay at this speed too)", SPEED)
+    speed: float = param(2.0, "1/year", "mean-reversion speed (a spike decays at this speed too, from the moment it arrives)", SPEED)
     sigma: float = param(0.35, "1/sqrt(year)", "volatility of log power price", VOLATILITY)
     seasonality: tuple[float, ...] = param(
         (1.0,) * 12, "1", "multipliers of the long-run level by calendar month, January first", POSITIVE, length=12
     )
-    spike_intensity: float = param(0.0, "1/year", "expected number of upward spikes per year", Bound(0.0, 365.0))
+    spike_intensity: float = param(0.0, "1/year", "expected number of upward spikes per year (Poisson arrivals at any time, also within a step)", Bound(0.0, 365.0))
     spike_mean_log: float = param(0.5, "log", "mean of the exponential log-size of a spike", POSITIVE)
     ppa_fraction: float = param(0.0, "1", "share of load bought at the fixed PPA price", FRACTION)
     ppa_price: float = param(45.0, "USD/MWh", "fixed PPA price", NONNEG)
@@ -336,11 +336,11 @@ class HostingSettings(ParameterSection):
     tenant_capex_share: float = param(0.0, "1", "share of capex funded by the tenant", FRACTION)
     escalator: float = param(0.025, "1/year", "annual lease escalator, stepping up each contract year", Bound(-0.5, 1.0))
     term_years: float = param(12.0, "years", "lease term", Bound(1.0, 50.0))
-    power_passthrough: bool = param(True, "", "power is passed through to the tenant (else the site pays it)", None)
+    power_passthrough: bool = param(True, "", "true: the tenant pays its power; false: the site pays it only while a lease runs (not while building or between leases), for the whole converted grid capacity at full draw (grid_mw, or hybrid's share of it), at the blend of power.ppa_fraction at power.ppa_price and the rest at the spot price at the step's end", None)
     noi_margin: float = param(0.85, "1", "site NOI margin: opex = (1 - noi_margin) x lease revenue", FRACTION)
     default_hazard: float = param(0.03, "1/year", "tenant default hazard while a lease runs", Bound(0.0, 10.0))
-    release_months: float = param(6.0, "months", "downtime before re-letting after a default or a non-renewal", NONNEG)
-    renewal_probability: float = param(0.8, "1", "probability that a lease renews at market rate at term end", FRACTION)
+    release_months: float = param(6.0, "months", "downtime before re-letting after a default or a non-renewal; the new lease is signed at the first market rate observed at or after its start (on a step boundary: that boundary's)", NONNEG)
+    renewal_probability: float = param(0.8, "1", "probability that a lease renews at term end, at the first market rate observed at or after the term end (on a step boundary: that boundary's)", FRACTION)
 
     def _check(self) -> None:
         lo, mode, hi = self.lead_time_min_months, self.lead_time_mode_months, self.lead_time_max_months

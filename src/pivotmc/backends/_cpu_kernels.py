@@ -42,6 +42,9 @@ _QUANTUM = float(2**16)
 _Q_LIMIT = 2.0**62
 _LIMB_MASK = np.int64(0xFFFFFFFF)
 _PER_PATH_STEP = np.uint64(rng.PER_PATH_STEP)
+# Spike i's size and arrival time are the two halves of one pair (see pivotmc.rng).
+assert rng.SLOT_POWER_SPIKE_SIZE0 % 2 == 0 and rng.SLOT_POWER_SPIKE_TIME0 == rng.SLOT_POWER_SPIKE_SIZE0 + 1
+_SPIKE_PAIR0 = rng.SLOT_POWER_SPIKE_SIZE0 // 2
 
 # AS241 coefficients, shared with the numpy implementation.
 _A = np.array(rng._A)
@@ -355,6 +358,7 @@ def _simulate_block(
     grid = scalars[P.grid_mw]
     g_lease = 1.0 + scalars[P.lease_escalator]
     release = scalars[P.release_time]
+    boundary = scalars[P.boundary_tolerance]
     term = scalars[P.lease_term]
     hazard = scalars[P.default_hazard]
     renewal = scalars[P.renewal_probability]
@@ -388,6 +392,7 @@ def _simulate_block(
     power_decay = scalars[P.power_decay]
     power_noise = scalars[P.power_noise]
     spike_mean = scalars[P.power_spike_mean_log]
+    spike_speed_dt = scalars[P.power_speed_dt]
     lease_decay = scalars[P.lease_decay]
     lease_noise = scalars[P.lease_noise]
     salvage_per_mw = scalars[P.salvage_per_mw]
@@ -530,6 +535,7 @@ def _simulate_block(
         _draw_step(u, z, tails, key0, key1, path0, m, k)
         t0 = steps[T.t_start, k]
         t1 = steps[T.t_end, k]
+        by_t1 = t1 + boundary
         full_step = t1 - t0
         p_default_full = -math.expm1(-hazard * full_step)
         disc = steps[T.discount, k]
@@ -558,10 +564,11 @@ def _simulate_block(
                     pp = np.uint64(path0 + j)
                     total = 0.0
                     for i in range(count_below(spike_cdf, u[7, j])):
-                        slot = rng.SLOT_POWER_SPIKE_SIZE0 + i
-                        y0, y1, y2, y3 = philox(pp & _MASK32, pp >> _S32, np.uint64(k), np.uint64(slot // 2), key0, key1)
-                        us = uniform(y0, y1) if slot % 2 == 0 else uniform(y2, y3)
-                        total = total + spike_mean * -math.log(us)
+                        # Spike i: size and arrival time from the two halves of pair 8 + i.
+                        pair = np.uint64(_SPIKE_PAIR0 + i)
+                        y0, y1, y2, y3 = philox(pp & _MASK32, pp >> _S32, np.uint64(k), pair, key0, key1)
+                        size = spike_mean * -math.log(uniform(y0, y1))
+                        total = total + size * math.exp(-spike_speed_dt * (1.0 - uniform(y2, y3)))
                     w[SPIKE + j] = total
 
         # Markets and mining: straight-line arithmetic over lanes (a SIMD loop).
@@ -616,13 +623,13 @@ def _simulate_block(
 
         # The hosting leases: per-lane events, scalar passes over lanes.
         _lease_pass(
-            w, START, -1, -1, w, m, t0, t1, full_step, p_default_full, u, g_lease, growth_pow, release, term, hazard,
+            w, START, -1, -1, w, m, t0, t1, by_t1, full_step, p_default_full, u, g_lease, growth_pow, release, term, hazard,
             renewal, kw_revenue, noi, passthrough, hours_per_year, ppa, ppa_price, HOST_EBITDA, HOST_CAPEX,
         )
         if switch_index >= 0:
             # The switch's own lease, from its decision on (the same uniforms: common random numbers).
             _lease_pass(
-                w, SW_START, SW_DECISION, SW_INDEX, w, m, t0, t1, full_step, p_default_full, u, g_lease, growth_pow, release,
+                w, SW_START, SW_DECISION, SW_INDEX, w, m, t0, t1, by_t1, full_step, p_default_full, u, g_lease, growth_pow, release,
                 term, hazard, renewal, kw_revenue, noi, passthrough, hours_per_year, ppa, ppa_price, SW_EBITDA, SW_CAPEX,
             )
 
@@ -637,7 +644,7 @@ def _simulate_block(
             for d in range(next_date):
                 base = d * _LEARN_STRIDE
                 _lease_pass(
-                    lw, base + L_START * LANES, base + L_DECISION * LANES, -1, w, m, t0, t1, full_step, p_default_full, u,
+                    lw, base + L_START * LANES, base + L_DECISION * LANES, -1, w, m, t0, t1, by_t1, full_step, p_default_full, u,
                     g_lease, growth_pow, release, term, hazard, renewal, kw_revenue, noi, passthrough, hours_per_year, ppa,
                     ppa_price, S_EBITDA, S_CASH,
                 )
@@ -720,7 +727,7 @@ def _simulate_block(
 
 @njit(**_JIT)
 def _lease_pass(
-    ls, row, decision_row, only_row, w, m, t0, t1, full_step, p_default_full, u, g_lease, growth_pow, release, term,
+    ls, row, decision_row, only_row, w, m, t0, t1, by_t1, full_step, p_default_full, u, g_lease, growth_pow, release, term,
     hazard, renewal, kw_revenue, noi, passthrough, hours_per_year, ppa, ppa_price, ebitda_row, capex_row,
 ):
     """One step of a hosting lease for every lane: see reference._Lease.step and hosting_per_mw.
@@ -730,7 +737,8 @@ def _lease_pass(
     decided at the times in row ``decision_row`` of ``ls`` (at t = 0 if -1).
     Lanes whose row ``only_row`` of ``w`` is negative are skipped (-1: none).
     The step's EBITDA and capex share per grid MW go to rows ``ebitda_row``
-    and ``capex_row`` of ``w``.
+    and ``capex_row`` of ``w``. Lease dates up to ``by_t1`` (t1 plus the
+    plan's boundary tolerance) count as at or before t1.
     """
     for j in range(m):
         if only_row >= 0 and w[only_row + j] < 0.0:
@@ -744,7 +752,7 @@ def _lease_pass(
         now_spent = min((t1 - decision) / max(lead, _TINY_YEARS), 1.0)
         capex_share = now_spent - ls[row + 3 * LANES + j]
         ls[row + 3 * LANES + j] = now_spent
-        if math.isnan(rate) and start < t1:
+        if math.isnan(rate) and start <= by_t1:
             rate = market
         a = max(t0, start)
         bb = min(t1, end)
@@ -753,22 +761,20 @@ def _lease_pass(
         if bb > a:
             rate_years = rate * _escalated(a, bb, start, g_lease, growth_pow)
             leased = bb - a
-        if end <= t1:
+        if end <= by_t1:
             start = end if u[9, j] < renewal else end + release
             end = start + term
+            rate = market if start <= by_t1 else np.nan
             if start < t1:
-                rate = market
                 b2 = min(t1, end)
                 rate_years = rate_years + rate * _escalated(start, b2, start, g_lease, growth_pow)
                 leased = leased + (b2 - start)
-            else:
-                rate = np.nan
         if leased > 0.0:
             p_default = p_default_full if leased == full_step else -math.expm1(-hazard * leased)
             if u[8, j] < p_default:
                 start = t1 + release
                 end = start + term
-                rate = np.nan
+                rate = market if start <= by_t1 else np.nan
         ls[row + j] = start
         ls[row + LANES + j] = end
         ls[row + 2 * LANES + j] = rate
@@ -803,7 +809,7 @@ LAYOUT_FINGERPRINT = np.int64(
     int.from_bytes(
         hashlib.sha256(
             repr((SCALAR_FIELDS, STEP_FIELDS, _ROWS, _LEARN_ROWS, LANES, MAX_STRATEGIES, rng.RNG_LAYOUT_VERSION,
-                  rng.SLOT_POWER_SPIKE_SIZE0, tuple(_A), tuple(_C), tuple(_E))).encode()
+                  rng.SLOT_POWER_SPIKE_SIZE0, rng.SLOT_POWER_SPIKE_TIME0, tuple(_A), tuple(_C), tuple(_E))).encode()
         ).digest()[:7],
         "little",
     )

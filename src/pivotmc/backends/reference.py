@@ -186,13 +186,20 @@ class _Markets:
 
 
 def _spikes(plan: Plan, u_count: np.ndarray, key, paths: np.ndarray, k: int) -> np.ndarray:
-    """Sum of the step's power-price spikes: Poisson count, exponential log-sizes."""
+    """The step's power-price spikes, each decayed from its arrival to the step's end.
+
+    A Poisson count of spikes, given which their arrival times are independent
+    and uniform over the step: spike i, of exponential log-size ``Y_i`` and
+    arriving a fraction ``f_i`` into the step, adds ``Y_i exp(-speed dt (1 - f_i))``
+    to the log-deviation at the step's end, exactly as in continuous time.
+    """
     count = np.searchsorted(plan.power_spike_cdf, u_count, side="left")
     total = np.zeros(paths.size)
     for i in range(int(count.max(initial=0))):
         has = count > i
-        u = rng.uniform_slot(key, paths[has], k, rng.SLOT_POWER_SPIKE_SIZE0 + i)
-        total[has] = total[has] + plan.power_spike_mean_log * -np.log(u)
+        u_size, u_time = rng.uniform_pair(key, paths[has], k, rng.SLOT_POWER_SPIKE_SIZE0 // 2 + i)
+        size = plan.power_spike_mean_log * -np.log(u_size)
+        total[has] = total[has] + size * np.exp(-plan.power_speed_dt * (1.0 - u_time))
     return total
 
 
@@ -222,11 +229,15 @@ def mining_per_mw(plan: Plan, k: int, m: dict[str, np.ndarray]) -> tuple[np.ndar
 class _Lease:
     """The hosting lease of a block of paths: construction, term, renewals, defaults.
 
-    A lease is (start, end, rate); ``rate`` is NaN until the lease commences,
-    when it is signed at the market rate of that step. The first lease is
-    signed at the decision to convert, at the market rate of that date;
-    construction starts then and takes the path's lead time. ``host`` decides
-    at t = 0 (at R_0); the switch decides later, path by path.
+    A lease is (start, end, rate). The first lease is signed at the decision
+    to convert, at the market rate of that date; construction starts then and
+    takes the path's lead time. ``host`` decides at t = 0 (at R_0); the switch
+    decides later, path by path. Later leases (renewals, re-lets) have a NaN
+    ``rate`` until they commence, and are signed at the first market rate
+    observed at or after their start: a lease starting exactly at ``t_k`` at
+    the rate of ``t_k`` (observed at the end of step k - 1), one starting in
+    ``(t_k, t_{k+1})`` at the rate of ``t_{k+1}``. Dates within
+    ``plan.boundary_tolerance`` of a boundary count as on it.
     """
 
     def __init__(self, plan: Plan, lead_time: np.ndarray) -> None:
@@ -255,8 +266,9 @@ class _Lease:
         capex_share = spent - self.spent
         self.spent = spent
 
-        # A lease commencing in this step is signed at this step's market rate.
-        self.rate = np.where(np.isnan(self.rate) & (self.start < t1), market, self.rate)
+        # A lease commencing in this step, or on its end t1, is signed at the market rate of t1.
+        by_t1 = t1 + plan.boundary_tolerance
+        self.rate = np.where(np.isnan(self.rate) & (self.start <= by_t1), market, self.rate)
         a = np.maximum(t0, self.start)
         b = np.minimum(t1, self.end)
         active = b > a
@@ -264,14 +276,15 @@ class _Lease:
         leased = np.where(active, b - a, 0.0)
 
         # Term end: renew at market now, or re-let after the downtime.
-        ended = self.end <= t1
+        ended = self.end <= by_t1
         if ended.any():
             renew = u[rng.SLOT_LEASE_RENEWAL] < plan.renewal_probability
             new_start = np.where(renew, self.end, self.end + plan.release_time)
             self.start = np.where(ended, new_start, self.start)
             self.end = np.where(ended, new_start + plan.lease_term, self.end)
+            signed = ended & (self.start <= by_t1)
+            self.rate = np.where(ended, np.where(signed, market, np.nan), self.rate)
             begins = ended & (self.start < t1)
-            self.rate = np.where(ended, np.where(begins, market, np.nan), self.rate)
             b2 = np.minimum(t1, self.end)
             rate_years = rate_years + np.where(begins, self.rate * escalated_years(self.start, b2, self.start, self.growth), 0.0)
             leased = leased + np.where(begins, b2 - self.start, 0.0)
@@ -281,14 +294,20 @@ class _Lease:
         if default.any():
             self.start = np.where(default, t1 + plan.release_time, self.start)
             self.end = np.where(default, self.start + plan.lease_term, self.end)
-            self.rate = np.where(default, np.nan, self.rate)
+            self.rate = np.where(default, np.where(self.start <= by_t1, market, np.nan), self.rate)
         return rate_years, leased, capex_share
 
 
 def hosting_per_mw(
     plan: Plan, m: dict[str, np.ndarray], rate_years: np.ndarray, leased: np.ndarray, capex_share: np.ndarray, capex_per_mw: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Hosting EBITDA and capex of a step per MW of grid capacity (USD)."""
+    """Hosting EBITDA and capex of a step per MW of grid capacity (USD).
+
+    Without power pass-through the site pays for power only while a lease
+    runs (``leased`` years of the step: not while building, nor between
+    leases), for its whole grid MW at full draw, at the blend of the PPA
+    fraction at the PPA price and the rest at the spot price of the step's end.
+    """
     revenue = rate_years * (12.0 * plan.lease_kw_per_mw)
     ebitda = revenue * plan.noi_margin
     if not plan.power_passthrough:
