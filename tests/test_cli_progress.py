@@ -130,3 +130,19 @@ def test_callbacks_do_nothing_off_a_terminal() -> None:
     with progress.bar("Simulating", stream=stream) as update:
         update(5, 10)
     assert stream.getvalue() == ""
+
+
+def test_eta_counts_only_the_paths_this_run_computes(monkeypatch) -> None:
+    """A resumed run starts part-way; its rate is measured from there, not from zero."""
+    import tqdm.std
+
+    now = [1000.0]
+    monkeypatch.setattr(tqdm.std, "time", lambda: now[0])
+    monkeypatch.setenv(progress.DELAY_ENV, "0")
+    monkeypatch.setattr(progress, "_TICK_S", 3600.0)  # no redraws of the ticker's own
+    stream = _Terminal()
+    with progress.bar("Simulating", stream=stream) as update:
+        update(500, 1000)  # half was already in the store
+        now[0] += 10.0
+        update(600, 1000)  # 100 paths in 10 s: the 400 left take 40 s
+        assert "600/1000 [00:10<00:40" in stream.getvalue()

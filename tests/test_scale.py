@@ -15,7 +15,6 @@ from cli_harness import invoke
 
 import pivotmc
 from pivotmc import Scenario
-from pivotmc.cli import _ProgressBar
 from pivotmc.errors import ValidationError
 
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -548,15 +547,3 @@ def test_cli_summarize_refuses_an_unfinished_or_absent_store(tmp_path, monkeypat
         code, out, err = invoke(["summarize", name], capsys)
         assert code == 2 and out == ""
         assert len(err.splitlines()) == 1 and word in err
-
-
-def test_progress_eta_counts_only_the_paths_this_run_computes() -> None:
-    """A resumed run starts part-way; its rate is measured from there, not from zero."""
-    import io
-
-    now = [0.0]
-    bar = _ProgressBar(io.StringIO(), delay_s=0.0, clock=lambda: now[0])
-    bar(500, 1000)  # half was already in the store
-    now[0] = 10.0
-    bar(600, 1000)  # 100 paths in 10 s: 400 left take 40 s
-    assert "ETA 0:40" in bar.stream.getvalue()
