@@ -193,7 +193,7 @@ def test_report_is_self_contained(result, tmp_path):
     assert "<th>Simulated paths</th><td>3,000 (60 kept for the fan charts)</td>" in text
     assert "<th>Discount rate</th><td>12% a year</td>" in text
     assert "<th>Horizon</th><td>3 years, to 1 January 2029: 36 monthly steps</td>" in text
-    assert "Philox4x32-10, stream layout version 1" in text
+    assert f"Philox4x32-10, stream layout version {pivotmc.rng.RNG_LAYOUT_VERSION}" in text
     assert re.search(r"<th>Created</th><td>\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d UTC</td>", text)
     assert repr(float(result.attrs["hashrate_markup"])) not in text and f"{result.attrs['hashrate_markup']:.3f}" in text
     # VaR and CVaR said in words, as losses, with this result's numbers.
