@@ -221,6 +221,46 @@ def _setting(value) -> str:
 _SKIP = {"title", "scenario", "rng_layout_version", "switch_learning_seed", "switch_learning_backend"}
 
 
+def _paths_text(n, ds) -> str:
+    kept = ds.sizes.get("kept_path", 0)
+    return _count(n) + (f" ({_count(kept)} kept for the fan charts)" if kept else "")
+
+
+def _rng_text(name, ds) -> str:
+    version = ds.attrs.get("rng_layout_version")
+    return f"{name}" + (f", stream layout version {int(version)}" if version is not None else "")
+
+
+def _learning_text(n, ds) -> str:
+    a = ds.attrs
+    text = f"{_count(n)} separate paths"
+    if "switch_learning_seed" in a:
+        text += f", seed {int(a['switch_learning_seed'])}"
+    if a.get("switch_learning_backend") is not None:
+        text += f", {a['switch_learning_backend']} backend"
+    return text
+
+
+#: Provenance rows from the result's attributes, in order: (attribute, label, text of its value).
+_ATTRIBUTE_ROWS = (
+    ("n_paths", "Simulated paths", _paths_text),
+    ("seed", "Random seed", lambda v, ds: str(int(v))),
+    ("rng", "Random numbers", _rng_text),
+    ("backend", "Computed on", lambda v, ds: _BACKEND_WORDS.get(str(v), str(v))),
+    ("switch_learning_paths", "Switch policy learned on", _learning_text),
+    ("switch_in_sample_gain", "Switch policy's gain over mining on its learning paths",
+     lambda v, ds: f"{_usd_m(v)} (biased upwards: a diagnostic, not a value)"),
+    ("hashrate_markup", "Miners' entry markup (phi)",
+     lambda v, ds: f"{float(v):.3f}: revenue / power cost at which new miners stop entering the network"),
+    ("stopped_because", "Run stopped because", lambda v, ds: str(v)),
+    ("target_precision", "Target precision", lambda v, ds: f"{_percent(v)} of each mean NPV (95% half-width)"),
+    ("absolute_floor", "Precision floor", lambda v, ds: _usd_m(v)),
+    ("created", "Created", lambda v, ds: _when(v)),
+    ("pivotmc_version", "pivotmc version", lambda v, ds: str(v)),
+    ("Conventions", "File metadata conventions", lambda v, ds: str(v)),
+)
+
+
 def _provenance(ds: xr.Dataset) -> list[tuple[str, str]]:
     """(what, value) rows: how the result was made, every number with its unit."""
     a = ds.attrs
@@ -241,55 +281,10 @@ def _provenance(ds: xr.Dataset) -> list[tuple[str, str]]:
         rows.append(("Discount rate", f"{_percent(sim.discount_rate)} a year"))
         rows.append(("Strategies valued", ", ".join(str(s) for s in ds.strategy.values)))
     handled = set(_SKIP)
-    if "n_paths" in a:
-        kept = ds.sizes.get("kept_path", 0)
-        rows.append(("Simulated paths", _count(a["n_paths"]) + (f" ({_count(kept)} kept for the fan charts)" if kept else "")))
-        handled.add("n_paths")
-    if "seed" in a:
-        rows.append(("Random seed", str(int(a["seed"]))))
-        handled.add("seed")
-    if "rng" in a:
-        version = a.get("rng_layout_version")
-        rows.append(("Random numbers", f"{a['rng']}" + (f", stream layout version {int(version)}" if version is not None else "")))
-        handled.add("rng")
-    if "backend" in a:
-        rows.append(("Computed on", _BACKEND_WORDS.get(str(a["backend"]), str(a["backend"]))))
-        handled.add("backend")
-    if "switch_learning_paths" in a:
-        learner = a.get("switch_learning_backend")
-        text = f"{_count(a['switch_learning_paths'])} separate paths"
-        if "switch_learning_seed" in a:
-            text += f", seed {int(a['switch_learning_seed'])}"
-        if learner is not None:
-            text += f", {learner} backend"
-        rows.append(("Switch policy learned on", text))
-        handled.add("switch_learning_paths")
-    if "switch_in_sample_gain" in a:
-        rows.append(("Switch policy's gain over mining on its learning paths",
-                     f"{_usd_m(a['switch_in_sample_gain'])} (biased upwards: a diagnostic, not a value)"))
-        handled.add("switch_in_sample_gain")
-    if "hashrate_markup" in a:
-        rows.append(("Miners' entry markup (phi)",
-                     f"{float(a['hashrate_markup']):.3f}: revenue / power cost at which new miners stop entering the network"))
-        handled.add("hashrate_markup")
-    if "stopped_because" in a:
-        rows.append(("Run stopped because", str(a["stopped_because"])))
-        handled.add("stopped_because")
-    if "target_precision" in a:
-        rows.append(("Target precision", f"{_percent(a['target_precision'])} of each mean NPV (95% half-width)"))
-        handled.add("target_precision")
-    if "absolute_floor" in a:
-        rows.append(("Precision floor", _usd_m(a["absolute_floor"])))
-        handled.add("absolute_floor")
-    if "created" in a:
-        rows.append(("Created", _when(a["created"])))
-        handled.add("created")
-    if "pivotmc_version" in a:
-        rows.append(("pivotmc version", str(a["pivotmc_version"])))
-        handled.add("pivotmc_version")
-    if "Conventions" in a:
-        rows.append(("File metadata conventions", str(a["Conventions"])))
-        handled.add("Conventions")
+    for key, label, text in _ATTRIBUTE_ROWS:
+        if key in a:
+            rows.append((label, text(a[key], ds)))
+            handled.add(key)
     for key, value in a.items():
         if key not in handled:
             rows.append((key.replace("_", " "), _plain(value)))
