@@ -69,12 +69,11 @@ def test_every_wait_is_named_on_a_terminal_and_erased_at_the_end(tmp_path) -> No
 
 
 @needs_pty
-def test_quick_run_on_a_terminal_draws_nothing(tmp_path) -> None:
-    quick = RUN[:-2]  # no switch learning: nothing lasts the default 1.5 s here
+def test_a_wait_shorter_than_the_delay_draws_nothing(tmp_path) -> None:
+    # A delay no wait of this run reaches, whatever the machine's load: the run is as quick as the delay is long.
+    quick = list(RUN)
     quick[quick.index("--paths") + 1] = "50"
-    quick[quick.index("simulation.horizon_years=2")] = "simulation.horizon_years=1"
-    quick += ["--set", 'strategies.evaluate=["mine","host"]']
-    code, out, terminal = _run_on_terminal(quick, _env(None, tmp_path))
+    code, out, terminal = _run_on_terminal(quick, _env("600", tmp_path))
     assert code == 0, terminal
     assert terminal == ""
     assert "50 paths" in out
