@@ -44,12 +44,26 @@ def test_default_parameter_list_is_every_nonzero_continuous_parameter():
     assert not any(n.startswith(("simulation.", "switch.")) for n in names)
 
 
-def test_sensitivity_values_the_switch_on_each_scenario_s_own_policy():
-    ds = sensitivity(SHORT, ["hosting.lease_rate"], rel_shock=0.2, n_paths=300, seed=1)
-    assert "switch" in ds.strategy.values
-    up = SHORT.with_overrides({"hosting.lease_rate": SHORT.hosting.lease_rate * 1.2})
-    shocked = pivotmc.simulate(up, n_paths=300, seed=1).npv.sel(strategy="switch").mean().item()
-    assert ds.mean_npv.sel(parameter="hosting.lease_rate", shock="up", strategy="switch").item() == shocked
+#: Fifteen years, where the switch converts on about two paths in three, so the policy it applies matters.
+CONVERTING = Scenario.default().with_overrides({"switch.learning_paths": 4000})
+
+
+def test_sensitivity_applies_the_base_policy_or_each_case_s_own_when_asked():
+    from pivotmc.switch import learn
+
+    name = "hosting.lease_rate"
+    up = CONVERTING.with_overrides({name: CONVERTING.hosting.lease_rate * 1.2})
+    cell = dict(parameter=name, shock="up", strategy="switch")
+    base_policy = pivotmc.simulate(up, n_paths=300, seed=1, switch_policy=learn(CONVERTING))
+    own_policy = pivotmc.simulate(up, n_paths=300, seed=1)
+    # The two policies convert differently on these paths, so the checks below can tell them apart.
+    assert not np.array_equal(base_policy.switch_decision.values, own_policy.switch_decision.values)
+
+    frozen = sensitivity(CONVERTING, [name], rel_shock=0.2, n_paths=300, seed=1)
+    assert frozen.mean_npv.sel(cell).item() == base_policy.npv.sel(strategy="switch").mean().item()
+    relearned = sensitivity(CONVERTING, [name], rel_shock=0.2, n_paths=300, seed=1, relearn=True)
+    assert relearned.mean_npv.sel(cell).item() == own_policy.npv.sel(strategy="switch").mean().item()
+    assert relearned.mean_npv.sel(cell).item() != frozen.mean_npv.sel(cell).item()
 
 
 def test_sensitivity_refuses_bad_input():
