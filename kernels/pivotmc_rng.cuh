@@ -39,34 +39,12 @@
 #define PIVOTMC_UNROLL
 #endif
 
-#define PIVOTMC_RNG_LAYOUT_VERSION 2
-
-#define PIVOTMC_SLOT_Z_BTC 0
-#define PIVOTMC_SLOT_Z_FEES 1
-#define PIVOTMC_SLOT_Z_HASHRATE 2
-#define PIVOTMC_SLOT_Z_POWER 3
-#define PIVOTMC_SLOT_Z_LEASE 4
-#define PIVOTMC_SLOT_BTC_JUMP_COUNT 5
-#define PIVOTMC_SLOT_BTC_JUMP_SIZE 6
-#define PIVOTMC_SLOT_POWER_SPIKE_COUNT 7
-#define PIVOTMC_SLOT_TENANT_DEFAULT 8
-#define PIVOTMC_SLOT_LEASE_RENEWAL 9
-#define PIVOTMC_N_STEP_PAIRS 5
-#define PIVOTMC_N_STEP_SLOTS (2 * PIVOTMC_N_STEP_PAIRS)
-/* Spike i of a step: size in slot 16 + 2i, arrival time in slot 17 + 2i (pair 8 + i). */
-#define PIVOTMC_SLOT_POWER_SPIKE_SIZE0 16
-#define PIVOTMC_SLOT_POWER_SPIKE_TIME0 17
-
-#define PIVOTMC_PER_PATH_STEP 0xFFFFFFFFu
-/* First path of the switch policy's learning paths, 2**62 (pivotmc.rng, "Path ranges"). */
-#define PIVOTMC_LEARNING_PATH0 0x4000000000000000ull
-#define PIVOTMC_SLOT_LEAD_TIME 0
-#define PIVOTMC_SLOT_CAPEX_OVERRUN 1
-
-#define PIVOTMC_PHILOX_M0 0xD2511F53u
-#define PIVOTMC_PHILOX_M1 0xCD9E8D57u
-#define PIVOTMC_PHILOX_W0 0x9E3779B9u
-#define PIVOTMC_PHILOX_W1 0xBB67AE85u
+/* The random-number layout (PIVOTMC_SLOT_*, PIVOTMC_N_STEP_PAIRS, PIVOTMC_PER_PATH_STEP,
+ * PIVOTMC_LEARNING_PATH0, PIVOTMC_PHILOX_*, PIVOTMC_RNG_LAYOUT_VERSION) comes from pivotmc.rng, its one
+ * source, as -D options: pivotmc.backends.cuda.rng_defines(), part of compile_options(). */
+#ifndef PIVOTMC_RNG_LAYOUT_VERSION
+#error "compile with pivotmc.backends.cuda.compile_options() (or rng_defines()): the random-number layout comes from pivotmc.rng"
+#endif
 
 /* ------------------------------------------------------------------------
  * Philox4x32-10

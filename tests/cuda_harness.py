@@ -53,10 +53,11 @@ def nvcc_ptx(source: Path, out: Path, arch: str = "sm_90", n_strategies: int = 3
     return out.read_text(), proc.stderr
 
 
-def build_shim(cpp: Path, out: Path, defines: list[str] = ()) -> Path:
-    """Compile a host-shim translation unit into a shared library. Asserts success."""
+def build_shim(cpp: Path, out: Path, defines: list[str] | None = None) -> Path:
+    """Compile a host-shim translation unit into a shared library (default defines: the RNG layout). Asserts success."""
     gxx = shutil.which("g++")
     assert gxx is not None
+    defines = cuda.rng_defines() if defines is None else defines
     proc = subprocess.run(
         [gxx, *GXX_FLAGS, *defines, "-o", str(out), str(cpp)], capture_output=True, text=True, check=False, timeout=300
     )

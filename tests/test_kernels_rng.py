@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import ctypes
 import re
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cuda_harness import KERNELS, TESTS, build_shim, ulp_distance
+from cuda_harness import GXX_FLAGS, KERNELS, TESTS, build_shim, ulp_distance
 
 from pivotmc import rng
 
@@ -45,21 +46,29 @@ MAX_TAIL_NORMAL_ULP = 8
 # --------------------------------------------------------------------------
 
 
-def test_header_constants_mirror_rng_module():
-    text = (KERNELS / "pivotmc_rng.cuh").read_text()
-    defines = dict(re.findall(r"^#define PIVOTMC_(\w+) +(.+?)\s*$", text, re.MULTILINE))
-    values = {}
-    for name, expr in defines.items():
-        expr = re.sub(r"\b(0x[0-9A-Fa-f]+|\d+)(?:u|ul|ull)\b", r"\1", expr)  # unsigned suffixes
-        expr = re.sub(r"\bPIVOTMC_(\w+)", lambda m: str(values[m.group(1)]), expr)
-        if re.fullmatch(r"[\s\d()*+xA-Fa-f]+", expr):
-            values[name] = eval(expr)  # noqa: S307 - integer arithmetic on digits only
-    expected = {
-        name: getattr(rng, name)
-        for name in rng.__all__
-        if isinstance(getattr(rng, name), int) and not isinstance(getattr(rng, name), bool)
-    }
-    assert values == expected
+def test_the_layout_reaches_the_kernels_from_pivotmc_rng_alone():
+    """No copy of the layout in the CUDA sources: every constant is a -D option made from pivotmc.rng."""
+    from pivotmc.backends.cuda import rng_defines
+
+    sources = "".join(path.read_text() for path in sorted(KERNELS.glob("*.cu*")))
+    exported = {name: getattr(rng, name) for name in rng.__all__
+                if isinstance(getattr(rng, name), int) and not isinstance(getattr(rng, name), bool)}
+    defined = {}
+    for option in rng_defines():
+        name, _, value = option.removeprefix("-DPIVOTMC_").partition("=")
+        defined[name] = int(value.rstrip("ul"))
+        assert not re.search(rf"#define\s+PIVOTMC_{name}\b", sources), f"PIVOTMC_{name} is typed into a kernel source"
+    assert defined == exported
+    for option in rng_defines():  # C literals of the right width: int below 2**31, unsigned above
+        value = int(option.split("=")[1].rstrip("ul"))
+        suffix = option.split("=")[1][len(str(value)):]
+        assert suffix == ("" if value < 2**31 else "u" if value < 2**32 else "ull"), option
+
+
+def test_kernels_refuse_to_compile_without_the_layout(tmp_path, gxx):
+    proc = subprocess.run([gxx, *GXX_FLAGS, "-o", str(tmp_path / "x.so"), str(SHIM_SOURCE)],
+                          capture_output=True, text=True, check=False, timeout=300)
+    assert proc.returncode != 0 and "rng_defines" in proc.stderr
 
 
 # --------------------------------------------------------------------------

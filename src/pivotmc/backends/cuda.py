@@ -22,8 +22,9 @@ Sources are read from the installed package (``pivotmc/kernels``, shipped in
 the wheel) or, in a source checkout, from the top-level ``kernels/`` folder.
 The project's headers are inlined into the source text before compilation,
 so CuPy's compile cache (keyed by source and options) sees every change. The
-packed-plan layout reaches the kernel as ``-D`` options generated from
-:mod:`pivotmc.plan`, the one place that defines it.
+random-number layout and the packed-plan layout reach the kernel as ``-D``
+options generated from :mod:`pivotmc.rng` and :mod:`pivotmc.plan`, the one
+place that defines each.
 
 Paths are simulated in launches sized to the card's free memory: device
 memory holds the plan, the per-step sums and, per launch, one NPV per path
@@ -59,6 +60,7 @@ __all__ = [
     "kernel_dir",
     "kernel_source",
     "layout_defines",
+    "rng_defines",
     "compile_options",
     "kernel_inputs",
     "switch_inputs",
@@ -149,9 +151,28 @@ def kernel_source(name: str = MODEL_SOURCE) -> str:
     return f'#line 1 "{name}"\n{expand(name)}'
 
 
+def rng_defines() -> list[str]:
+    """``-D`` options of the random-number layout (slots, counter words, Philox constants), from :mod:`pivotmc.rng`.
+
+    Every integer constant :mod:`pivotmc.rng` exports becomes ``PIVOTMC_<NAME>``,
+    with the C suffix its size needs, so the kernels hold no copy of the layout.
+    """
+    from .. import rng
+
+    defines = []
+    for name in rng.__all__:
+        value = getattr(rng, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            continue
+        suffix = "" if value < 2**31 else "u" if value < 2**32 else "ull"
+        defines.append(f"-DPIVOTMC_{name}={value}{suffix}")
+    return defines
+
+
 def layout_defines(n_strategies: int) -> list[str]:
-    """``-D`` options giving the kernels the packed-plan layout and the number of strategies."""
-    defines = [f"-DPIVOTMC_P_{name}={i}" for i, name in enumerate(SCALAR_FIELDS)]
+    """``-D`` options giving the kernels the random-number layout, the packed-plan layout and the number of strategies."""
+    defines = rng_defines()
+    defines += [f"-DPIVOTMC_P_{name}={i}" for i, name in enumerate(SCALAR_FIELDS)]
     defines += [f"-DPIVOTMC_T_{name}={i}" for i, name in enumerate(STEP_FIELDS)]
     defines += [f"-DPIVOTMC_KEPT_{name}={i}" for i, name in enumerate(KEPT_FACTORS)]
     defines.append(f"-DPIVOTMC_N_STRATEGIES={int(n_strategies)}")
