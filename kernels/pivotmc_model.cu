@@ -52,12 +52,11 @@
 #define PIVOTMC_WARP_LANES 1
 #endif
 
-#define PIVOTMC_QUANTUM 65536.0                 /* 2**16 */
-#define PIVOTMC_Q_LIMIT 4611686018427387904.0   /* 2**62: larger values cannot be split into limbs */
+/* From Python, as -D options (pivotmc.backends.cuda.layout_defines()): PIVOTMC_QUANTUM and PIVOTMC_Q_LIMIT,
+   the exact sums' quantum (2**16) and the limit of a quantised value (2**62), from pivotmc.accumulate;
+   PIVOTMC_SWITCH_FEATURES, the number of the switch policy's features, in the order of
+   pivotmc.plan.SWITCH_FEATURES: hashprice, lease rate, power price (their logs, scaled). */
 #define PIVOTMC_TINY_YEARS 1e-300
-/* The switch policy's features, in the order of pivotmc.plan.SWITCH_FEATURES:
-   hashprice, lease rate, power price (their logs, scaled). */
-#define PIVOTMC_SWITCH_FEATURES 3
 
 /* Sum over the warp of a 32-bit value (exact modulo 2**32). */
 PIVOTMC_DEVICE unsigned int pivotmc_warp_sum(unsigned int v)

@@ -87,11 +87,17 @@ PIVOTMC_DEVICE double pivotmc_uniform(unsigned int hi, unsigned int lo)
 /* ------------------------------------------------------------------------
  * Inverse normal CDF, Wichura AS241 (PPND16)
  *
- * Same coefficients, branches and operation order as pivotmc.rng.ndtri:
+ * Same coefficients, branches and operation order as pivotmc.rng.ndtri.
+ * The coefficients are pivotmc.rng's, as -D options PIVOTMC_AS241_A0 .. _F7
+ * (from pivotmc.backends.cuda.rng_defines(); one option each, as nvcc splits
+ * option values at commas), listed eight at a time by PIVOTMC_AS241(X):
  * Horner from the highest coefficient, numerator / denominator, the tail
  * evaluated on p = min(u, 1 - u) and then signed.  Only log (and, in
  * principle, sqrt) may round differently between math libraries.
  * ---------------------------------------------------------------------- */
+
+#define PIVOTMC_AS241(X) PIVOTMC_AS241_##X##0, PIVOTMC_AS241_##X##1, PIVOTMC_AS241_##X##2, PIVOTMC_AS241_##X##3, \
+    PIVOTMC_AS241_##X##4, PIVOTMC_AS241_##X##5, PIVOTMC_AS241_##X##6, PIVOTMC_AS241_##X##7
 
 PIVOTMC_DEVICE double pivotmc_horner8(double x, double c0, double c1, double c2, double c3,
                                       double c4, double c5, double c6, double c7)
@@ -113,16 +119,8 @@ PIVOTMC_DEVICE double pivotmc_ndtri_central(double u)
 {
     const double q = u - 0.5;
     const double r = 0.180625 - q * q;
-    const double num = pivotmc_horner8(r,
-        3.3871328727963666080e0, 1.3314166789178437745e2,
-        1.9715909503065514427e3, 1.3731693765509461125e4,
-        4.5921953931549871457e4, 6.7265770927008700853e4,
-        3.3430575583588128105e4, 2.5090809287301226727e3);
-    const double den = pivotmc_horner8(r,
-        1.0, 4.2313330701600911252e1,
-        6.8718700749205790830e2, 5.3941960214247511077e3,
-        2.1213794301586595867e4, 3.9307895800092710610e4,
-        2.8729085735721942674e4, 5.2264952788528545610e3);
+    const double num = pivotmc_horner8(r, PIVOTMC_AS241(A));
+    const double den = pivotmc_horner8(r, PIVOTMC_AS241(B));
     return q * (num / den);
 }
 
@@ -143,28 +141,12 @@ PIVOTMC_DEVICE double pivotmc_ndtri_tail(double u)
         double val;
         if (r <= 5.0) {
             const double s = r - 1.6;
-            val = pivotmc_horner8(s,
-                      1.42343711074968357734e0, 4.63033784615654529590e0,
-                      5.76949722146069140550e0, 3.64784832476320460504e0,
-                      1.27045825245236838258e0, 2.41780725177450611770e-1,
-                      2.27238449892691845833e-2, 7.74545014278341407640e-4)
-                / pivotmc_horner8(s,
-                      1.0, 2.05319162663775882187e0,
-                      1.67638483018380384940e0, 6.89767334985100004550e-1,
-                      1.48103976427480074590e-1, 1.51986665636164571966e-2,
-                      5.47593808499534494600e-4, 1.05075007164441684324e-9);
+            val = pivotmc_horner8(s, PIVOTMC_AS241(C))
+                / pivotmc_horner8(s, PIVOTMC_AS241(D));
         } else {
             const double s = r - 5.0;
-            val = pivotmc_horner8(s,
-                      6.65790464350110377720e0, 5.46378491116411436990e0,
-                      1.78482653991729133580e0, 2.96560571828504891230e-1,
-                      2.65321895265761230930e-2, 1.24266094738807843860e-3,
-                      2.71155556874348757815e-5, 2.01033439929228813265e-7)
-                / pivotmc_horner8(s,
-                      1.0, 5.99832206555887937690e-1,
-                      1.36929880922735805310e-1, 1.48753612908506148525e-2,
-                      7.86869131145613259100e-4, 1.84631831751005468180e-5,
-                      1.42151175831644588870e-7, 2.04426310338993978564e-15);
+            val = pivotmc_horner8(s, PIVOTMC_AS241(E))
+                / pivotmc_horner8(s, PIVOTMC_AS241(F));
         }
         return lower ? -val : val;
     }

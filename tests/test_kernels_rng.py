@@ -54,12 +54,17 @@ def test_the_layout_reaches_the_kernels_from_pivotmc_rng_alone():
     exported = {name: getattr(rng, name) for name in rng.__all__
                 if isinstance(getattr(rng, name), int) and not isinstance(getattr(rng, name), bool)}
     defined = {}
-    for option in rng_defines():
+    integers = [o for o in rng_defines() if not o.startswith("-DPIVOTMC_AS241_")]
+    for name in "ABCDEF":  # the inverse normal's polynomials, each coefficient back exactly
+        options = [o for o in rng_defines() if re.match(rf"-DPIVOTMC_AS241_{name}\d=", o)]
+        assert tuple(float(o.split("=")[1]) for o in options) == tuple(getattr(rng, "_" + name))
+    for option in integers:
         name, _, value = option.removeprefix("-DPIVOTMC_").partition("=")
         defined[name] = int(value.rstrip("ul"))
         assert not re.search(rf"#define\s+PIVOTMC_{name}\b", sources), f"PIVOTMC_{name} is typed into a kernel source"
     assert defined == exported
-    for option in rng_defines():  # C literals of the right width: int below 2**31, unsigned above
+    assert not re.search(r"pivotmc_horner8\(\w+,\s*[-+0-9.]", sources)  # no coefficients typed in a kernel
+    for option in integers:  # C literals of the right width: int below 2**31, unsigned above
         value = int(option.split("=")[1].rstrip("ul"))
         suffix = option.split("=")[1][len(str(value)):]
         assert suffix == ("" if value < 2**31 else "u" if value < 2**32 else "ull"), option

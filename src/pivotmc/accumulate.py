@@ -18,11 +18,15 @@ import numpy as np
 
 from .errors import ValidationError
 
-__all__ = ["ExactSum", "QUANTUM_BITS", "quantise", "overflow_error"]
+__all__ = ["ExactSum", "QUANTUM_BITS", "QUANTUM", "QUANTISED_LIMIT", "quantise", "overflow_error"]
 
 QUANTUM_BITS = 16
-_SCALE = float(2**QUANTUM_BITS)
-_LIMIT = float(2**62) / _SCALE  # largest |value| in USD that quantises without overflow
+#: One unit of the exact sums, in USD^-1: values are summed as integers of 2**-16 USD.
+QUANTUM = float(2**QUANTUM_BITS)
+#: Largest |quantised value|: beyond it a value cannot be split into the sums' 64-bit limbs.
+QUANTISED_LIMIT = 2.0**62
+_SCALE = QUANTUM
+_LIMIT = QUANTISED_LIMIT / _SCALE  # largest |value| in USD that quantises without overflow
 _MASK = np.int64(0xFFFFFFFF)
 
 
@@ -36,8 +40,8 @@ def overflow_error(count: int) -> ValidationError:
 def quantise(values: np.ndarray) -> np.ndarray:
     """Round USD amounts to integer multiples of the quantum (int64)."""
     scaled = np.rint(np.asarray(values, dtype=np.float64) * _SCALE)
-    if not np.all(np.abs(scaled) < 2.0**62):
-        bad = np.asarray(values)[~(np.abs(scaled) < 2.0**62)].flat[0]
+    if not np.all(np.abs(scaled) < QUANTISED_LIMIT):
+        bad = np.asarray(values)[~(np.abs(scaled) < QUANTISED_LIMIT)].flat[0]
         raise ValidationError(
             f"a cash flow of {bad!r} USD is not finite or exceeds {_LIMIT:.3g} USD per step; check the scenario's units."
         )

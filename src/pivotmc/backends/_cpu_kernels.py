@@ -25,6 +25,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import rng
+from ..accumulate import QUANTISED_LIMIT, QUANTUM
 from ..plan import SCALAR_FIELDS, STEP_FIELDS
 from ..plan import ScalarIndex as P
 from ..plan import StepIndex as T
@@ -38,8 +39,8 @@ _S32 = np.uint64(32)
 _S12 = np.uint64(12)
 _TWO_M53 = 2.0**-53
 _TINY_YEARS = 1e-300
-_QUANTUM = float(2**16)
-_Q_LIMIT = 2.0**62
+_QUANTUM = QUANTUM
+_Q_LIMIT = QUANTISED_LIMIT
 _LIMB_MASK = np.int64(0xFFFFFFFF)
 _PER_PATH_STEP = np.uint64(rng.PER_PATH_STEP)
 # Spike i's size and arrival time are the two halves of one pair (see pivotmc.rng).

@@ -48,7 +48,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..accumulate import ExactSum, overflow_error
+from ..accumulate import QUANTISED_LIMIT, QUANTUM, ExactSum, overflow_error
 from ..errors import ValidationError
 from ..plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, Plan, ScalarIndex, StepIndex, pack
 from . import KEPT_FACTORS, ChunkResult, KeptPaths
@@ -152,10 +152,12 @@ def kernel_source(name: str = MODEL_SOURCE) -> str:
 
 
 def rng_defines() -> list[str]:
-    """``-D`` options of the random-number layout (slots, counter words, Philox constants), from :mod:`pivotmc.rng`.
+    """``-D`` options of the random numbers (slots, counter words, Philox and AS241 constants), from :mod:`pivotmc.rng`.
 
     Every integer constant :mod:`pivotmc.rng` exports becomes ``PIVOTMC_<NAME>``,
-    with the C suffix its size needs, so the kernels hold no copy of the layout.
+    with the C suffix its size needs, and each coefficient of the inverse
+    normal's polynomials ``PIVOTMC_AS241_A0`` .. ``_F7``, so the kernels hold
+    no copy of either.
     """
     from .. import rng
 
@@ -166,12 +168,18 @@ def rng_defines() -> list[str]:
             continue
         suffix = "" if value < 2**31 else "u" if value < 2**32 else "ull"
         defines.append(f"-DPIVOTMC_{name}={value}{suffix}")
+    # The inverse normal's coefficients, one option each (nvcc splits option values at commas); repr gives
+    # each double back exactly.
+    for name in "ABCDEF":
+        defines += [f"-DPIVOTMC_AS241_{name}{i}={float(c)!r}" for i, c in enumerate(getattr(rng, "_" + name))]
     return defines
 
 
 def layout_defines(n_strategies: int) -> list[str]:
     """``-D`` options giving the kernels the random-number layout, the packed-plan layout and the number of strategies."""
     defines = rng_defines()
+    defines += [f"-DPIVOTMC_QUANTUM={QUANTUM!r}", f"-DPIVOTMC_Q_LIMIT={QUANTISED_LIMIT!r}",
+                f"-DPIVOTMC_SWITCH_FEATURES={len(SWITCH_FEATURES)}"]
     defines += [f"-DPIVOTMC_P_{name}={i}" for i, name in enumerate(SCALAR_FIELDS)]
     defines += [f"-DPIVOTMC_T_{name}={i}" for i, name in enumerate(STEP_FIELDS)]
     defines += [f"-DPIVOTMC_KEPT_{name}={i}" for i, name in enumerate(KEPT_FACTORS)]
