@@ -21,10 +21,11 @@
 
 #include "pivotmc_rng.cuh"
 
-#define PIVOTMC_LN2_HI 6.93147180369123816490e-01 /* low bits zero: n * LN2_HI is exact */
-#define PIVOTMC_LN2_LO 1.90821492927058770002e-10
-#define PIVOTMC_INV_LN2 1.44269504088896338700e00
-#define PIVOTMC_SQRT2 1.4142135623730951
+/* PIVOTMC_LN2_HI, _LN2_LO, _INV_LN2, _SQRT2, _EXP_COEF0 .. 13 and _LOG_COEF0 .. 10 are -D options made from
+   pivotmc.backends.fastmath, which the Numba kernels use too (pivotmc.backends.cuda.math_defines()). */
+#ifndef PIVOTMC_EXP_COEF13
+#error "compile with pivotmc.backends.cuda.compile_options() (or math_defines()): the constants come from pivotmc.backends.fastmath"
+#endif
 
 /* Python's min(a, b) and max(a, b), which Numba reproduces: the first
    argument unless the second compares strictly smaller (larger). */
@@ -45,20 +46,20 @@ PIVOTMC_DEVICE double pivotmc_fast_exp(double x)
     x = pivotmc_min(pivotmc_max(x, -708.0), 709.0);
     const double n = floor(x * PIVOTMC_INV_LN2 + 0.5);
     const double r = (x - n * PIVOTMC_LN2_HI) - n * PIVOTMC_LN2_LO;
-    double p = 1.0 / 6227020800.0;
-    p = p * r + 1.0 / 479001600.0;
-    p = p * r + 1.0 / 39916800.0;
-    p = p * r + 1.0 / 3628800.0;
-    p = p * r + 1.0 / 362880.0;
-    p = p * r + 1.0 / 40320.0;
-    p = p * r + 1.0 / 5040.0;
-    p = p * r + 1.0 / 720.0;
-    p = p * r + 1.0 / 120.0;
-    p = p * r + 1.0 / 24.0;
-    p = p * r + 1.0 / 6.0;
-    p = p * r + 1.0 / 2.0;
-    p = p * r + 1.0;
-    p = p * r + 1.0;
+    double p = PIVOTMC_EXP_COEF13;
+    p = p * r + PIVOTMC_EXP_COEF12;
+    p = p * r + PIVOTMC_EXP_COEF11;
+    p = p * r + PIVOTMC_EXP_COEF10;
+    p = p * r + PIVOTMC_EXP_COEF9;
+    p = p * r + PIVOTMC_EXP_COEF8;
+    p = p * r + PIVOTMC_EXP_COEF7;
+    p = p * r + PIVOTMC_EXP_COEF6;
+    p = p * r + PIVOTMC_EXP_COEF5;
+    p = p * r + PIVOTMC_EXP_COEF4;
+    p = p * r + PIVOTMC_EXP_COEF3;
+    p = p * r + PIVOTMC_EXP_COEF2;
+    p = p * r + PIVOTMC_EXP_COEF1;
+    p = p * r + PIVOTMC_EXP_COEF0;
     const double scale = __longlong_as_double(((long long)n + 1023LL) << 52);
     return p * scale;
 }
@@ -76,17 +77,17 @@ PIVOTMC_DEVICE double pivotmc_fast_log(double x)
     }
     const double s = (m - 1.0) / (m + 1.0);
     const double s2 = s * s;
-    double p = 2.0 / 21.0;
-    p = p * s2 + 2.0 / 19.0;
-    p = p * s2 + 2.0 / 17.0;
-    p = p * s2 + 2.0 / 15.0;
-    p = p * s2 + 2.0 / 13.0;
-    p = p * s2 + 2.0 / 11.0;
-    p = p * s2 + 2.0 / 9.0;
-    p = p * s2 + 2.0 / 7.0;
-    p = p * s2 + 2.0 / 5.0;
-    p = p * s2 + 2.0 / 3.0;
-    p = p * s2 + 2.0;
+    double p = PIVOTMC_LOG_COEF10;
+    p = p * s2 + PIVOTMC_LOG_COEF9;
+    p = p * s2 + PIVOTMC_LOG_COEF8;
+    p = p * s2 + PIVOTMC_LOG_COEF7;
+    p = p * s2 + PIVOTMC_LOG_COEF6;
+    p = p * s2 + PIVOTMC_LOG_COEF5;
+    p = p * s2 + PIVOTMC_LOG_COEF4;
+    p = p * s2 + PIVOTMC_LOG_COEF3;
+    p = p * s2 + PIVOTMC_LOG_COEF2;
+    p = p * s2 + PIVOTMC_LOG_COEF1;
+    p = p * s2 + PIVOTMC_LOG_COEF0;
     return e * PIVOTMC_LN2_HI + (s * p + e * PIVOTMC_LN2_LO);
 }
 

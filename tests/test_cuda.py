@@ -253,7 +253,8 @@ def test_contraction_is_off(nvcc, tmp_path):
     ptx, _ = H.nvcc_ptx(source, tmp_path / "off.ptx")
     assert "fma.rn" not in ptx
     contracted = subprocess.run(
-        [nvcc, "-ptx", "-arch=sm_90", "-I", str(H.KERNELS), *cuda.rng_defines(), "-o", str(tmp_path / "on.ptx"), str(source)],
+        [nvcc, "-ptx", "-arch=sm_90", "-I", str(H.KERNELS), *cuda.rng_defines(), *cuda.math_defines(), "-o",
+         str(tmp_path / "on.ptx"), str(source)],
         capture_output=True, text=True, check=False, timeout=300,
     )  # fmt: skip
     assert contracted.returncode == 0, contracted.stderr

@@ -223,3 +223,16 @@ def test_host_shim_normals_are_antisymmetric(shim):
     z = shim.ndtri(u)
     zc = shim.ndtri(1.0 - u)
     assert z.tobytes() == (-zc).tobytes()
+
+
+def test_exp_and_log_constants_reach_the_kernels_from_python_alone():
+    """The CUDA exp/log take their constants from pivotmc.backends.fastmath, as the Numba kernels do."""
+    from pivotmc.backends import _cpu_kernels, fastmath
+    from pivotmc.backends.cuda import math_defines
+
+    header = (KERNELS / "pivotmc_math.cuh").read_text()
+    assert not re.search(r"#define\s+PIVOTMC_(LN2|INV_LN2|SQRT2|EXP_COEF|LOG_COEF)", header)
+    assert not re.search(r"p \* s?2? ?r? ?\+ [0-9]", header)  # no coefficient typed into a Horner step
+    values = {o.removeprefix("-DPIVOTMC_").split("=")[0]: float(o.split("=")[1]) for o in math_defines()}
+    assert values == fastmath.constants()
+    assert tuple(_cpu_kernels._EXP_COEF) == fastmath.EXP_COEF and tuple(_cpu_kernels._LOG_COEF) == fastmath.LOG_COEF

@@ -26,6 +26,7 @@ from numba import njit, prange
 
 from .. import rng
 from ..accumulate import QUANTISED_LIMIT, QUANTUM
+from . import fastmath
 from ..plan import SCALAR_FIELDS, STEP_FIELDS
 from ..plan import ScalarIndex as P
 from ..plan import StepIndex as T
@@ -170,15 +171,10 @@ def philox_words(c0, c1, c2, c3, k0, k1):
 # --------------------------------------------------------------------------- #
 # Vectorisable exp and log
 # --------------------------------------------------------------------------- #
-# libm calls keep LLVM from vectorising a loop, and five exponentials per
-# path-step would dominate the kernel. These are straight-line (a polynomial
-# and a bit cast), accurate to about one ulp over the range the model uses.
-_LN2_HI = 6.93147180369123816490e-01  # ln 2 with its low bits zeroed: n * _LN2_HI is exact
-_LN2_LO = 1.90821492927058770002e-10
-_INV_LN2 = 1.44269504088896338700e00
-_SQRT2 = 1.4142135623730951
-_EXP_COEF = np.array([1.0 / math.factorial(i) for i in range(14)])  # Taylor to r**13: error < 1e-17 on |r| <= ln2/2
-_LOG_COEF = np.array([2.0 / (2 * i + 1) for i in range(11)])  # atanh series in s**2 up to s**21
+# Straight-line polynomials and a bit cast (see pivotmc.backends.fastmath), which LLVM vectorises.
+_LN2_HI, _LN2_LO, _INV_LN2, _SQRT2 = fastmath.LN2_HI, fastmath.LN2_LO, fastmath.INV_LN2, fastmath.SQRT2
+_EXP_COEF = np.array(fastmath.EXP_COEF)
+_LOG_COEF = np.array(fastmath.LOG_COEF)
 _MANTISSA = np.int64((1 << 52) - 1)
 _EXP_BIAS = np.int64(1023)
 

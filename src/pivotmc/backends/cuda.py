@@ -61,6 +61,7 @@ __all__ = [
     "kernel_source",
     "layout_defines",
     "rng_defines",
+    "math_defines",
     "compile_options",
     "kernel_inputs",
     "switch_inputs",
@@ -175,9 +176,16 @@ def rng_defines() -> list[str]:
     return defines
 
 
+def math_defines() -> list[str]:
+    """``-D`` options of the kernels' exp and log (:mod:`pivotmc.backends.fastmath`, which the Numba kernels use too)."""
+    from . import fastmath
+
+    return [f"-DPIVOTMC_{name}={value!r}" for name, value in fastmath.constants().items()]
+
+
 def layout_defines(n_strategies: int) -> list[str]:
     """``-D`` options giving the kernels the random-number layout, the packed-plan layout and the number of strategies."""
-    defines = rng_defines()
+    defines = rng_defines() + math_defines()
     defines += [f"-DPIVOTMC_QUANTUM={QUANTUM!r}", f"-DPIVOTMC_Q_LIMIT={QUANTISED_LIMIT!r}",
                 f"-DPIVOTMC_SWITCH_FEATURES={len(SWITCH_FEATURES)}"]
     defines += [f"-DPIVOTMC_P_{name}={i}" for i, name in enumerate(SCALAR_FIELDS)]
