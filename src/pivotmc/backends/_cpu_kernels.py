@@ -243,9 +243,9 @@ WORKSPACE = FINAL0 + MAX_STRATEGIES * LANES
 
 @njit(inline="always", **_JIT)
 def _draw_step(u, z, tails, key0, key1, path0, m, k):
-    """Ten per-step uniforms into ``u`` (10, lanes) and the five factor normals into ``z`` (5, lanes)."""
+    """The per-step uniforms into ``u`` (rng.N_STEP_SLOTS, lanes) and the five factor normals into ``z`` (5, lanes)."""
     kk = np.uint64(k)
-    for pair in range(5):
+    for pair in range(rng.N_STEP_PAIRS):
         pp = np.uint64(pair)
         for j in range(m):
             p = np.uint64(path0 + j)
@@ -347,7 +347,7 @@ def _simulate_block(
     n_keep = max(0, min(m, keep_paths - path0))
     overflow = 0
     w = np.empty(WORKSPACE)
-    u = np.empty((10, LANES))
+    u = np.empty((rng.N_STEP_SLOTS, LANES))
     z = np.empty((5, LANES))
     tails = np.empty(LANES, dtype=np.int64)
 
@@ -549,18 +549,18 @@ def _simulate_block(
         for j in range(m):
             w[JUMP + j] = 0.0
             tails[n_jump] = j
-            n_jump += 1 if u[5, j] > jump_cdf[0] else 0
+            n_jump += 1 if u[rng.SLOT_BTC_JUMP_COUNT, j] > jump_cdf[0] else 0
         for t in range(n_jump):
             j = tails[t]
-            fj = np.float64(count_below(jump_cdf, u[5, j]))
-            w[JUMP + j] = fj * jump_mean + math.sqrt(fj) * jump_sd * ndtri(u[6, j])
+            fj = np.float64(count_below(jump_cdf, u[rng.SLOT_BTC_JUMP_COUNT, j]))
+            w[JUMP + j] = fj * jump_mean + math.sqrt(fj) * jump_sd * ndtri(u[rng.SLOT_BTC_JUMP_SIZE, j])
         if has_spikes:
             for j in range(m):
                 w[SPIKE + j] = 0.0
-                if u[7, j] > spike_cdf[0]:
+                if u[rng.SLOT_POWER_SPIKE_COUNT, j] > spike_cdf[0]:
                     pp = np.uint64(path0 + j)
                     total = 0.0
-                    for i in range(count_below(spike_cdf, u[7, j])):
+                    for i in range(count_below(spike_cdf, u[rng.SLOT_POWER_SPIKE_COUNT, j])):
                         # Spike i: size and arrival time from the two halves of pair 8 + i.
                         pair = np.uint64(_SPIKE_PAIR0 + i)
                         y0, y1, y2, y3 = philox(pp & _MASK32, pp >> _S32, np.uint64(k), pair, key0, key1)
@@ -759,7 +759,7 @@ def _lease_pass(
             rate_years = rate * _escalated(a, bb, start, g_lease, growth_pow)
             leased = bb - a
         if end <= by_t1:
-            start = end if u[9, j] < renewal else end + release
+            start = end if u[rng.SLOT_LEASE_RENEWAL, j] < renewal else end + release
             end = start + term
             rate = market if start <= by_t1 else np.nan
             if start < t1:
@@ -768,7 +768,7 @@ def _lease_pass(
                 leased = leased + (b2 - start)
         if leased > 0.0:
             p_default = p_default_full if leased == full_step else -math.expm1(-hazard * leased)
-            if u[8, j] < p_default:
+            if u[rng.SLOT_TENANT_DEFAULT, j] < p_default:
                 start = t1 + release
                 end = start + term
                 rate = market if start <= by_t1 else np.nan
@@ -805,8 +805,9 @@ def _escalated(a, b, start, growth, growth_pow):
 LAYOUT_FINGERPRINT = np.int64(
     int.from_bytes(
         hashlib.sha256(
-            repr((SCALAR_FIELDS, STEP_FIELDS, _ROWS, _LEARN_ROWS, LANES, MAX_STRATEGIES, rng.RNG_LAYOUT_VERSION,
-                  rng.SLOT_POWER_SPIKE_SIZE0, rng.SLOT_POWER_SPIKE_TIME0, tuple(_A), tuple(_C), tuple(_E))).encode()
+            repr((SCALAR_FIELDS, STEP_FIELDS, _ROWS, _LEARN_ROWS, LANES, MAX_STRATEGIES, QUANTUM, QUANTISED_LIMIT,
+                  [(name, getattr(rng, name)) for name in rng.__all__ if isinstance(getattr(rng, name), int)],
+                  sorted(fastmath.constants().items()), tuple(_A), tuple(_C), tuple(_E))).encode()
         ).digest()[:7],
         "little",
     )
