@@ -25,8 +25,7 @@ QUANTUM_BITS = 16
 QUANTUM = float(2**QUANTUM_BITS)
 #: Largest |quantised value|: beyond it a value cannot be split into the sums' 64-bit limbs.
 QUANTISED_LIMIT = 2.0**62
-_SCALE = QUANTUM
-_LIMIT = QUANTISED_LIMIT / _SCALE  # largest |value| in USD that quantises without overflow
+_LIMIT = QUANTISED_LIMIT / QUANTUM  # largest |value| in USD that quantises without overflow
 _MASK = np.int64(0xFFFFFFFF)
 
 
@@ -39,7 +38,7 @@ def overflow_error(count: int) -> ValidationError:
 
 def quantise(values: np.ndarray) -> np.ndarray:
     """Round USD amounts to integer multiples of the quantum (int64)."""
-    scaled = np.rint(np.asarray(values, dtype=np.float64) * _SCALE)
+    scaled = np.rint(np.asarray(values, dtype=np.float64) * QUANTUM)
     if not np.all(np.abs(scaled) < QUANTISED_LIMIT):
         bad = np.asarray(values)[~(np.abs(scaled) < QUANTISED_LIMIT)].flat[0]
         raise ValidationError(

@@ -21,9 +21,10 @@ import numpy as np
 import xarray as xr
 
 from pivotmc.errors import ValidationError, require_dataset
+from pivotmc.scenario import STEP_NAMES
 from pivotmc.switch import STATIC_STRATEGIES
 
-__all__ = ["QUANTILE_PROBS", "format_summary", "summarize"]
+__all__ = ["QUANTILE_PROBS", "format_summary", "pairwise_probabilities", "summarize"]
 
 #: Fixed reporting quantiles, named ``p5``, ``p50`` and ``p95`` in the summary.
 QUANTILE_PROBS: dict[str, float] = {"p5": 0.05, "p50": 0.5, "p95": 0.95}
@@ -108,6 +109,18 @@ def _difference_moments(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 def _binomial_se(p: np.ndarray | float, n: int) -> np.ndarray:
     return np.sqrt(np.asarray(p) * (1.0 - np.asarray(p)) / n)
+
+
+def pairwise_probabilities(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P(row a > row b) and P(row a == row b) over the columns (paths), every ordered pair; NaN on the diagonal."""
+    k, n = values.shape
+    greater = np.full((k, k), np.nan)
+    equal = np.full((k, k), np.nan)
+    for a, b in combinations(range(k), 2):
+        greater[a, b] = np.count_nonzero(values[a] > values[b]) / n
+        greater[b, a] = np.count_nonzero(values[b] > values[a]) / n
+        equal[a, b] = equal[b, a] = np.count_nonzero(values[a] == values[b]) / n
+    return greater, equal
 
 
 def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
@@ -254,15 +267,11 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
 
     prob_loss = np.array([np.count_nonzero(row < 0.0) for row in values]) / n
 
-    prob_greater = np.full((n_strat, n_strat), np.nan)
-    prob_equal = np.full((n_strat, n_strat), np.nan)
+    prob_greater, prob_equal = pairwise_probabilities(values)
     mean_diff = np.full((n_strat, n_strat), np.nan)
     mean_diff_se = np.full((n_strat, n_strat), np.nan)
     for i, j in combinations(range(n_strat), 2):
         a, b = values[i], values[j]
-        prob_greater[i, j] = np.count_nonzero(a > b) / n
-        prob_greater[j, i] = np.count_nonzero(b > a) / n
-        prob_equal[i, j] = prob_equal[j, i] = np.count_nonzero(a == b) / n
         d_mean, d_sd = _difference_moments(a, b)
         d_se = d_sd / sqrt_n
         mean_diff[i, j], mean_diff[j, i] = d_mean, 0.0 - d_mean  # not -d_mean: no "-0.0" for equal strategies
@@ -557,9 +566,6 @@ def _switch_lines(summary: xr.Dataset, scale: float, unit_label: str) -> list[st
     return [""] + lines if lines else []
 
 
-_STEP_NAMES = {12: "monthly", 52: "weekly", 365: "daily"}
-
-
 def _provenance_lines(attrs: dict) -> list[str]:
     """The run's main assumptions and settings, where the summary records them (see :func:`summarize`)."""
     lines = []
@@ -568,7 +574,7 @@ def _provenance_lines(attrs: dict) -> list[str]:
         scenario.append(f"from {attrs['start_date']}")
     if "horizon_years" in attrs:
         steps = attrs.get("steps_per_year")
-        every = f" in {_STEP_NAMES.get(int(steps), f'{steps} a year')} steps" if steps is not None else ""
+        every = f" in {STEP_NAMES.get(int(steps), f'{steps} a year')} steps" if steps is not None else ""
         scenario.append(f"over {float(attrs['horizon_years']):g} years{every}")
     parts = [" ".join(scenario)] if scenario else []
     if "discount_rate" in attrs:

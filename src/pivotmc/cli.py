@@ -66,20 +66,24 @@ _number.__name__ = "finite number"
 
 def _parse_assignment(text: str, flag: str = "--set") -> tuple[str, object]:
     name, sep, raw = text.partition("=")
-    if not sep or not name.strip() or not raw.strip():
-        raise ValidationError(f"{flag} expects section.key=value, got {text!r}.")
     raw = raw.strip()
-    if raw.lower() in _NON_FINITE:
-        value: object = float(raw.lower().replace("infinity", "inf"))  # NaN and inf are refused by the scenario's checks
-    else:
+    if not sep or not name.strip() or not raw:
+        raise ValidationError(f"{flag} expects section.key=value, got {text!r}.")
+    return name.strip(), _typed_value(raw)
+
+
+def _typed_value(raw: str) -> object:
+    """A value as an analyst types it: a number (written as :func:`_number` reads it), else TOML, else a bare word."""
+    try:
+        value = _number(raw)
+    except ValueError:
+        if raw.lower() in _NON_FINITE:
+            return float(raw)  # NaN and inf reach the scenario's range check, which refuses them by name
         try:
-            value = _number(raw) if re.fullmatch(r"[+-]?\d[\d_]*(,\d{3})+(\.\d*)?", raw) else \
-                tomllib.loads(f"v = {raw}")["v"]
-        except (tomllib.TOMLDecodeError, ValueError):
-            value = raw  # a bare word, e.g. markup=equilibrium
-    if isinstance(value, float) and value.is_integer() and re.fullmatch(r"[+-]?\d[\d_,]*", raw):
-        value = int(value)
-    return name.strip(), value
+            return tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            return raw  # a bare word, e.g. markup=equilibrium
+    return int(value) if re.fullmatch(r"[+-]?[\d_,]+", raw) else value
 
 
 class _Parser(argparse.ArgumentParser):
@@ -407,8 +411,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
                     set_start=not args.keep_start, set_initial=not args.keep_initial,
                 )
         finally:  # one line each, like the errors, rather than Python's source-line format
-            for warning in caught:
-                print(f"pivotmc: warning: {warning.message}", file=sys.stderr)
+            for w in caught:
+                sys.stderr.write(_warning_line(w.message, w.category, w.filename, w.lineno))
     print(result)
     if args.out:
         try:
@@ -439,7 +443,7 @@ def _grid_arg(text: str) -> tuple[str, list]:
     name, sep, raw = text.partition("=")
     if not sep or not raw.strip():
         raise ValidationError(f"--grid expects section.key=v1,v2,..., got {text!r}.")
-    return name.strip(), [_parse_assignment(f"{name}={v}")[1] for v in raw.split(",")]
+    return name.strip(), [_parse_assignment(f"{name}={v}", "--grid")[1] for v in raw.split(",")]
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:

@@ -104,31 +104,27 @@ def _noop(done: int, total: int) -> None:
 
 
 @contextlib.contextmanager
-def bar(description: str, unit: str = " paths", stream: TextIO | None = None) -> Iterator[Callback]:
-    """A ``progress(done, total)`` callback drawing a bar with counts, rate and ETA, erased on exit.
-
-    Where ``stream`` (default stderr) is not a terminal the callback does nothing.
-    """
+def _drawn(description: str, unit: str, stream: TextIO | None, known_total: bool) -> Iterator[Callback]:
+    """A :class:`_Bar` on an interactive ``stream`` (default stderr), closed on exit; elsewhere a callback doing nothing."""
     stream = sys.stderr if stream is None else stream
     if not interactive(stream):
         yield _noop
         return
-    drawn = _Bar(description, unit, stream, known_total=True)
+    drawn = _Bar(description, unit, stream, known_total)
     try:
         yield drawn
     finally:
         drawn.close()
 
 
-@contextlib.contextmanager
-def activity(description: str, stream: TextIO | None = None) -> Iterator[None]:
+def bar(description: str, unit: str = " paths", stream: TextIO | None = None) -> contextlib.AbstractContextManager[Callback]:
+    """A ``progress(done, total)`` callback drawing a bar with counts, rate and ETA, erased on exit.
+
+    Where ``stream`` (default stderr) is not a terminal the callback does nothing.
+    """
+    return _drawn(description, unit, stream, known_total=True)
+
+
+def activity(description: str, stream: TextIO | None = None) -> contextlib.AbstractContextManager[Callback]:
     """Say what is happening, with the time elapsed, during a wait of unknown length (e.g. compilation)."""
-    stream = sys.stderr if stream is None else stream
-    if not interactive(stream):
-        yield
-        return
-    drawn = _Bar(description, "", stream, known_total=False)
-    try:
-        yield
-    finally:
-        drawn.close()
+    return _drawn(description, "", stream, known_total=False)

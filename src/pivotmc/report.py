@@ -26,6 +26,7 @@ import xarray as xr
 from . import plots
 from .analysis import format_summary, summarize
 from .errors import ValidationError
+from .scenario import STEP_NAMES
 
 __all__ = ["render_report", "write_report"]
 
@@ -275,7 +276,7 @@ def _provenance(ds: xr.Dataset) -> list[tuple[str, str]]:
             end_text = _day(end.astype("datetime64[D]") + (start - np.datetime64(sim.start, "M").astype("datetime64[D]")))
         else:
             end_text = "about " + _day(start + np.timedelta64(int(round(sim.horizon_years * 365.25)), "D"))
-        step = {12: "monthly", 52: "weekly", 365: "daily"}.get(sim.steps_per_year, f"{sim.steps_per_year} a year")
+        step = STEP_NAMES.get(sim.steps_per_year, f"{sim.steps_per_year} a year")
         rows.append(("Valuation date", _day(start)))
         rows.append(("Horizon", f"{sim.horizon_years:g} years, to {end_text}: {scenario.n_steps:,} {step} steps"))
         rows.append(("Discount rate", f"{_percent(sim.discount_rate)} a year"))

@@ -42,6 +42,7 @@ __all__ = [
     "FACTORS",
     "STRATEGIES",
     "MAX_HORIZON_YEARS",
+    "STEP_NAMES",
 ]
 
 #: Market factors in the order of the correlation matrix.
@@ -51,7 +52,9 @@ STRATEGIES = ("mine", "host", "hybrid", "switch")
 #: Strategies a scenario values unless told otherwise.
 DEFAULT_STRATEGIES = STRATEGIES
 MAX_HORIZON_YEARS = 50.0
-_STEPS_PER_YEAR = (12, 52, 365)
+#: The allowed numbers of steps a year, and what each is called.
+STEP_NAMES = {12: "monthly", 52: "weekly", 365: "daily"}
+_STEPS_PER_YEAR = tuple(STEP_NAMES)
 
 
 # --------------------------------------------------------------------------- #

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from .analysis import _column_decimals, _fmt_pct, _pm_cells, _table, _wrap
+from .analysis import _column_decimals, _fmt_pct, _pm_cells, _table, _wrap, pairwise_probabilities
 from .engine import simulate
 from .errors import ValidationError, require_dataset
 from .scenario import Bound, Scenario
@@ -79,19 +79,12 @@ class _Parameter:
 
 
 def _parameter(scenario: Scenario, name: str) -> _Parameter:
-    if not isinstance(name, str) or name.count(".") != 1:
-        raise ValidationError(f"parameter {name!r} must be written 'section.key', e.g. 'btc.sigma'.")
+    value = scenario.value(name)  # an unknown name gets the scenario's message, with the nearest known one
     section_name, key = name.split(".")
     if section_name == "correlation" and key != "matrix":
-        a, _, b = key.partition("_")
-        scenario.with_overrides({name: 0.0})  # an unknown pair gets the scenario's own message
-        return _Parameter(name, scenario.correlation.pair(a, b), Bound(-1.0, 1.0), 0, False)
-    section = getattr(scenario, section_name) if section_name in {f.name for f in fields(scenario)} else None
-    known = {f.name: f for f in fields(section)} if section is not None else {}
-    if key not in known:
-        scenario.with_overrides({name: 0.0})  # raises the scenario's message for an unknown name
-        raise ValidationError(f"unknown parameter {name!r}.")  # pragma: no cover (with_overrides raised)
-    value = getattr(section, key)
+        return _Parameter(name, value, Bound(-1.0, 1.0), 0, False)
+    section = getattr(scenario, section_name)
+    known = {f.name: f for f in fields(section)}
     hint = typing.get_type_hints(type(section))[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or hint not in (int, float, float | None):
         raise ValidationError(
@@ -310,18 +303,6 @@ def sensitivity(
     return ds
 
 
-def _pairwise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """P(x_a > x_b) and P(x_a == x_b) over paths for every ordered pair of rows (NaN on the diagonal)."""
-    k = x.shape[0]
-    greater = np.full((k, k), np.nan)
-    equal = np.full((k, k), np.nan)
-    for a, b in itertools.combinations(range(k), 2):
-        greater[a, b] = np.count_nonzero(x[a] > x[b]) / x.shape[1]
-        greater[b, a] = np.count_nonzero(x[b] > x[a]) / x.shape[1]
-        equal[a, b] = equal[b, a] = np.count_nonzero(x[a] == x[b]) / x.shape[1]
-    return greater, equal
-
-
 def sweep(
     scenario: Scenario,
     grid: Mapping[str, Sequence[Any]],
@@ -378,12 +359,7 @@ def sweep(
     scenarios = [scenario.with_overrides(dict(zip(names, combo))) for combo in combos]  # validate all first
     base_values = {}
     for name in names:
-        section, _, key = name.partition(".")
-        if section == "correlation" and key != "matrix":
-            a, _, b = key.partition("_")
-            base_values[name] = scenario.correlation.pair(a, b)
-        else:
-            base_values[name] = getattr(getattr(scenario, section), key)
+        base_values[name] = scenario.value(name)
         if not isinstance(base_values[name], (int, float, str)) or isinstance(base_values[name], bool):
             base_values[name] = str(base_values[name])  # an attribute netCDF can hold
     total = len(combos) + 1
@@ -409,7 +385,7 @@ def sweep(
         results["prob_loss"][idx] = (x < 0).mean(axis=1)
         results["change"][idx] = diff.mean(axis=1)
         results["change_se"][idx] = diff.std(axis=1, ddof=1) / root_n
-        greater[idx], equal[idx] = _pairwise(x)
+        greater[idx], equal[idx] = pairwise_probabilities(x)
         _tick(progress, flat + 2, total)
     dims = tuple(names) + ("strategy",)
     long_names = {

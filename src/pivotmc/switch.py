@@ -27,6 +27,7 @@ through one regression per date.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import math
@@ -62,7 +63,7 @@ _CACHE: OrderedDict = OrderedDict()
 _CACHE_SIZE = 8
 #: Where learned policies are kept between runs; default ``$XDG_CACHE_HOME/pivotmc`` (``~/.cache/pivotmc``).
 CACHE_DIR_ENV = "PIVOTMC_CACHE_DIR"
-#: Learning paths per call of the backend when progress is reported (results do not depend on it).
+#: Learning paths per call of the backend, so that progress can be reported (results do not depend on it).
 _LEARNING_CHUNK = 5_000
 
 
@@ -180,17 +181,17 @@ def _learn(plan: Plan, name: str, module, block_paths: int | None, progress) -> 
     settings = plan.scenario.switch
     key = rng.seed_key(settings.learning_seed)
     total = settings.learning_paths
-    if progress is None:
-        features, gains = module.switch_learning_data(plan, key, rng.LEARNING_PATH0, total, block_paths)
-    else:  # in pieces, to report progress; every path is independent, so the data are the same
-        parts = []
+    # In pieces, to report progress; every path is independent, so the data are those of one piece.
+    parts = []
+    if progress is not None:
         progress(0, total)
-        for first in range(0, total, _LEARNING_CHUNK):
-            n = min(_LEARNING_CHUNK, total - first)
-            parts.append(module.switch_learning_data(plan, key, rng.LEARNING_PATH0 + first, n, block_paths))
+    for first in range(0, total, _LEARNING_CHUNK):
+        n = min(_LEARNING_CHUNK, total - first)
+        parts.append(module.switch_learning_data(plan, key, rng.LEARNING_PATH0 + first, n, block_paths))
+        if progress is not None:
             progress(first + n, total)
-        features = np.concatenate([f for f, _ in parts], axis=1)
-        gains = np.concatenate([g for _, g in parts], axis=1)
+    features = np.concatenate([f for f, _ in parts], axis=1)
+    gains = np.concatenate([g for _, g in parts], axis=1)
     df = (1.0 + plan.scenario.simulation.discount_rate) ** (-plan.decision_times)
     stopping, in_sample = learn_policy(
         features, gains / df[:, None], df, basis="polynomial", degree=settings.degree, exercise_known=False
@@ -231,20 +232,10 @@ def clear_cache() -> int:
     folder = cache_dir()
     if folder.is_dir():
         for path in folder.glob("switch-policy-*.npz"):
-            with _ignoring_os_errors():
+            with contextlib.suppress(OSError):  # a cache is a convenience: passed over, never an error
                 path.unlink()
                 removed += 1
     return removed
-
-
-class _ignoring_os_errors:
-    """A cache is a convenience: an unreadable or unwritable one is passed over, never an error."""
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, value, tb) -> bool:
-        return kind is not None and issubclass(kind, OSError)
 
 
 def _code_digest() -> str:
@@ -280,7 +271,7 @@ def _write_policy(path: Path, policy: SwitchPolicy) -> None:
         "learner": np.array(policy.learner), "boundary_hashprice": policy.boundary_hashprice,
         "boundary_lease_rate": policy.boundary_lease_rate, "boundary_power_price": policy.boundary_power_price,
     }
-    with _ignoring_os_errors():
+    with contextlib.suppress(OSError):  # a cache is a convenience: passed over, never an error
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".switch-policy-", suffix=".tmp")
         try:
