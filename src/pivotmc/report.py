@@ -107,7 +107,9 @@ def _day(value) -> str:
 
 
 def _plain(value) -> str:
-    """An attribute of unknown meaning: integers with thousands separators, floats to 6 significant digits."""
+    """A setting or attribute: integers with thousands separators, floats to 6 significant digits, lists of them."""
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_plain(v) for v in value) + "]"
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (int, np.integer)):
@@ -172,7 +174,7 @@ def _scenario_section(ds: xr.Dataset) -> list[str]:
             for sf in fields(getattr(scenario, f.name)):
                 units[f"{f.name}.{sf.name}"] = sf.metadata.get("unit", "")
         rows = "".join(
-            f"<tr><th>{_e(name)}</th><td class='num'>{_e(_setting(value))}</td><td class='num'>{_e(_setting(default))}</td>"
+            f"<tr><th>{_e(name)}</th><td class='num'>{_e(_plain(value))}</td><td class='num'>{_e(_plain(default))}</td>"
             f"<td>{_e(units.get(name, '') if units.get(name, '') not in ('1',) else '')}</td></tr>"
             for name, value, default in changed
         )
@@ -206,14 +208,6 @@ def _scenario_section(ds: xr.Dataset) -> list[str]:
         lines.append(f"<b>{text}</b>" if marked else text)
     parts.append(f"<pre class='scenario'>{chr(10).join(lines)}</pre>")
     return parts
-
-
-def _setting(value) -> str:
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_setting(v) for v in value) + "]"
-    if isinstance(value, float):
-        return f"{value:,.0f}" if abs(value) >= 1e4 and value == round(value) else f"{value:,.6g}"
-    return _plain(value)
 
 
 # --------------------------------------------------------------------------- #
