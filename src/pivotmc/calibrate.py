@@ -326,7 +326,7 @@ class CalibrationResult:
             lines.append(f"  {name} = {_show(value)}: {self._set_reasons.get(name, '')}")
         lines.append("Not set (the base's value kept):" if self.not_set else "Not set: nothing")
         for name, reason in self.not_set.items():
-            lines.append(f"  {name} = {_show(_lookup(scenario, name))}: {reason}")
+            lines.append(f"  {name} = {_show(scenario.value(name))}: {reason}")
         return lines
 
     def __str__(self) -> str:
@@ -374,11 +374,6 @@ def _show(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.{START_VALUE_DIGITS}g}"
     return str(value)
-
-
-def _lookup(scenario: Scenario, name: str) -> Any:
-    section, key = name.split(".")
-    return getattr(getattr(scenario, section), key)
 
 
 def _round(x: float, digits: int = OVERRIDE_DIGITS) -> float:
