@@ -44,11 +44,11 @@ except ImportError:  # run from a checkout without installing
     sys.path.insert(0, str(HERE.parent / "src"))
     import pivotmc
 
-from pivotmc import rng  # noqa: E402
+from pivotmc import random as rng  # noqa: E402
 from pivotmc.backends import cuda  # noqa: E402
-from pivotmc.plan import lower  # noqa: E402
-from pivotmc.scenario import Scenario  # noqa: E402
-from pivotmc.switch import attach_policy  # noqa: E402
+from pivotmc.model.plan import lower  # noqa: E402
+from pivotmc.model.scenario import Scenario  # noqa: E402
+from pivotmc.policy.switch import attach_policy  # noqa: E402
 
 DEFAULT_JSON = HERE / "results" / "gpu.json"
 TARGET_H100 = 2e10

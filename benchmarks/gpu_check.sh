@@ -18,5 +18,5 @@ print(reason or f"cuda backend ready on {cuda.device_name()}")
 sys.exit(1 if reason else 0)
 PY
 
-python -m pytest -q -m gpu -rs -p no:cacheprovider tests/test_cuda.py
+python -m pytest -q -m gpu -rs -p no:cacheprovider tests/backends/test_cuda.py
 python benchmarks/gpu.py --tune "$@"

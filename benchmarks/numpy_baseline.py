@@ -3,7 +3,7 @@
 This is what the backends are worth comparing against when the question is
 "how much faster than doing it myself?". It is the same model as
 :mod:`pivotmc.backends.reference` (same factor dynamics and economics, read
-from the same lowered :class:`~pivotmc.plan.Plan`) but none of the engine's
+from the same lowered :class:`~pivotmc.model.plan.Plan`) but none of the engine's
 guarantees: numpy's own ``Generator`` draws the random numbers in whatever
 order the code asks for them, sums are plain floating point, and nothing but
 the NPVs is kept. Its results therefore match the engine's in distribution
@@ -11,8 +11,8 @@ only, never path by path.
 
 Usage::
 
-    from pivotmc.plan import lower
-    from pivotmc.scenario import Scenario
+    from pivotmc.model.plan import lower
+    from pivotmc.model.scenario import Scenario
     npv = run(lower(Scenario.default()), n_paths=100_000, seed=1)   # (strategies, paths), USD
 """
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pivotmc.plan import Plan
+from pivotmc.model.plan import Plan
 
 __all__ = ["run", "DEFAULT_BLOCK_PATHS"]
 

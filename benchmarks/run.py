@@ -55,10 +55,10 @@ if str(HERE) not in sys.path:  # the baseline sits next to this file, also when 
 import numpy as np  # noqa: E402
 
 import numpy_baseline  # noqa: E402
-from pivotmc import rng  # noqa: E402
+from pivotmc import random as rng  # noqa: E402
 from pivotmc.backends import BACKENDS, available_backends  # noqa: E402
-from pivotmc.plan import lower  # noqa: E402
-from pivotmc.scenario import Scenario  # noqa: E402
+from pivotmc.model.plan import lower  # noqa: E402
+from pivotmc.model.scenario import Scenario  # noqa: E402
 
 ANALYST = "numpy-analyst"
 REFERENCE = "reference"
@@ -198,7 +198,7 @@ def bench_switch(scenario: Scenario, paths: int, reference_paths: int, backends:
     import os
     import tempfile
 
-    from pivotmc import switch
+    from pivotmc.policy import switch
 
     # A cache of the benchmark's own, so that clearing it never touches the user's learned policies.
     os.environ[switch.CACHE_DIR_ENV] = tempfile.mkdtemp(prefix="pivotmc-bench-cache-")

@@ -1,13 +1,13 @@
 /*
- * Device-side counter-based random numbers: the CUDA twin of pivotmc.rng.
+ * Device-side counter-based random numbers: the CUDA twin of pivotmc.random.
  *
- * Every value must equal what pivotmc.rng computes on the CPU for the same
+ * Every value must equal what pivotmc.random computes on the CPU for the same
  * (seed, path, step, slot), so that a path simulated on the GPU can be
  * recomputed and checked on the CPU.  Anything below that changes the
  * numbers (constants, counter layout, uniform mapping, ndtri arithmetic)
  * must change in pivotmc/rng.py too, together with the layout version.
  *
- * Layout, version 2 (see the pivotmc.rng module docstring for the slot table)
+ * Layout, version 2 (see the pivotmc.random module docstring for the slot table)
  *   key     (k0, k1) = (seed & 0xffffffff, seed >> 32)
  *   counter (c0, c1, c2, c3) = (path low 32 bits, path high 32 bits,
  *                               step or PIVOTMC_PER_PATH_STEP, pair)
@@ -40,10 +40,10 @@
 #endif
 
 /* The random-number layout (PIVOTMC_SLOT_*, PIVOTMC_N_STEP_PAIRS, PIVOTMC_PER_PATH_STEP,
- * PIVOTMC_LEARNING_PATH0, PIVOTMC_PHILOX_*, PIVOTMC_RNG_LAYOUT_VERSION) comes from pivotmc.rng, its one
+ * PIVOTMC_LEARNING_PATH0, PIVOTMC_PHILOX_*, PIVOTMC_RNG_LAYOUT_VERSION) comes from pivotmc.random, its one
  * source, as -D options: pivotmc.backends.cuda.rng_defines(), part of compile_options(). */
 #ifndef PIVOTMC_RNG_LAYOUT_VERSION
-#error "compile with pivotmc.backends.cuda.compile_options() (or rng_defines()): the random-number layout comes from pivotmc.rng"
+#error "compile with pivotmc.backends.cuda.compile_options() (or rng_defines()): the random-number layout comes from pivotmc.random"
 #endif
 
 /* ------------------------------------------------------------------------
@@ -87,8 +87,8 @@ PIVOTMC_DEVICE double pivotmc_uniform(unsigned int hi, unsigned int lo)
 /* ------------------------------------------------------------------------
  * Inverse normal CDF, Wichura AS241 (PPND16)
  *
- * Same coefficients, branches and operation order as pivotmc.rng.ndtri.
- * The coefficients are pivotmc.rng's, as -D options PIVOTMC_AS241_A0 .. _F7
+ * Same coefficients, branches and operation order as pivotmc.random.ndtri.
+ * The coefficients are pivotmc.random's, as -D options PIVOTMC_AS241_A0 .. _F7
  * (from pivotmc.backends.cuda.rng_defines(); one option each, as nvcc splits
  * option values at commas), listed eight at a time by PIVOTMC_AS241(X):
  * Horner from the highest coefficient, numerator / denominator, the tail

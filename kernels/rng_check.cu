@@ -1,7 +1,7 @@
 /*
  * Test kernel for pivotmc_rng.cuh: exposes the raw Philox words, the two
  * uniforms and the two normals of arbitrary counters so that tests can
- * compare them with pivotmc.rng (on a GPU through CuPy, elsewhere through
+ * compare them with pivotmc.random (on a GPU through CuPy, elsewhere through
  * the C++ host shim in tests/cuda_shim.h).
  *
  * Outputs are row-major per counter: words[4*i + j], uniforms[2*i + j],

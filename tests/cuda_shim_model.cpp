@@ -1,6 +1,6 @@
 /*
  * Host build of kernels/pivotmc_model.cu and kernels/math_check.cu for
- * tests/test_cuda.py.  The layout defines (-DPIVOTMC_P_... and
+ * tests/backends/test_cuda.py.  The layout defines (-DPIVOTMC_P_... and
  * -DPIVOTMC_N_STRATEGIES) come from pivotmc.backends.cuda.layout_defines().
  *
  * run_pivotmc_simulate takes the grid and block sizes and then exactly the

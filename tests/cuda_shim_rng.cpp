@@ -1,5 +1,5 @@
 /*
- * Host build of kernels/rng_check.cu for tests/test_kernels_rng.py.
+ * Host build of kernels/rng_check.cu for tests/random/test_kernels_rng.py.
  */
 #include "cuda_shim.h"
 

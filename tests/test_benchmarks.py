@@ -12,8 +12,8 @@ import pytest
 
 import pivotmc
 from pivotmc.backends import available_backends
-from pivotmc.plan import lower
-from pivotmc.scenario import Scenario
+from pivotmc.model.plan import lower
+from pivotmc.model.scenario import Scenario
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 

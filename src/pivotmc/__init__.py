@@ -10,32 +10,51 @@ least-squares Monte Carlo) as an xarray Dataset.
 >>> print(pivotmc.format_summary(pivotmc.summarize(ds)))  # doctest: +SKIP
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from pivotmc._version import __version__
+from pivotmc.analysis.summary import format_summary, summarize
+from pivotmc.calibration.calibrate import calibrate
+from pivotmc.run.simulate import simulate
+from pivotmc.errors import BackendUnavailableError, CalibrationWarning, ParameterTypeError, ValidationError
+from pivotmc.model.scenario import FACTORS, STRATEGIES, Scenario
 
-try:
-    __version__ = version("pivotmc")
-except PackageNotFoundError:  # running from a source tree without an install
-    __version__ = "0+unknown"
-
-from .analysis import format_summary, summarize
-from .calibrate import calibrate
-from .engine import simulate
-from .errors import BackendUnavailableError, CalibrationWarning, ParameterTypeError, ValidationError
-from .scenario import FACTORS, STRATEGIES, Scenario
-
-#: Submodules reachable as attributes after ``import pivotmc``, imported on first use
-#: (plots and report need matplotlib, store needs the dask extra: nothing is loaded until asked for).
-_SUBMODULES = (
-    "analysis", "backends", "engine", "io", "lsm", "plan", "plots", "progress", "protocol", "report",
-    "rng", "scenario", "store", "studies", "switch", "testing",
-)
+#: The package is laid out by stage, each importing only the stages below it:
+#: ``model`` (scenario, protocol, plan) and ``random`` at the bottom, then ``backends`` (the
+#: reference, cpu and cuda executors), ``policy`` (least squares, the switch policy), ``run``
+#: (simulate, stores, files), ``analysis`` and ``calibration``, and the command line on top.
+#: The short names below reach those modules as attributes of ``pivotmc``, imported on first
+#: use (plots and report need matplotlib, store needs the dask extra: nothing is loaded
+#: until asked for).
+_SUBMODULES = {
+    "analysis": "analysis",
+    "backends": "backends",
+    "calibration": "calibration",
+    "engine": "run.simulate",
+    "io": "run.io",
+    "lsm": "policy.lsm",
+    "model": "model",
+    "plan": "model.plan",
+    "plots": "analysis.plots",
+    "policy": "policy",
+    "progress": "progress",
+    "protocol": "model.protocol",
+    "random": "random",
+    "report": "analysis.report",
+    "rng": "random",
+    "run": "run",
+    "scenario": "model.scenario",
+    "store": "run.store",
+    "studies": "analysis.studies",
+    "summary": "analysis.summary",
+    "switch": "policy.switch",
+    "testing": "testing",
+}
 
 
 def __getattr__(name: str):
     if name in _SUBMODULES:
         import importlib
 
-        return importlib.import_module(f"{__name__}.{name}")
+        return importlib.import_module(f"{__name__}.{_SUBMODULES[name]}")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -17,9 +17,9 @@ import time
 import tomllib
 from typing import Sequence
 
-from . import progress as _progress
-from .errors import ValidationError
-from .switch import CACHE_DIR_ENV
+from pivotmc import progress as _progress
+from pivotmc.errors import ValidationError
+from pivotmc.policy.switch import CACHE_DIR_ENV
 
 DEFAULT_PATHS = 200_000
 #: Set to 1 to see the traceback of an unexpected error.
@@ -233,7 +233,7 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _scenario(path: str | None, assignments: Sequence[str]):
-    from .scenario import Scenario
+    from pivotmc.model.scenario import Scenario
 
     scenario = Scenario.from_toml(path) if path else Scenario.default()
     if assignments:
@@ -247,7 +247,7 @@ def _dask_client(args: argparse.Namespace):
     if args.workers is None:
         yield args.scheduler
         return
-    from .store import local_client
+    from pivotmc.run.store import local_client
 
     with contextlib.ExitStack() as stack:
         with _progress.activity(f"Starting a local Dask cluster of {args.workers} processes"):
@@ -257,9 +257,9 @@ def _dask_client(args: argparse.Namespace):
 
 def _check_run_arguments(args: argparse.Namespace) -> None:
     """The checks simulate starts with, made before the switch policy is learned, so that bad input fails at once."""
-    from . import rng
-    from .backends import BACKENDS, get_backend
-    from .engine import MAX_PATHS, _check_count
+    from pivotmc import random as rng
+    from pivotmc.backends import BACKENDS, get_backend
+    from pivotmc.run.arguments import MAX_PATHS, _check_count
 
     n_paths = _check_count("n_paths", args.paths, 1, MAX_PATHS)
     _check_count("keep_paths", args.keep_paths, 0, n_paths)
@@ -270,7 +270,7 @@ def _check_run_arguments(args: argparse.Namespace) -> None:
 
 def _prepare(scenario, backend: str) -> None:
     """Load (or, the first time on a machine, compile) the kernels the command will run, saying so while it lasts."""
-    from .backends import get_backend
+    from pivotmc.backends import get_backend
 
     names = {get_backend(backend).name}
     if "switch" in scenario.strategies.evaluate:
@@ -291,7 +291,7 @@ def _learn_switch(scenario) -> tuple[float, bool] | None:
     """
     if "switch" not in scenario.strategies.evaluate:
         return None
-    from .switch import is_cached, learn
+    from pivotmc.policy.switch import is_cached, learn
 
     cached = is_cached(scenario)
     started = time.perf_counter()
@@ -301,8 +301,8 @@ def _learn_switch(scenario) -> tuple[float, bool] | None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from . import format_summary, simulate, summarize
-    from .io import is_store, result_path, save
+    from pivotmc import format_summary, simulate, summarize
+    from pivotmc.run.io import is_store, result_path, save
 
     scenario = _scenario(args.scenario, args.set)
     store = args.out if args.out and is_store(args.out) else None
@@ -335,7 +335,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
         elapsed = time.perf_counter() - started
     if store is not None:
-        from .store import read_for_summary
+        from pivotmc.run.store import read_for_summary
 
         ds = read_for_summary(store)  # npv (read once) and the switch's shares: the lazy result would be assembled from its chunks
     print(format_summary(summarize(ds)))
@@ -366,11 +366,11 @@ def _cmd_scenario(args: argparse.Namespace) -> int:
 
 
 def _cmd_summarize(args: argparse.Namespace) -> int:
-    from . import format_summary, summarize
-    from .io import is_store, load
+    from pivotmc import format_summary, summarize
+    from pivotmc.run.io import is_store, load
 
     if is_store(args.result):
-        from .store import read_for_summary
+        from pivotmc.run.store import read_for_summary
 
         ds = read_for_summary(args.result)  # only what the summary needs: npv and the switch's shares, not the trajectories
     else:
@@ -380,7 +380,7 @@ def _cmd_summarize(args: argparse.Namespace) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from .switch import cache_dir, clear_cache
+    from pivotmc.policy.switch import cache_dir, clear_cache
 
     folder = cache_dir()
     if args.clear:
@@ -398,7 +398,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     import warnings
     from pathlib import Path
 
-    from .calibrate import calibrate
+    from pivotmc.calibration.calibrate import calibrate
 
     base = _scenario(args.base, [])
     with warnings.catch_warnings(record=True) as caught:
@@ -424,8 +424,8 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_sensitivity(args: argparse.Namespace) -> int:
-    from .io import result_path, save
-    from .studies import format_sensitivity, sensitivity
+    from pivotmc.run.io import result_path, save
+    from pivotmc.analysis.studies import format_sensitivity, sensitivity
 
     out = result_path(args.out) if args.out else None
     scenario = _scenario(args.scenario, [])
@@ -447,8 +447,8 @@ def _grid_arg(text: str) -> tuple[str, list]:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .io import result_path, save
-    from .studies import format_sweep, sweep
+    from pivotmc.run.io import result_path, save
+    from pivotmc.analysis.studies import format_sweep, sweep
 
     out = result_path(args.out) if args.out else None
     grid = dict(_grid_arg(g) for g in args.grid)
@@ -463,8 +463,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from .io import load
-    from .report import write_report
+    from pivotmc.run.io import load
+    from pivotmc.analysis.report import write_report
 
     sens = load(args.sensitivity) if args.sensitivity else None
     ds = load(args.result)

@@ -1,6 +1,6 @@
 """Hypothesis strategies for testing code built on pivotmc.
 
-:func:`scenarios` draws valid :class:`~pivotmc.scenario.Scenario` objects small
+:func:`scenarios` draws valid :class:`~pivotmc.model.scenario.Scenario` objects small
 enough to simulate in a blink; :func:`invalid_overrides` draws overrides that
 every constructor must reject, each paired with the parameter name the error
 message has to mention. Both need the optional ``hypothesis`` dependency.
@@ -32,7 +32,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the test
 
 import numpy as np
 
-from .scenario import FACTORS, MAX_HORIZON_YEARS, STRATEGIES, Scenario
+from pivotmc.model.scenario import FACTORS, MAX_HORIZON_YEARS, STRATEGIES, Scenario
 
 __all__ = ["scenarios", "invalid_overrides", "correlation_matrices"]
 
@@ -201,7 +201,7 @@ def scenarios(max_horizon_years: float = 3, steps_per_year: tuple[int, ...] = (1
     Returns
     -------
     hypothesis.strategies.SearchStrategy
-        Strategy producing :class:`~pivotmc.scenario.Scenario` objects.
+        Strategy producing :class:`~pivotmc.model.scenario.Scenario` objects.
 
     Raises
     ------

@@ -1,6 +1,6 @@
 """The registry of backends: one model, several executors that must agree.
 
-Each backend runs a contiguous range of paths of a lowered :class:`~pivotmc.plan.Plan`
+Each backend runs a contiguous range of paths of a lowered :class:`~pivotmc.model.plan.Plan`
 and returns a :class:`ChunkResult`. Backends are imported lazily, so a backend
 whose dependencies are missing costs nothing until it is asked for. Tests run
 every available backend against ``reference`` from this one table.
@@ -14,8 +14,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..accumulate import ExactSum
-from ..errors import BackendUnavailableError, ParameterTypeError, ValidationError
+from pivotmc.backends.accumulate import ExactSum
+from pivotmc.errors import BackendUnavailableError, ParameterTypeError, ValidationError
 
 __all__ = ["Backend", "ChunkResult", "KeptPaths", "BACKENDS", "get_backend", "available_backends", "KEPT_FACTORS"]
 

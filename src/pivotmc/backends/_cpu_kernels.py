@@ -24,12 +24,13 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .. import rng
-from ..accumulate import QUANTISED_LIMIT, QUANTUM
-from . import fastmath
-from ..plan import SCALAR_FIELDS, STEP_FIELDS
-from ..plan import ScalarIndex as P
-from ..plan import StepIndex as T
+from pivotmc import random as rng
+from pivotmc.random import normal
+from pivotmc.backends.accumulate import QUANTISED_LIMIT, QUANTUM
+from pivotmc.backends import fastmath
+from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS
+from pivotmc.model.plan import ScalarIndex as P
+from pivotmc.model.plan import StepIndex as T
 
 _M0 = np.uint64(rng.PHILOX_M0)
 _M1 = np.uint64(rng.PHILOX_M1)
@@ -44,17 +45,17 @@ _QUANTUM = QUANTUM
 _Q_LIMIT = QUANTISED_LIMIT
 _LIMB_MASK = np.int64(0xFFFFFFFF)
 _PER_PATH_STEP = np.uint64(rng.PER_PATH_STEP)
-# Spike i's size and arrival time are the two halves of one pair (see pivotmc.rng).
+# Spike i's size and arrival time are the two halves of one pair (see pivotmc.random).
 assert rng.SLOT_POWER_SPIKE_SIZE0 % 2 == 0 and rng.SLOT_POWER_SPIKE_TIME0 == rng.SLOT_POWER_SPIKE_SIZE0 + 1
 _SPIKE_PAIR0 = rng.SLOT_POWER_SPIKE_SIZE0 // 2
 
 # AS241 coefficients, shared with the numpy implementation.
-_A = np.array(rng._A)
-_B = np.array(rng._B)
-_C = np.array(rng._C)
-_D = np.array(rng._D)
-_E = np.array(rng._E)
-_F = np.array(rng._F)
+_A = np.array(normal._A)
+_B = np.array(normal._B)
+_C = np.array(normal._C)
+_D = np.array(normal._D)
+_E = np.array(normal._E)
+_F = np.array(normal._F)
 
 # error_model="numpy": no zero-division branches, which would stop loops from vectorising.
 _JIT = dict(nogil=True, cache=os.environ.get("PIVOTMC_NO_CACHE") is None, error_model="numpy")
@@ -310,7 +311,7 @@ def simulate_paths(
 
     The switch strategy (at position ``switch_index``, -1 if absent) decides
     at the steps ``decision_steps`` with the policy ``centre``, ``scale``,
-    ``coef``, ``terms`` (see :meth:`pivotmc.switch.SwitchPolicy.kernel_arrays`)
+    ``coef``, ``terms`` (see :meth:`pivotmc.policy.switch.SwitchPolicy.kernel_arrays`)
     and writes each path's decision index to ``switch_out``. With ``learn``,
     the kernel instead fills ``learn_features`` (dates, n_paths, 3) and
     ``learn_gains`` (dates, n_paths) for the policy's learning paths (pass no

@@ -1,6 +1,6 @@
 """The ``cpu`` backend: fused Numba kernels, parallel over blocks of paths.
 
-The scenario is packed once into flat arrays (:func:`pivotmc.plan.pack`);
+The scenario is packed once into flat arrays (:func:`pivotmc.model.plan.pack`);
 :func:`pivotmc.backends._cpu_kernels.simulate_paths` does the rest. Compiled
 kernels are cached on disk next to the module (Numba's ``cache=True``), so
 only the first run on a machine pays the compilation.
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..accumulate import ExactSum, overflow_error
-from ..errors import ValidationError
-from ..plan import Plan, pack
-from . import ChunkResult, KeptPaths
+from pivotmc.backends.accumulate import ExactSum, overflow_error
+from pivotmc.errors import ValidationError
+from pivotmc.model.plan import Plan, pack
+from pivotmc.backends import ChunkResult, KeptPaths
 
 __all__ = ["prepare", "run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
 
@@ -38,7 +38,7 @@ def _switch_arguments(plan: Plan) -> tuple:
     if plan.switch_index < 0:
         return (-1, np.zeros(0, dtype=np.int64), *_NO_POLICY)
     if plan.switch_policy is None:
-        raise ValidationError("the plan values switch but carries no policy: attach one with pivotmc.switch.attach_policy.")
+        raise ValidationError("the plan values switch but carries no policy: attach one with pivotmc.policy.switch.attach_policy.")
     centre, scale, coef, terms = plan.switch_policy.kernel_arrays()
     return plan.switch_index, np.ascontiguousarray(plan.decision_steps, dtype=np.int64), centre, scale, coef, terms
 
@@ -46,7 +46,7 @@ def _switch_arguments(plan: Plan) -> tuple:
 def _run(plan: Plan, key, first_path, n_paths, keep_paths, block_paths, switch_args, learn: bool, n_strat: int):
     import numba
 
-    from ._cpu_kernels import MAX_STRATEGIES, ensure_fresh_cache, simulate_paths
+    from pivotmc.backends._cpu_kernels import MAX_STRATEGIES, ensure_fresh_cache, simulate_paths
 
     ensure_fresh_cache()
     packed = pack(plan)
@@ -108,8 +108,8 @@ def prepare() -> None:
     Every plan gives the kernels arguments of the same types, so one path of a
     one-year scenario compiles what any run needs.
     """
-    from ..scenario import Scenario
-    from ..plan import lower
+    from pivotmc.model.scenario import Scenario
+    from pivotmc.model.plan import lower
 
     small = Scenario.default().with_overrides({"simulation.horizon_years": 1, "strategies.evaluate": ["mine"]})
     run_chunk(lower(small), (0, 0), 0, 1)

@@ -12,7 +12,7 @@ far inside the 1e-9 relative the tests demand, path by path. Built as host C++
 for the tests, the same source reproduces the ``cpu`` backend bit for bit.
 
 The ``switch`` strategy applies a policy learned beforehand (by the ``cpu``
-backend, see :mod:`pivotmc.switch`) and attached to the plan; the kernel
+backend, see :mod:`pivotmc.policy.switch`) and attached to the plan; the kernel
 evaluates it at each decision date on the logs of the path's state and
 returns each path's decision. Those logs are CUDA's on a GPU: a path whose
 estimated advantage of converting lies within a few ulps of zero could
@@ -23,7 +23,7 @@ the wheel) or, in a source checkout, from the top-level ``kernels/`` folder.
 The project's headers are inlined into the source text before compilation,
 so CuPy's compile cache (keyed by source and options) sees every change. The
 random-number layout and the packed-plan layout reach the kernel as ``-D``
-options generated from :mod:`pivotmc.rng` and :mod:`pivotmc.plan`, the one
+options generated from :mod:`pivotmc.random` and :mod:`pivotmc.model.plan`, the one
 place that defines each.
 
 Paths are simulated in launches sized to the card's free memory: device
@@ -48,10 +48,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..accumulate import QUANTISED_LIMIT, QUANTUM, ExactSum, overflow_error
-from ..errors import ValidationError
-from ..plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, Plan, ScalarIndex, StepIndex, pack
-from . import KEPT_FACTORS, ChunkResult, KeptPaths
+from pivotmc.backends.accumulate import QUANTISED_LIMIT, QUANTUM, ExactSum, overflow_error
+from pivotmc.errors import ValidationError
+from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, Plan, ScalarIndex, StepIndex, pack
+from pivotmc.backends import KEPT_FACTORS, ChunkResult, KeptPaths
 
 __all__ = [
     "run_chunk",
@@ -153,14 +153,14 @@ def kernel_source(name: str = MODEL_SOURCE) -> str:
 
 
 def rng_defines() -> list[str]:
-    """``-D`` options of the random numbers (slots, counter words, Philox and AS241 constants), from :mod:`pivotmc.rng`.
+    """``-D`` options of the random numbers (slots, counter words, Philox and AS241 constants), from :mod:`pivotmc.random`.
 
-    Every integer constant :mod:`pivotmc.rng` exports becomes ``PIVOTMC_<NAME>``,
+    Every integer constant :mod:`pivotmc.random` exports becomes ``PIVOTMC_<NAME>``,
     with the C suffix its size needs, and each coefficient of the inverse
     normal's polynomials ``PIVOTMC_AS241_A0`` .. ``_F7``, so the kernels hold
     no copy of either.
     """
-    from .. import rng
+    from pivotmc import random as rng
 
     defines = []
     for name in rng.__all__:
@@ -172,13 +172,13 @@ def rng_defines() -> list[str]:
     # The inverse normal's coefficients, one option each (nvcc splits option values at commas); repr gives
     # each double back exactly.
     for name in "ABCDEF":
-        defines += [f"-DPIVOTMC_AS241_{name}{i}={float(c)!r}" for i, c in enumerate(getattr(rng, "_" + name))]
+        defines += [f"-DPIVOTMC_AS241_{name}{i}={float(c)!r}" for i, c in enumerate(getattr(rng.normal, "_" + name))]
     return defines
 
 
 def math_defines() -> list[str]:
     """``-D`` options of the kernels' exp and log (:mod:`pivotmc.backends.fastmath`, which the Numba kernels use too)."""
-    from . import fastmath
+    from pivotmc.backends import fastmath
 
     return [f"-DPIVOTMC_{name}={value!r}" for name, value in fastmath.constants().items()]
 
@@ -208,7 +208,7 @@ def switch_inputs(plan: Plan) -> dict[str, np.ndarray]:
     step k, -1 where there is none (the cpu kernel's walk through
     ``plan.decision_steps``); ``centre``, ``scale`` (dates, 3), ``coef``
     (dates, terms) and ``terms`` (terms, 3) are
-    :meth:`pivotmc.switch.SwitchPolicy.kernel_arrays`, flattened, the
+    :meth:`pivotmc.policy.switch.SwitchPolicy.kernel_arrays`, flattened, the
     exponents as int32.
 
     Raises
@@ -227,7 +227,7 @@ def switch_inputs(plan: Plan) -> dict[str, np.ndarray]:
         }
     if plan.switch_policy is None:
         raise ValidationError(
-            "the plan values switch but carries no policy: attach one with pivotmc.switch.attach_policy."
+            "the plan values switch but carries no policy: attach one with pivotmc.policy.switch.attach_policy."
         )
     if getattr(plan.switch_policy.stopping, "basis", "polynomial") != "polynomial":
         raise ValidationError("the cuda backend evaluates switch policies on a polynomial basis only.")
@@ -243,7 +243,7 @@ def switch_inputs(plan: Plan) -> dict[str, np.ndarray]:
     ):
         raise ValidationError(
             f"the plan's switch policy does not fit its {n_dates} decision dates and {n_features} features: "
-            "learn it again with pivotmc.switch.attach_policy."
+            "learn it again with pivotmc.policy.switch.attach_policy."
         )
     decision_date = np.full(plan.n_steps, -1, dtype=np.int32)
     next_date = 0
@@ -432,7 +432,7 @@ def simulate_chunk(
 
     The result's ``switch_decision`` holds each path's decision date (int16,
     -1 never) where the plan values switch, whose policy it must then carry
-    (:func:`pivotmc.switch.attach_policy`).
+    (:func:`pivotmc.policy.switch.attach_policy`).
 
     Raises
     ------

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import rng
-from ..accumulate import ExactSum
-from ..plan import Plan
-from . import KEPT_FACTORS, ChunkResult, KeptPaths
+from pivotmc import random as rng
+from pivotmc.backends.accumulate import ExactSum
+from pivotmc.model.plan import Plan
+from pivotmc.backends import KEPT_FACTORS, ChunkResult, KeptPaths
 
 __all__ = ["run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
 
@@ -45,7 +45,7 @@ def run_chunk(
     plan : Plan
         The lowered scenario.
     key : (int, int)
-        Philox key from :func:`pivotmc.rng.seed_key`.
+        Philox key from :func:`pivotmc.random.seed_key`.
     first_path, n_paths : int
         The global path range; path ``i`` always sees the same random numbers.
     keep_paths : int
@@ -72,7 +72,7 @@ def run_chunk(
 def switch_learning_data(
     plan: Plan, key: tuple[int, int], first_path: int, n_paths: int, block_paths: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """What the switch policy learns from, for paths ``first_path ..`` (see :mod:`pivotmc.switch`).
+    """What the switch policy learns from, for paths ``first_path ..`` (see :mod:`pivotmc.policy.switch`).
 
     Returns
     -------

@@ -1,0 +1,703 @@
+"""Risk and comparison statistics for simulated strategy NPVs.
+
+The simulator returns one NPV per strategy and path, with every strategy
+driven by the same random draws on a given path (common random numbers).
+:func:`summarize` reduces that ``npv(strategy, path)`` array to per-strategy
+risk figures and to pairwise comparisons that exploit the shared draws;
+:func:`format_summary` renders the result for a terminal. Where the ``switch``
+strategy is valued, the summary adds its option value and, where the result
+records them, how many paths convert and when.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+import tomllib
+from itertools import combinations
+from numbers import Real
+
+import numpy as np
+import xarray as xr
+
+from pivotmc.errors import ValidationError, require_dataset
+from pivotmc.model.scenario import STEP_NAMES
+from pivotmc.policy.switch import STATIC_STRATEGIES
+
+__all__ = ["QUANTILE_PROBS", "format_summary", "pairwise_probabilities", "summarize"]
+
+#: Fixed reporting quantiles, named ``p5``, ``p50`` and ``p95`` in the summary.
+QUANTILE_PROBS: dict[str, float] = {"p5": 0.05, "p50": 0.5, "p95": 0.95}
+
+# A tail size n*(1 - level) that should be a whole number of paths (20 paths
+# at 95 %) comes out a few ulps off in floating point; without snapping, a
+# sliver of the next observation would leak into the tail average.
+_TAIL_SNAP_RTOL = 1e-9
+
+
+def _validate(ds: xr.Dataset, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Check the input and return ``(npv[strategy, path], strategy labels)``."""
+    require_dataset(ds, (), "pivotmc.simulate")
+    if isinstance(level, bool) or not isinstance(level, Real):
+        raise ValidationError(f"level must be a number in (0, 1), got {level!r}")
+    level = float(level)
+    if not 0.0 < level < 1.0:
+        raise ValidationError(f"level must be strictly between 0 and 1, got {level!r}")
+    if "npv" not in ds.data_vars:
+        raise ValidationError("dataset has no 'npv' variable to summarize")
+    npv = ds["npv"]
+    if set(npv.dims) != {"strategy", "path"}:
+        raise ValidationError(
+            f"npv must have exactly the dims ('strategy', 'path'), got {npv.dims}"
+        )
+    npv = npv.transpose("strategy", "path")
+    values = np.asarray(npv.values, dtype=np.float64)
+    if values.shape[1] < 2:
+        raise ValidationError(
+            f"npv needs at least 2 paths for a standard error, got {values.shape[1]}"
+        )
+    if values.shape[0] < 1:
+        raise ValidationError("npv has no strategies")
+    if not all(np.isfinite(row).all() for row in values):  # a row at a time: no full-size mask
+        raise ValidationError("npv contains NaN or infinite values")
+    labels = np.asarray(npv["strategy"].values)
+    return values, labels
+
+
+def _lerp(lo: np.ndarray, hi: np.ndarray, t: float) -> np.ndarray:
+    """Interpolate so that the result never leaves ``[lo, hi]`` through rounding."""
+    diff = hi - lo
+    if t < 0.5:
+        return lo + diff * t
+    return hi - diff * (1.0 - t)
+
+
+def _order_stat_positions(n: int, prob: float) -> tuple[int, int, float]:
+    """Bracketing order statistics and weight of numpy's 'linear' quantile."""
+    virtual = (n - 1) * prob
+    lo = min(int(math.floor(virtual)), n - 1)
+    hi = min(lo + 1, n - 1)
+    return lo, hi, virtual - lo
+
+
+def _tail_geometry(n: int, level: float) -> tuple[float, int]:
+    """Size of the loss tail in paths (possibly fractional) and its boundary index."""
+    k = n * (1.0 - level)
+    nearest = round(k)
+    if nearest >= 1 and abs(k - nearest) <= _TAIL_SNAP_RTOL * max(1.0, k):
+        k = float(nearest)
+    # m whole observations lie fully in the tail; observation m carries the
+    # remaining weight k - m, which is what makes CVaR continuous in level.
+    m = min(int(math.floor(k)), n - 1)
+    return k, m
+
+
+_BLOCK = 1 << 22
+
+
+def _difference_moments(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """Mean and sample sd of ``a - b``, two passes over blocks (no full-size temporary)."""
+    n = a.size
+    if n <= _BLOCK:
+        diff = a - b
+        return float(diff.mean()), float(diff.std(ddof=1))
+    total = sum(float((a[i : i + _BLOCK] - b[i : i + _BLOCK]).sum()) for i in range(0, n, _BLOCK))
+    mean = total / n
+    squares = sum(float(np.square(a[i : i + _BLOCK] - b[i : i + _BLOCK] - mean).sum()) for i in range(0, n, _BLOCK))
+    return mean, math.sqrt(squares / (n - 1))
+
+
+def _binomial_se(p: np.ndarray | float, n: int) -> np.ndarray:
+    return np.sqrt(np.asarray(p) * (1.0 - np.asarray(p)) / n)
+
+
+def pairwise_probabilities(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P(row a > row b) and P(row a == row b) over the columns (paths), every ordered pair; NaN on the diagonal."""
+    k, n = values.shape
+    greater = np.full((k, k), np.nan)
+    equal = np.full((k, k), np.nan)
+    for a, b in combinations(range(k), 2):
+        greater[a, b] = np.count_nonzero(values[a] > values[b]) / n
+        greater[b, a] = np.count_nonzero(values[b] > values[a]) / n
+        equal[a, b] = equal[b, a] = np.count_nonzero(values[a] == values[b]) / n
+    return greater, equal
+
+
+def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
+    """Per-strategy risk statistics and pairwise comparisons of simulated NPVs.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Simulation result holding ``npv`` with dims ``(strategy, path)`` in
+        USD (any dim order). Other variables are ignored, but for the
+        switch strategy's conversions (see below).
+    level : float, default 0.95
+        Confidence level of the Value at Risk and expected shortfall,
+        strictly between 0 and 1. It does not move the fixed reporting
+        quantiles ``p5``, ``p50`` and ``p95``.
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables over ``strategy``:
+
+        ``mean``, ``sd`` (sample, ddof=1), ``std_error`` (``sd / sqrt(n)``)
+            Moments of NPV, USD.
+        ``p5``, ``p50``, ``p95``
+            NPV quantiles at 0.05, 0.5 and 0.95, USD, always at those
+            probabilities whatever ``level`` is.
+        ``var``
+            Value at Risk at ``level`` of the loss ``L = -NPV`` measured from
+            zero NPV: ``-quantile(NPV, 1 - level)``. Positive means a loss.
+            Because ``Dataset.var`` is a method, read it as ``summary["var"]``.
+        ``cvar``
+            Expected shortfall at ``level``: the mean of ``L`` over the worst
+            ``1 - level`` fraction of paths, computed exactly on the empirical
+            distribution. The tail holds ``k = n (1 - level)`` paths; when
+            ``k`` is not whole the boundary observation enters with weight
+            ``k - floor(k)``, so ``cvar`` is continuous in ``level``. It is
+            never below ``var``.
+        ``prob_loss``, ``prob_loss_se``
+            ``P(NPV < 0)`` (zero NPV is not a loss) and its binomial standard
+            error ``sqrt(p (1 - p) / n)``, dimensionless.
+
+        Variables over ``(strategy, versus)``, where ``versus`` carries the
+        same labels as ``strategy``; entry ``[a, b]`` compares ``a`` with
+        ``b`` path by path, which is valid because all strategies share the
+        random draws of a path. The diagonal is NaN (a strategy is not
+        compared with itself).
+
+        ``prob_greater``, ``prob_greater_se``
+            ``P(NPV_a > NPV_b)`` with binomial standard error. Ties count as
+            not greater, so ``P(a > b) + P(b > a)`` can be below 1.
+        ``prob_equal``
+            ``P(NPV_a == NPV_b)``, the ties, so that
+            ``P(a > b) + P(b > a) + P(a == b) = 1``. Switch ties with mine on
+            every path on which it never converts.
+        ``mean_difference``, ``mean_difference_se``
+            Mean of ``NPV_a - NPV_b`` and the standard error
+            ``sd(NPV_a - NPV_b) / sqrt(n)``. With common random numbers this
+            is usually far smaller than the error implied by the two
+            strategies' own standard errors.
+
+        Where ``switch`` and at least one of ``mine`` and ``host`` are valued
+        (scalars):
+
+        ``option_value``, ``option_value_se``
+            The value of the option to wait: the mean pathwise difference of
+            switch and the better of mine and host by mean NPV (named in the
+            attribute ``compared_with``), and its standard error; the entry of
+            ``mean_difference`` for that pair.
+
+        Where the dataset also records the switch's conversions
+        (``switch_share(decision)`` with the coordinate ``decision_time``, or
+        ``switch_decision(path)``):
+
+        ``switch_converted``
+            Share of paths on which the switch converts.
+        ``switch_median_time``, ``switch_median_date``
+            The decision date by which half of the converting paths have
+            converted (years from the start, and the date where
+            ``decision_date`` is recorded); NaN (NaT) where none converts.
+
+        Every variable carries a ``long_name`` and, but for the date,
+        ``units`` (``"USD"``, ``"1"`` or ``"years"``) attributes; the dataset
+        attributes record ``n_paths``, ``level`` and ``quantile_method``,
+        and, where ``ds`` is a simulation result that records them, how it
+        was made: ``seed``, ``backend`` and ``pivotmc_version`` as they are,
+        and from its ``scenario`` the main assumptions ``start_date``,
+        ``horizon_years``, ``steps_per_year``, ``discount_rate`` and
+        ``site_grid_mw``.
+
+    Raises
+    ------
+    ValueError
+        (as :class:`pivotmc.errors.ValidationError`) if ``npv`` is missing,
+        has other dims, has fewer than two paths, holds NaN or infinity, or
+        ``level`` is not in (0, 1).
+
+    Notes
+    -----
+    Quantiles use numpy's ``'linear'`` method (type 7 of Hyndman and Fan):
+    the ``p``-quantile of ``n`` sorted values ``x_0 <= ... <= x_{n-1}`` is
+    the linear interpolation at position ``(n - 1) p``. Each strategy's
+    values are ordered once with a single multi-pivot ``np.partition`` that
+    places every order statistic the quantiles and the shortfall tail need,
+    which is linear rather than ``n log n`` in the number of paths.
+    """
+    values, labels = _validate(ds, level)
+    level = float(level)
+    n_strat, n = values.shape
+    sqrt_n = math.sqrt(n)
+
+    # Strategy by strategy, so that temporaries are one row (0.8 GB at 1e8 paths),
+    # never a copy of the whole array.
+    mean = np.array([row.mean() for row in values])
+    sd = np.array([row.std(ddof=1) for row in values])
+
+    quantile_probs = dict(QUANTILE_PROBS)
+    quantile_probs["_var"] = 1.0 - level
+    brackets = {name: _order_stat_positions(n, p) for name, p in quantile_probs.items()}
+    k_tail, m_tail = _tail_geometry(n, level)
+    kth = sorted({i for lo, hi, _ in brackets.values() for i in (lo, hi)} | {m_tail})
+    order_stats = np.empty((n_strat, len(kth)))
+    boundary = np.empty(n_strat)
+    excess = np.empty(n_strat)
+    for s_index, row in enumerate(values):
+        ordered = np.partition(row, kth)
+        order_stats[s_index] = ordered[kth]
+        # Summing deviations from the boundary observation (all <= 0 after the
+        # partition) keeps the tail mean exact for flat tails and avoids
+        # cancellation when NPVs are large compared with their spread.
+        boundary[s_index] = ordered[m_tail]
+        excess[s_index] = (ordered[:m_tail] - ordered[m_tail]).sum()
+        del ordered
+    position = {k: i for i, k in enumerate(kth)}
+
+    quantiles = {
+        name: _lerp(order_stats[:, position[lo]], order_stats[:, position[hi]], t)
+        for name, (lo, hi, t) in brackets.items()
+    }
+    var = -quantiles.pop("_var")
+    tail_mean = boundary + excess / k_tail
+    # CVaR >= VaR holds exactly for this estimator and numpy's linear
+    # quantile; the clamp only removes last-bit rounding differences.
+    cvar = np.maximum(-tail_mean, var)
+
+    prob_loss = np.array([np.count_nonzero(row < 0.0) for row in values]) / n
+
+    prob_greater, prob_equal = pairwise_probabilities(values)
+    mean_diff = np.full((n_strat, n_strat), np.nan)
+    mean_diff_se = np.full((n_strat, n_strat), np.nan)
+    for i, j in combinations(range(n_strat), 2):
+        a, b = values[i], values[j]
+        d_mean, d_sd = _difference_moments(a, b)
+        d_se = d_sd / sqrt_n
+        mean_diff[i, j], mean_diff[j, i] = d_mean, 0.0 - d_mean  # not -d_mean: no "-0.0" for equal strategies
+        mean_diff_se[i, j] = mean_diff_se[j, i] = d_se
+
+    usd = "USD"
+    one = "1"
+    pct = f"{level:.10g}"
+
+    def per(data: np.ndarray, units: str, long_name: str) -> xr.DataArray:
+        return xr.DataArray(
+            data, dims=("strategy",), attrs={"units": units, "long_name": long_name}
+        )
+
+    def pair(data: np.ndarray, units: str, long_name: str) -> xr.DataArray:
+        return xr.DataArray(
+            data, dims=("strategy", "versus"), attrs={"units": units, "long_name": long_name}
+        )
+
+    out = xr.Dataset(
+        {
+            "mean": per(mean, usd, "mean NPV"),
+            "std_error": per(sd / sqrt_n, usd, "standard error of the mean NPV"),
+            "sd": per(sd, usd, "sample standard deviation of NPV (ddof=1)"),
+            "p5": per(quantiles["p5"], usd, "5th percentile of NPV"),
+            "p50": per(quantiles["p50"], usd, "median NPV"),
+            "p95": per(quantiles["p95"], usd, "95th percentile of NPV"),
+            "var": per(var, usd, f"value at risk at level {pct} (loss below zero NPV)"),
+            "cvar": per(cvar, usd, f"expected shortfall at level {pct} (mean tail loss)"),
+            "prob_loss": per(prob_loss, one, "probability that NPV < 0"),
+            "prob_loss_se": per(
+                _binomial_se(prob_loss, n), one, "binomial standard error of prob_loss"
+            ),
+            "prob_greater": pair(
+                prob_greater, one, "probability that NPV(strategy) > NPV(versus), pathwise"
+            ),
+            "prob_greater_se": pair(
+                _binomial_se(prob_greater, n), one, "binomial standard error of prob_greater"
+            ),
+            "prob_equal": pair(
+                prob_equal, one, "probability that NPV(strategy) == NPV(versus), pathwise (ties)"
+            ),
+            "mean_difference": pair(
+                mean_diff, usd, "mean pathwise NPV(strategy) - NPV(versus)"
+            ),
+            "mean_difference_se": pair(
+                mean_diff_se, usd, "standard error of mean_difference (pathwise)"
+            ),
+        },
+        coords={"strategy": labels, "versus": labels.copy()},
+        attrs={
+            "n_paths": int(n),
+            "level": level,
+            "quantile_method": "linear",
+            "loss_convention": "loss = -NPV; var and cvar are positive for losses",
+            **_run_attrs(ds.attrs),
+        },
+    )
+    names = [str(s) for s in labels]
+    if "switch" in names:
+        out = out.assign(_option_value(names, mean, mean_diff, mean_diff_se))
+        out = out.assign(_conversions(ds, n))
+    return out
+
+
+#: Attributes of a simulation result that a summary restates as they are.
+_RUN_ATTRS = ("seed", "backend", "pivotmc_version")
+#: Main assumptions a summary restates, from the result's scenario: (section, key, summary attribute).
+_ASSUMPTIONS = (
+    ("simulation", "start", "start_date"),
+    ("simulation", "horizon_years", "horizon_years"),
+    ("simulation", "steps_per_year", "steps_per_year"),
+    ("simulation", "discount_rate", "discount_rate"),
+    ("site", "grid_mw", "site_grid_mw"),
+)
+
+
+def _run_attrs(attrs: dict) -> dict:
+    """What a summary needs to say how the result was made: the run's settings and main assumptions."""
+    out = {key: attrs[key] for key in _RUN_ATTRS if key in attrs}
+    text = attrs.get("scenario")
+    if isinstance(text, str):
+        try:
+            scenario = tomllib.loads(text)
+        except tomllib.TOMLDecodeError:
+            scenario = {}
+        for section, key, name in _ASSUMPTIONS:
+            value = scenario.get(section, {}).get(key)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                out[name] = value
+            elif value is not None:
+                out[name] = str(value)  # the start date
+    return out
+
+
+def _option_value(names: list[str], mean: np.ndarray, mean_diff: np.ndarray, mean_diff_se: np.ndarray) -> dict:
+    """The switch's option value: its pathwise mean difference with the better static strategy."""
+    static = [s for s in STATIC_STRATEGIES if s in names]
+    if not static:
+        return {}
+    best = max(static, key=lambda s: mean[names.index(s)])
+    i, j = names.index("switch"), names.index(best)
+    attrs = {"units": "USD", "compared_with": best}
+    return {
+        "option_value": xr.DataArray(
+            mean_diff[i, j], attrs={**attrs, "long_name": f"value of the option to wait: mean pathwise NPV of switch - {best}"}
+        ),
+        "option_value_se": xr.DataArray(
+            mean_diff_se[i, j], attrs={**attrs, "long_name": "standard error of option_value (pathwise)"}
+        ),
+    }
+
+
+def _conversion_counts(ds: xr.Dataset, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Paths converting at each decision date and the dates' times, if the dataset records them."""
+    if "decision_time" not in ds.coords:
+        return None
+    times = np.asarray(ds["decision_time"].values, dtype=np.float64)
+    if "switch_share" in ds and ds["switch_share"].dims == ("decision",):
+        # share = count / n, correctly rounded: the counts come back exactly.
+        return np.rint(np.asarray(ds["switch_share"].values, dtype=np.float64) * n).astype(np.int64), times
+    if "switch_decision" in ds and ds["switch_decision"].dims == ("path",):
+        decision = np.asarray(ds["switch_decision"].values)
+        return np.bincount(decision[decision >= 0].astype(np.int64), minlength=times.size), times
+    return None
+
+
+def _conversions(ds: xr.Dataset, n: int) -> dict:
+    """Share of paths on which the switch converts, and the median date among those."""
+    found = _conversion_counts(ds, n)
+    if found is None:
+        return {}
+    counts, times = found
+    total = int(counts.sum())
+    dates = ds["decision_date"].values if "decision_date" in ds.coords else None
+    if total:
+        median = int(np.argmax(2 * np.cumsum(counts) >= total))
+        time, date = float(times[median]), (dates[median] if dates is not None else None)
+    else:
+        time, date = math.nan, np.datetime64("NaT", "ns")
+    out = {
+        "switch_converted": xr.DataArray(
+            total / n, attrs={"units": "1", "long_name": "share of paths on which the switch converts"}
+        ),
+        "switch_median_time": xr.DataArray(
+            time,
+            attrs={"units": "years", "long_name": "decision time by which half of the converting paths have converted"},
+        ),
+    }
+    if dates is not None:
+        out["switch_median_date"] = xr.DataArray(
+            np.datetime64(date, "ns"), attrs={"long_name": "decision date by which half of the converting paths have converted"}
+        )
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Text rendering
+# ---------------------------------------------------------------------------
+
+_DASH = "-"
+#: Width of the plain-text tables and notes, in characters.
+TEXT_WIDTH = 100
+
+
+def _se_decimals(se: float, floor: int) -> int:
+    """Decimals that show a standard error to two significant figures."""
+    if not math.isfinite(se) or se <= 0.0:
+        return floor
+    return int(min(8, max(floor, math.ceil(-math.log10(se)) + 1)))
+
+
+def _fmt_pm(value: float, se: float, floor: int) -> str:
+    if not math.isfinite(value):
+        return _DASH
+    d = _se_decimals(se, floor)
+    return f"{value:,.{d}f} ± {se:,.{d}f}"
+
+
+def _fmt_num(value: float, decimals: int) -> str:
+    return _DASH if not math.isfinite(value) else f"{value:,.{decimals}f}"
+
+
+def _fmt_pct(value: float) -> str:
+    return _DASH if not math.isfinite(value) else f"{100.0 * value:.1f}%"
+
+
+def _column_decimals(ses: np.ndarray, floor: int, cap: int) -> int:
+    """Decimals shared by a column of amounts: two significant figures of its largest standard error.
+
+    The largest, not a typical one: a change that is deterministic (its standard error a
+    rounding residue) would otherwise ask for every decimal up to ``cap``.
+    """
+    ses = np.asarray(ses, dtype=np.float64)
+    finite = ses[np.isfinite(ses)]
+    if finite.size == 0 or finite.max() <= 0.0:
+        return floor
+    return min(cap, _se_decimals(float(finite.max()), floor))
+
+
+def _pm_cells(values: np.ndarray, ses: np.ndarray, decimals: int, signed: bool = False) -> list[str]:
+    """``value ± se`` cells of one width with their ``±`` aligned; "-" for NaN and "0" for an exact 0 ± 0."""
+    parts: list[tuple[str, str] | None] = []  # (value, se) texts; None for NaN
+    for v, s in zip(np.asarray(values, dtype=np.float64), np.asarray(ses, dtype=np.float64)):
+        if not math.isfinite(v):
+            parts.append(None)
+        elif v == 0.0 and s == 0.0:
+            parts.append(("0", ""))
+        else:
+            text = f"{v:+,.{decimals}f}" if signed else f"{v:,.{decimals}f}"
+            parts.append((text, f"{s:,.{decimals}f}" if math.isfinite(s) else "?"))
+    shown = [part for part in parts if part is not None]
+    width_v = max((len(a) for a, _ in shown), default=0)
+    width_s = max((len(b) for _, b in shown), default=0)
+    width = width_v + (width_s + 3 if width_s else 0)
+    return [
+        _DASH.rjust(width) if part is None
+        else part[0].rjust(width_v) + (f" ± {part[1].rjust(width_s)}" if part[1] else "").ljust(width - width_v)
+        for part in parts
+    ]
+
+
+def _table(
+    header: list[str], rows: list, width: int = TEXT_WIDTH, fixed: int = 1, align: str | None = None
+) -> list[str]:
+    """Align rows of cells under a header and a rule, at most ``width`` columns wide.
+
+    The first column aligns left and the others right unless ``align`` (one
+    ``l`` or ``r`` a column) says otherwise. A row that is a ``str`` is printed
+    as it is: a title or a note spanning the table. A table wider than
+    ``width`` continues below in blocks of columns, each repeating the first
+    ``fixed`` columns.
+    """
+    n_col = len(header)
+    align = align or "l" + "r" * (n_col - 1)
+    cell_rows = [row for row in rows if not isinstance(row, str)]
+    widths = [max(len(row[c]) for row in [header, *cell_rows]) for c in range(n_col)]
+    fixed = min(fixed, n_col)
+    fixed_width = sum(widths[:fixed]) + 2 * max(fixed - 1, 0)
+    blocks: list[list[int]] = [[]]
+    used = fixed_width
+    for c in range(fixed, n_col):
+        if blocks[-1] and used + 2 + widths[c] > width:
+            blocks.append([])
+            used = fixed_width
+        blocks[-1].append(c)
+        used += 2 + widths[c]
+
+    def line(row: list[str], columns: list[int]) -> str:
+        cells = [row[c].ljust(widths[c]) if align[c] == "l" else row[c].rjust(widths[c]) for c in columns]
+        return "  ".join(cells).rstrip()
+
+    lines: list[str] = []
+    for number, block in enumerate(blocks):
+        columns = list(range(fixed)) + block
+        if number:
+            lines.append("")
+        lines.append(line(header, columns))
+        lines.append("  ".join("-" * widths[c] for c in columns))
+        lines += [row if isinstance(row, str) else line(row, columns) for row in rows]
+    return lines
+
+
+def _wrap(text: str, indent: str = "", width: int = TEXT_WIDTH) -> list[str]:
+    """``text`` in lines of at most ``width``, the first after ``indent``, the others under it and two further in."""
+    return textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=" " * (len(indent) + 2),
+                         break_on_hyphens=False) or [""]
+
+
+def _switch_lines(summary: xr.Dataset, scale: float, unit_label: str) -> list[str]:
+    """The option value, what it is, and the conversions of the switch, where the summary has them."""
+    lines = []
+    if "option_value" in summary:
+        best = summary["option_value"].attrs.get("compared_with", "the better static strategy")
+        value = float(summary["option_value"]) / scale
+        se = float(summary["option_value_se"]) / scale
+        static = [s for s in STATIC_STRATEGIES if s in summary["strategy"].values]
+        which = (f"{best} being the better of {' and '.join(static)} by mean NPV" if len(static) > 1
+                 else f"{best} being the only one of {' and '.join(STATIC_STRATEGIES)} valued")
+        lines.append(f"Option to wait (switch - {best}, path by path): {_fmt_pm(value, se, 1)} {unit_label}")
+        lines += _wrap(f"= the mean over paths of NPV(switch) - NPV({best}), {which}; ± is the standard "
+                       "error of that mean, from the paired differences.", indent="  ")
+    if "switch_converted" in summary:
+        share = float(summary["switch_converted"])
+        if share > 0.0:
+            when = f"year {float(summary['switch_median_time']):.2f}"
+            if "switch_median_date" in summary:
+                when = f"{np.datetime_as_string(summary['switch_median_date'].values, unit='D')} ({when})"
+            lines.append(f"Switch converts on {_fmt_pct(share)} of paths; half of those by {when}")
+        else:
+            lines.append("Switch converts on no path: it mines throughout")
+    return [""] + lines if lines else []
+
+
+def _provenance_lines(attrs: dict) -> list[str]:
+    """The run's main assumptions and settings, where the summary records them (see :func:`summarize`)."""
+    lines = []
+    scenario = []
+    if "start_date" in attrs:
+        scenario.append(f"from {attrs['start_date']}")
+    if "horizon_years" in attrs:
+        steps = attrs.get("steps_per_year")
+        every = f" in {STEP_NAMES.get(int(steps), f'{steps} a year')} steps" if steps is not None else ""
+        scenario.append(f"over {float(attrs['horizon_years']):g} years{every}")
+    parts = [" ".join(scenario)] if scenario else []
+    if "discount_rate" in attrs:
+        parts.append(f"discount rate {100.0 * float(attrs['discount_rate']):g}% a year")
+    if "site_grid_mw" in attrs:
+        parts.append(f"site grid {float(attrs['site_grid_mw']):,.6g} MW")
+    if parts:
+        lines += _wrap("Scenario: " + "; ".join(parts))
+    run = []
+    if "seed" in attrs:
+        run.append(f"seed {attrs['seed']}")
+    if "backend" in attrs:
+        run.append(f"backend {attrs['backend']!r}")
+    if "pivotmc_version" in attrs:
+        run.append(f"pivotmc {attrs['pivotmc_version']}")
+    if run:
+        lines += _wrap("Run: " + ", ".join(run))
+    return lines
+
+
+def _tie_lines(names: list[str], equal: np.ndarray) -> list[str]:
+    """The ties of the P(row > column) matrix, and the note that makes its pairs add up."""
+    ties = [(names[j], names[i], equal[i, j]) for i, j in combinations(range(len(names)), 2)
+            if math.isfinite(equal[i, j]) and equal[i, j] > 0.0]
+    if not ties:
+        return _wrap("No ties: for every pair, P(row > column) + P(column > row) = 100%.")
+    lines = _wrap("Ties, P(row = column): " + ", ".join(f"{a} = {b} on {_fmt_pct(p)} of paths" for a, b, p in ties) + ".")
+    note = "For every pair, P(row > column) + P(column > row) + ties = 100%"
+    pairs = [{a, b} for a, b, _ in ties]
+    if {"switch", "mine"} in pairs:
+        note += "; switch equals mine on the paths on which it never converts"
+    if {"switch", "host"} in pairs:
+        note += "; switch equals host on the paths on which it converts at the start"
+    return lines + _wrap(note + ".")
+
+
+def format_summary(summary: xr.Dataset, scale: float = 1e6, unit_label: str = "USD m") -> str:
+    """Render a :func:`summarize` result as an aligned plain-text report, at most 100 columns wide.
+
+    Parameters
+    ----------
+    summary : xarray.Dataset
+        Output of :func:`summarize`.
+    scale : float, default 1e6
+        Money amounts are divided by this before printing.
+    unit_label : str, default "USD m"
+        Unit name printed for the scaled amounts.
+
+    Returns
+    -------
+    str
+        A header line with the number of paths and, where the summary records
+        them (a summary of a simulation result), a line with the scenario's
+        main assumptions (start, horizon and steps, discount rate, site grid
+        MW) and one with the run's seed, backend and pivotmc version. Then a
+        per-strategy table (mean with its standard error, sd, P5, P50, P95,
+        VaR, CVaR, P(loss)), the matrix of pathwise ``P(row > column)`` with
+        the pairs that tie and a note on how a pair's entries add up, and the
+        matrix of pathwise mean differences ``row - column`` with standard
+        errors. Where the summary has them, the switch's option value (with a
+        line saying what it is and what its standard error is) and the share
+        of paths that convert with the median conversion date follow the
+        first table. Amounts carry one decimal, more where a column needs them
+        to show its standard errors to two significant figures (a column's
+        amounts share their decimals); probabilities are percentages with one
+        decimal.
+    """
+    require_dataset(summary, ("mean", "std_error"), "pivotmc.summarize", "summary")
+    if not scale > 0 or not math.isfinite(scale):
+        raise ValidationError(f"scale must be a positive finite number, got {scale!r}")
+    names = [str(s) for s in summary["strategy"].values]
+    n_paths = int(summary.attrs.get("n_paths", 0))
+    level = float(summary.attrs.get("level", 0.95))
+    tag = f"{100.0 * level:.10g}"
+
+    def money(var: str) -> np.ndarray:
+        return np.asarray(summary[var].values, dtype=np.float64) / scale
+
+    mean, se, sd = money("mean"), money("std_error"), money("sd")
+    p5, p50, p95 = money("p5"), money("p50"), money("p95")
+    var, cvar = money("var"), money("cvar")
+    prob_loss = np.asarray(summary["prob_loss"].values, dtype=np.float64)
+
+    lines = _wrap(
+        f"NPV summary over {n_paths:,} paths "
+        f"(amounts in {unit_label}; VaR/CVaR at level {level:.10g}, loss = -NPV)"
+    )
+    lines += _provenance_lines(summary.attrs)
+    lines.append("")
+    header = ["strategy", "mean ± SE", "sd", "P5", "P50", "P95",
+              f"VaR{tag}", f"CVaR{tag}", "P(loss)"]
+    mean_cells = _pm_cells(mean, se, min(4, max(_se_decimals(x, 1) for x in se)))
+    rows = [
+        [
+            name,
+            mean_cells[i],
+            _fmt_num(sd[i], 1),
+            _fmt_num(p5[i], 1),
+            _fmt_num(p50[i], 1),
+            _fmt_num(p95[i], 1),
+            _fmt_num(var[i], 1),
+            _fmt_num(cvar[i], 1),
+            _fmt_pct(prob_loss[i]),
+        ]
+        for i, name in enumerate(names)
+    ]
+    lines += _table(header, rows)
+    lines += _switch_lines(summary, scale, unit_label)
+
+    if len(names) > 1:
+        pg = np.asarray(summary["prob_greater"].values, dtype=np.float64)
+        lines += ["", "P(row > column), pathwise"]
+        lines += _table(
+            ["", *names],
+            [[name, *(_fmt_pct(pg[i, j]) for j in range(len(names)))]
+             for i, name in enumerate(names)],
+        )
+        if "prob_equal" in summary:
+            lines += _tie_lines(names, np.asarray(summary["prob_equal"].values, dtype=np.float64))
+        md, md_se = money("mean_difference"), money("mean_difference_se")
+        off = ~np.eye(len(names), dtype=bool)
+        decimals = min(4, max(_se_decimals(x, 1) for x in md_se[off]))
+        columns = [_pm_cells(md[:, j], md_se[:, j], decimals) for j in range(len(names))]
+        lines += ["", f"Mean difference row - column ± SE, pathwise ({unit_label})"]
+        lines += _table(["", *names], [[name, *(col[i] for col in columns)] for i, name in enumerate(names)])
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,1 @@
+"""Calibration of the scenario's market models from price history."""

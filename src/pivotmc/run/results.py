@@ -1,0 +1,233 @@
+"""A run's results as an xarray Dataset: chunk results merged, variables and attributes named,
+the switch strategy's dates, conversion shares and option value. The in-memory run and the
+store build the same Dataset from here."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Callable
+
+import numpy as np
+import xarray as xr
+
+from pivotmc import random as rng
+from pivotmc.backends import KEPT_FACTORS, ChunkResult, KeptPaths
+from pivotmc.backends.accumulate import ExactSum
+from pivotmc.model.plan import Plan, step_dates
+
+FACTOR_ATTRS = {
+    "btc_price": ("USD", "BTC price"),
+    "hashrate": ("EH/s", "network hashrate"),
+    "fees": ("BTC/block", "transaction fees per block"),
+    "power_price": ("USD/MWh", "site spot power price"),
+    "lease_rate": ("USD/kW-month", "market AI-hosting lease rate per kW of critical IT load"),
+    "hashprice": ("USD/PH/day", "hashprice"),
+}
+
+
+def merge_chunks(parts: list[ChunkResult]) -> ChunkResult:
+    """Join the results of consecutive path ranges into one (exact sums add exactly)."""
+    parts = sorted(parts, key=lambda c: c.first_path)
+    for before, after in zip(parts, parts[1:]):
+        if before.first_path + before.npv.shape[1] != after.first_path:
+            raise ValueError("chunks to merge must cover consecutive path ranges")  # pragma: no cover - internal
+    sums = ExactSum(parts[0].cash_flow_sum.hi.shape)
+    for part in parts:
+        sums.merge(part.cash_flow_sum)
+    kept = KeptPaths(
+        paths=np.concatenate([p.kept.paths for p in parts]),
+        factors={name: np.concatenate([p.kept.factors[name] for p in parts]) for name in KEPT_FACTORS},
+        cash_flow=np.concatenate([p.kept.cash_flow for p in parts], axis=1),
+    )
+    switch = None if parts[0].switch_decision is None else np.concatenate([p.switch_decision for p in parts])
+    return ChunkResult(
+        first_path=parts[0].first_path,
+        npv=np.concatenate([p.npv for p in parts], axis=1),
+        cash_flow_sum=sums,
+        kept=kept,
+        switch_decision=switch,
+    )
+
+
+def build_dataset(
+    plan: Plan,
+    chunk: ChunkResult,
+    *,
+    n_paths: int,
+    seed: int,
+    backend: str,
+    cash_flow_mean=None,
+    path_coordinate: bool = True,
+) -> xr.Dataset:
+    """Assemble the result Dataset of a run from its (merged) chunk result.
+
+    Parameters
+    ----------
+    plan : Plan
+        The lowered scenario that was run.
+    chunk : ChunkResult
+        All the run's paths. Its arrays may be lazy (dask) placeholders, as in
+        the layout of a Zarr store.
+    n_paths, seed : int
+        Recorded in the attributes; ``n_paths`` also divides the exact sums.
+    backend : str
+        Name of the backend that ran, recorded in the attributes.
+    cash_flow_mean : array-like, optional
+        Used instead of the mean of ``chunk.cash_flow_sum`` (a store's layout
+        has no sums yet).
+    path_coordinate : bool
+        Give ``path`` its coordinate. A store leaves it out, since its reader
+        rebuilds it, and it would otherwise be as long as the run.
+
+    Returns
+    -------
+    xarray.Dataset
+        The Dataset :func:`simulate` returns, provenance attributes included.
+    """
+    from pivotmc._version import __version__
+
+    scenario = plan.scenario
+    strategies = list(plan.strategies)
+    time = step_dates(scenario.simulation.start, plan.steps_per_year, plan.n_steps)
+    kept = chunk.kept
+    coords = {"strategy": ("strategy", np.array(strategies, dtype=object))}
+    if path_coordinate:
+        paths = np.arange(chunk.first_path, chunk.first_path + chunk.npv.shape[1], dtype=np.int64)
+        coords["path"] = ("path", paths)
+    coords.update({
+        "time": ("time", time, {"long_name": "end of step (cash-flow date)"}),
+        "t_years": ("time", plan.t_end, {"units": "years", "long_name": "model time at the end of the step"}),
+        "kept_path": ("kept_path", kept.paths, {"long_name": "index of a path whose trajectory is kept"}),
+    })
+    if cash_flow_mean is None:
+        cash_flow_mean = chunk.cash_flow_sum.mean(n_paths)
+    data = {
+        "npv": (("strategy", "path"), chunk.npv, {"units": "USD", "long_name": "net present value"}),
+        "cash_flow_mean": (
+            ("strategy", "time"),
+            cash_flow_mean,
+            {"units": "USD", "long_name": "mean undiscounted cash flow of the step over all paths"},
+        ),
+        "discount_factor": (("time",), plan.discount, {"units": "1", "long_name": "discount factor to t = 0"}),
+        "cash_flow": (
+            ("strategy", "kept_path", "time"),
+            kept.cash_flow,
+            {"units": "USD", "long_name": "undiscounted cash flow of the step"},
+        ),
+    }
+    for name in KEPT_FACTORS:
+        units, long_name = FACTOR_ATTRS[name]
+        data[name] = (("kept_path", "time"), kept.factors[name], {"units": units, "long_name": long_name})
+    attrs = {
+        "title": "pivotmc simulation",
+        "Conventions": "CF-1.8",
+        "pivotmc_version": __version__,
+        "scenario": scenario.to_toml(comments=False),
+        "seed": seed,
+        "backend": backend,
+        "n_paths": n_paths,
+        "rng": "Philox4x32-10",
+        "rng_layout_version": rng.RNG_LAYOUT_VERSION,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "hashrate_markup": plan.markup,
+    }
+    ds = xr.Dataset(data_vars=data, coords=coords, attrs=attrs)
+    if plan.switch_index >= 0:
+        ds = _with_switch(ds, plan, chunk, time)
+    return ds
+
+
+def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarray) -> xr.Dataset:
+    """Add the switch strategy's per-path dates, option value, policy and exercise boundary.
+
+    With lazy (store layout) arrays, ``switch_share`` and the option value are
+    left out: they need every path, and the store writes them with
+    :func:`switch_share_variables` and :func:`option_value_variables` once its
+    chunks are done.
+    """
+    from pivotmc.model.plan import SWITCH_FEATURES
+    from pivotmc.policy.switch import BOUNDARY_QUANTILES
+
+    policy = plan.switch_policy
+    steps = plan.decision_steps
+    starts = np.concatenate([[np.datetime64(plan.scenario.simulation.start, "ns")], time[:-1]])
+    ds = ds.assign_coords(
+        decision=("decision", np.arange(steps.size)),
+        decision_time=("decision", plan.decision_times, {"units": "years", "long_name": "model time of the decision date"}),
+        decision_date=("decision", starts[steps], {"long_name": "decision date"}),
+        boundary_point=("boundary_point", BOUNDARY_QUANTILES, {"long_name": "quantile of hashprice at the date"}),
+        switch_feature=("switch_feature", np.array(SWITCH_FEATURES, dtype=object)),
+        basis_term=("basis_term", np.array(["*".join(f"{SWITCH_FEATURES[i]}^{e}" for i, e in enumerate(t) if e) or "1"
+                                            for t in policy.stopping.terms], dtype=object)),
+    )
+    decision = chunk.switch_decision
+    if decision is not None:
+        lazy = not isinstance(decision, np.ndarray)
+        if lazy:
+            times = decision.map_blocks(switch_times, plan.decision_times, dtype=np.float64)
+        else:
+            times = switch_times(decision, plan.decision_times)
+        ds["switch_decision"] = ("path", decision, dict(SWITCH_DECISION_ATTRS))
+        ds["switch_time"] = ("path", times, dict(SWITCH_TIME_ATTRS))
+        if not lazy:
+            counts = np.bincount(decision[decision >= 0].astype(np.int64), minlength=steps.size)
+            ds = ds.assign(switch_share_variables(counts, decision.size))
+            ds = ds.assign(option_value_variables(lambda s: chunk.npv[plan.strategies.index(s)], plan.strategies))
+    p = policy.stopping
+    ds["switch_boundary_hashprice"] = (("decision", "boundary_point"), policy.boundary_hashprice, {"units": "USD/PH/day", "long_name": "hashprice on the exercise boundary"})
+    ds["switch_boundary_lease_rate"] = (
+        ("decision", "boundary_point"),
+        policy.boundary_lease_rate,
+        {"units": "USD/kW-month", "long_name": "lowest lease rate at which converting is optimal (NaN: none)"},
+    )
+    ds["switch_boundary_power_price"] = ("decision", policy.boundary_power_price, {"units": "USD/MWh", "long_name": "power price held at its median on the boundary"})
+    ds["switch_policy_centre"] = (("decision", "switch_feature"), p.centre, {"long_name": "centre of the log features"})
+    ds["switch_policy_scale"] = (("decision", "switch_feature"), p.scale, {"long_name": "scale of the log features"})
+    ds["switch_policy_coefficients"] = (
+        ("decision", "basis_term"),
+        p.coefficients,
+        {"units": "USD", "long_name": "advantage of converting, in money of the date, on the scaled log features"},
+    )
+    ds.attrs.update({
+        "switch_learning_paths": policy.learning_paths,
+        "switch_learning_seed": policy.learning_seed,
+        "switch_learning_backend": policy.learner,
+        "switch_in_sample_gain": policy.in_sample_gain,
+    })
+    return ds
+
+
+SWITCH_DECISION_ATTRS = {"long_name": "decision date at which the switch converts, -1 never"}
+SWITCH_TIME_ATTRS = {"units": "years", "long_name": "time at which the switch converts (NaN: never)"}
+
+
+def switch_times(decision: np.ndarray, decision_times: np.ndarray) -> np.ndarray:
+    """Model time (years) at which each path converts, from its decision-date index (-1, never: NaN)."""
+    return np.where(decision >= 0, decision_times[np.maximum(decision, 0)], np.nan)
+
+
+def switch_share_variables(counts: np.ndarray, n_paths: int) -> dict:
+    """``switch_share(decision)`` from the number of paths converting at each decision date."""
+    return {"switch_share": ("decision", counts / n_paths, {"units": "1", "long_name": "share of paths converting at the date"})}
+
+
+def option_value_variables(npv_of: Callable[[str], np.ndarray], strategies) -> dict:
+    """``option_value`` and ``option_value_std_error`` (0-d), or nothing where switch has no static strategy to beat.
+
+    ``npv_of(strategy)`` gives a strategy's NPVs over every path; it is called
+    one strategy at a time (a store reads each from disk), and holds at most
+    two of them at once.
+    """
+    from pivotmc.policy.switch import STATIC_STRATEGIES, option_value
+
+    static = [s for s in STATIC_STRATEGIES if s in strategies]
+    if "switch" not in strategies or not static:
+        return {}
+    means = {s: float(np.mean(npv_of(s))) for s in static}
+    best = max(means, key=means.get)  # the choice switch.option_value makes, without holding both rows
+    value, se, best = option_value(npv_of("switch"), {best: npv_of(best)})
+    note = f"mean of switch minus {best} (the better static strategy by mean NPV), path by path"
+    return {
+        "option_value": ((), value, {"units": "USD", "long_name": "value of the option to wait", "compared_with": best, "comment": note}),
+        "option_value_std_error": ((), se, {"units": "USD", "long_name": "standard error of option_value"}),
+    }

@@ -1,0 +1,870 @@
+"""The ``cuda`` backend, tested on every run without a GPU, and on a GPU where there is one.
+
+Without a GPU (see cuda_harness.py):
+
+* every kernel compiles to PTX with nvcc and, when libnvrtc is at hand, with
+  NVRTC itself, from the very text and options the backend hands CuPy;
+* the model kernel, compiled as host C++ through tests/cuda_shim.h, runs under
+  the backend's own driver (:func:`pivotmc.backends.cuda.simulate_chunk`:
+  batching, replicas, copies back, exact-sum bookkeeping) and is compared
+  with the ``cpu`` backend path by path.
+
+The shim build is bit-for-bit the cpu backend on the same machine: the kernel
+reproduces its order of operations and its exp/log polynomials, and the few
+C-library calls (log in the normal tails and in the switch policy's features,
+exp, expm1, pow) are the host's in both. On a GPU those calls come from CUDA's
+math library and may differ in the last bit, which the ``gpu`` tests allow for
+(1e-9 relative per path; exact sums within a few quanta). The switch's
+decisions are compared exactly everywhere: a last-bit difference in a feature
+could only flip a path whose estimated advantage of converting is within
+rounding of zero, which the tested scenarios do not have.
+
+Plans that value switch carry a policy learned (on the cpu backend) from few
+learning paths, :data:`LEARNING_PATHS`, to keep the tests fast: any policy
+will do to compare backends that apply the same one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import functools
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import types
+import zipfile
+from pathlib import Path
+
+import cuda_harness as H
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pivotmc
+from pivotmc import random as rng
+from pivotmc.backends import BACKENDS, KEPT_FACTORS, cuda, get_backend
+from pivotmc.errors import BackendUnavailableError, ValidationError
+from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, lower
+from pivotmc.model.scenario import Scenario
+from pivotmc.policy.switch import attach_policy
+from pivotmc.testing import scenarios
+from closed_forms import Z_TOL, spike_moments, spike_part_at_horizon
+
+RTOL = 1e-9  # per-path NPV, cuda against cpu (ENGINEERING.md)
+ATOL = 1e-6  # USD, for values near zero
+LEARNING_PATHS = 500  # of the switch policy (see the module notes)
+_ENTRY = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)')
+_INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]*)[>"]', re.MULTILINE)
+
+SPECIAL = {
+    "daily": {"simulation.steps_per_year": 365, "simulation.horizon_years": 2.0},
+    "weekly": {"simulation.steps_per_year": 52, "simulation.horizon_years": 4.0},
+    "spikes": {"power.spike_intensity": 8.0, "power.spike_mean_log": 0.6, "simulation.horizon_years": 3.0},
+    "site-pays-power": {"hosting.power_passthrough": False, "power.ppa_fraction": 0.4,
+                        "mining.demand_response_credit": 30.0},
+    "terminal": {"mining.curtailment": False, "terminal.mine": 4.0, "terminal.host": 9.0, "terminal.hybrid": 6.0},
+    "defaults": {"hosting.default_hazard": 2.0, "hosting.renewal_probability": 0.3, "hosting.release_months": 0.0,
+                 "hosting.term_years": 1.5},
+    "jumps-no-lead": {"btc.jump_intensity": 30.0, "btc.jump_sd": 0.5, "hosting.lead_time_min_months": 0.0,
+                      "hosting.lead_time_mode_months": 0.0, "hosting.lead_time_max_months": 0.0},
+    "subset": {"strategies.evaluate": ["hybrid", "mine"], "strategies.hybrid_fraction": 0.3},
+    "boundary-leases": {"hosting.lead_time_min_months": 7.0, "hosting.lead_time_mode_months": 7.0,
+                        "hosting.lead_time_max_months": 7.0, "hosting.term_years": 2.0,
+                        "hosting.renewal_probability": 0.5, "hosting.default_hazard": 0.5,
+                        "simulation.horizon_years": 6.0},
+    "many-spikes-weekly": {"power.spike_intensity": 40.0, "power.spike_mean_log": 0.3,
+                           "simulation.steps_per_year": 52, "simulation.horizon_years": 2.0},
+    "one-strategy-long": {"strategies.evaluate": ["host"], "simulation.horizon_years": 40.0,
+                          "hosting.escalator": 0.05, "hosting.term_years": 7.0},
+    "switch-first-monthly": {"strategies.evaluate": ["switch", "host"], "switch.decisions_per_year": 12,
+                             "terminal.switch": 5.0, "terminal.host": 5.0},
+    "switch-alone-weekly-quartic": {"strategies.evaluate": ["switch"], "simulation.steps_per_year": 52,
+                                    "switch.decisions_per_year": 52, "switch.degree": 4,
+                                    "simulation.horizon_years": 3.0, "terminal.switch": 8.0},
+}  # fmt: skip
+#: A short horizon at which some paths' switch converts (at several dates) and some never does.
+SHORT_SWITCH = {"simulation.horizon_years": 3.0, "terminal.switch": 6.0}
+
+
+# --------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------
+
+
+def plan_of(scenario: Scenario, learning_paths: int = LEARNING_PATHS):
+    """The scenario's plan, with its switch policy (learned on few paths) where it values switch."""
+    return attach_policy(lower(scenario.with_overrides({"switch.learning_paths": learning_paths})))
+
+
+def assert_same_decisions(got, want, what: str = "") -> None:
+    """The switch's per-path decisions, exactly (both absent where switch is not valued)."""
+    if want.switch_decision is None:
+        assert got.switch_decision is None, what
+        return
+    assert got.switch_decision is not None, what
+    assert got.switch_decision.dtype == np.int16, what
+    np.testing.assert_array_equal(got.switch_decision, want.switch_decision, err_msg=f"{what}: switch decisions")
+
+
+def assert_chunks_agree(got, want, rtol: float = RTOL, exact_sums: bool = True, what: str = "") -> float:
+    """Per-path NPV and kept trajectories within ``rtol``; exact sums equal. Returns the worst relative NPV gap."""
+    assert got.first_path == want.first_path
+    assert got.npv.shape == want.npv.shape
+    assert_same_decisions(got, want, what)
+    diff = np.abs(got.npv - want.npv)
+    allowed = np.maximum(rtol * np.abs(want.npv), ATOL)
+    worst = np.unravel_index(np.argmax(diff - allowed), diff.shape)
+    assert np.all(diff <= allowed), f"{what}: npv {got.npv[worst]!r} vs {want.npv[worst]!r} at {worst}"
+    np.testing.assert_array_equal(got.kept.paths, want.kept.paths)
+    for name in KEPT_FACTORS:
+        a, b = got.kept.factors[name], want.kept.factors[name]
+        assert a.shape == b.shape, name
+        assert np.all(np.abs(a - b) <= np.maximum(rtol * np.abs(b), ATOL)), f"{what}: {name}"
+    a, b = got.kept.cash_flow, want.kept.cash_flow
+    assert a.shape == b.shape
+    assert np.all(np.abs(a - b) <= np.maximum(rtol * np.abs(b), ATOL)), f"{what}: kept cash flows"
+    if exact_sums:
+        np.testing.assert_array_equal(got.cash_flow_sum.hi, want.cash_flow_sum.hi, err_msg=f"{what}: sums (hi)")
+        np.testing.assert_array_equal(got.cash_flow_sum.lo, want.cash_flow_sum.lo, err_msg=f"{what}: sums (lo)")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = np.where(want.npv != 0, diff / np.abs(want.npv), 0.0)
+    return float(rel.max(initial=0.0))
+
+
+def assert_bitwise(a, b, what: str = "") -> None:
+    assert a.npv.tobytes() == b.npv.tobytes(), what
+    assert_same_decisions(a, b, what)
+    np.testing.assert_array_equal(a.cash_flow_sum.totals(), b.cash_flow_sum.totals(), err_msg=what)
+    for name in KEPT_FACTORS:
+        assert a.kept.factors[name].tobytes() == b.kept.factors[name].tobytes(), (what, name)
+    assert a.kept.cash_flow.tobytes() == b.kept.cash_flow.tobytes(), what
+
+
+def cpu_chunk(plan, key, first, n, keep):
+    return get_backend("cpu").run_chunk(plan, key, first, n, keep, None)
+
+
+@pytest.fixture(scope="module")
+def shim_libraries(tmp_path_factory, gxx):
+    """Host builds of the model kernel, one per number of strategies, built on first use."""
+    folder = tmp_path_factory.mktemp("cuda_model_shim")
+
+    @functools.lru_cache(maxsize=None)
+    def library(n_strategies: int) -> ctypes.CDLL:
+        out = folder / f"libpivotmc_model_{n_strategies}.so"
+        H.build_shim(H.TESTS / "cuda_shim_model.cpp", out, cuda.layout_defines(n_strategies))
+        return ctypes.CDLL(str(out))
+
+    return library
+
+
+def shim_chunk(libraries, plan, key, first, n, keep, free_bytes=1 << 30, **kw):
+    device = H.ShimDevice(libraries, free_bytes=free_bytes)
+    result, stats = cuda.simulate_chunk(plan, key, first, n, keep, device=device, **kw)
+    assert stats.launches == len(device.launches)
+    return result, stats
+
+
+# --------------------------------------------------------------------------
+# Sources
+# --------------------------------------------------------------------------
+
+
+def test_kernel_sources_are_found_and_match_the_checkout():
+    found = Path(str(cuda.kernel_dir()))
+    names = sorted(p.name for p in H.KERNEL_FILES)
+    assert {"pivotmc_model.cu", "pivotmc_rng.cuh", "pivotmc_math.cuh"} <= set(names)
+    for name in names:
+        assert (found / name).read_text() == (H.KERNELS / name).read_text(), name
+
+
+def test_sources_fall_back_to_the_checkout(monkeypatch, tmp_path):
+    # A package folder without kernels/ (a source checkout on PYTHONPATH) uses the top-level kernels/.
+    monkeypatch.setattr(cuda, "__file__", str(H.ROOT / "src" / "pivotmc" / "backends" / "cuda.py"))
+    monkeypatch.setattr(cuda.resources, "files", lambda package: tmp_path)
+    assert Path(cuda.kernel_dir()) == H.KERNELS
+    (tmp_path / "kernels").mkdir()
+    (tmp_path / "kernels" / cuda.MODEL_SOURCE).write_text("/* installed */")
+    assert Path(cuda.kernel_dir()) == tmp_path / "kernels"
+
+
+def test_expanded_source_inlines_each_header_once():
+    text = cuda.kernel_source()
+    assert not _INCLUDE.search(text)
+    assert text.count("#define PIVOTMC_RNG_CUH") == 1 and text.count("#define PIVOTMC_MATH_CUH") == 1
+    assert '#line 1 "pivotmc_rng.cuh"' in text and '#line 1 "pivotmc_model.cu"' in text
+
+
+def test_kernels_need_no_standard_headers():
+    # NVRTC (used by CuPy) ships no C/C++ standard headers: a kernel may only
+    # include the project's own headers.
+    for path in H.KERNEL_FILES:
+        for bracket, name in _INCLUDE.findall(path.read_text()):
+            assert bracket == '"' and re.fullmatch(r"pivotmc_\w+\.cuh", name), (
+                f'{path.name} includes {bracket}{name}: only "pivotmc_*.cuh" headers are allowed'
+            )
+            assert (H.KERNELS / name).is_file(), f"{path.name} includes missing {name}"
+
+
+def test_layout_reaches_the_kernel_only_through_generated_defines():
+    defines = dict(d[2:].split("=") for d in cuda.layout_defines(5))
+    assert defines["PIVOTMC_N_STRATEGIES"] == "5"
+    assert [defines[f"PIVOTMC_P_{n}"] for n in SCALAR_FIELDS] == [str(i) for i in range(len(SCALAR_FIELDS))]
+    assert [defines[f"PIVOTMC_T_{n}"] for n in STEP_FIELDS] == [str(i) for i in range(len(STEP_FIELDS))]
+    assert [defines[f"PIVOTMC_KEPT_{n}"] for n in KEPT_FACTORS] == [str(i) for i in range(len(KEPT_FACTORS))]
+    source = cuda.kernel_source()
+    used = set(re.findall(r"\bPIVOTMC_(?:P|T|KEPT)_\w+", source))
+    assert used and used <= set(defines), used - set(defines)
+    assert not re.search(r"#\s*define\s+PIVOTMC_(?:P|T|KEPT)_", source), "layout positions are generated, not written"
+
+
+# --------------------------------------------------------------------------
+# Compilation: nvcc to PTX, NVRTC
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("source", H.KERNEL_SOURCES, ids=lambda p: p.name)
+def test_kernels_compile_to_ptx(nvcc, source, tmp_path):
+    ptx, stderr = H.nvcc_ptx(source, tmp_path / (source.stem + ".ptx"), "sm_90")
+    assert stderr.strip() == "", f"nvcc warnings:\n{stderr}"
+    for entry in _ENTRY.findall(source.read_text()):
+        assert f".entry {entry}(" in ptx
+
+
+def test_warp_sums_compile_for_every_generation(nvcc, tmp_path):
+    # sm_80 and later reduce a warp in one instruction; older cards shuffle.
+    model = H.KERNELS / cuda.MODEL_SOURCE
+    new, _ = H.nvcc_ptx(model, tmp_path / "new.ptx", "sm_90")
+    old, stderr = H.nvcc_ptx(model, tmp_path / "old.ptx", "sm_75")
+    assert stderr.strip() == ""
+    assert "redux.sync" in new and "shfl.sync" not in new
+    assert "shfl.sync" in old and "redux.sync" not in old
+
+
+def test_contraction_is_off(nvcc, tmp_path):
+    # math_check.cu calls no CUDA math function, so any fused multiply-add in
+    # its PTX would come from contracting the project's own a*b + c.
+    source = H.KERNELS / "math_check.cu"
+    ptx, _ = H.nvcc_ptx(source, tmp_path / "off.ptx")
+    assert "fma.rn" not in ptx
+    contracted = subprocess.run(
+        [nvcc, "-ptx", "-arch=sm_90", "-I", str(H.KERNELS), *cuda.rng_defines(), *cuda.math_defines(), "-o",
+         str(tmp_path / "on.ptx"), str(source)],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert contracted.returncode == 0, contracted.stderr
+    assert "fma.rn" in (tmp_path / "on.ptx").read_text(), "the check above would not notice contraction"
+    assert "--fmad=false" in cuda.compile_options(3)
+
+
+def test_model_kernel_refuses_to_compile_without_the_layout(nvcc, tmp_path):
+    proc = subprocess.run(
+        [nvcc, "-ptx", "-arch=sm_90", "-I", str(H.KERNELS), "-o", str(tmp_path / "x.ptx"),
+         str(H.KERNELS / cuda.MODEL_SOURCE)],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode != 0 and "compile_options" in proc.stderr
+
+
+@pytest.fixture(scope="module")
+def nvrtc():
+    library = H.find_nvrtc()
+    if library is None:
+        pytest.skip("libnvrtc not found (a CUDA toolkit or pip install nvidia-cuda-nvrtc-cu12 provides it)")
+    return library
+
+
+@pytest.mark.parametrize("n_strategies", [1, 3, cuda.MAX_STRATEGIES])
+@pytest.mark.parametrize("source", [p.name for p in H.KERNEL_SOURCES])
+def test_kernels_compile_with_nvrtc(nvrtc, source, n_strategies):
+    options = (*cuda.compile_options(n_strategies), *H.CUPY_NVRTC_OPTIONS)
+    rc, log, ptx = H.nvrtc_compile(nvrtc, cuda.kernel_source(source), options)
+    assert rc == 0, log
+    assert "warning" not in log.lower(), log
+    for entry in _ENTRY.findall((H.KERNELS / source).read_text()):
+        assert f".entry {entry}(" in ptx
+    rc, log, _ = H.nvrtc_compile(nvrtc, cuda.kernel_source(source), options, arch="sm_90")
+    assert rc == 0, log
+
+
+@pytest.mark.parametrize("source", [p.name for p in H.KERNEL_SOURCES])
+def test_kernels_compile_with_cupys_nvrtc(source):
+    # CuPy's own NVRTC binding needs no GPU; where CuPy is installed, it is the compiler of record.
+    pytest.importorskip("cupy", reason="CuPy is not installed")
+    nvrtc = pytest.importorskip("cupy_backends.cuda.libs.nvrtc")
+    try:
+        nvrtc.getVersion()
+    except Exception as exc:  # noqa: BLE001 - no libnvrtc behind CuPy
+        pytest.skip(f"CuPy finds no NVRTC: {exc}")
+    program = nvrtc.createProgram(cuda.kernel_source(source), source, (), ())
+    try:
+        nvrtc.compileProgram(program, (*cuda.compile_options(3), *H.CUPY_NVRTC_OPTIONS, "-arch=sm_90"))
+    except Exception as exc:  # noqa: BLE001 - NVRTCError carries the log separately
+        pytest.fail(f"{exc}\n{nvrtc.getProgramLog(program)}")
+    finally:
+        nvrtc.destroyProgram(program)
+
+
+def test_availability_probe_compiles_with_nvrtc(nvrtc):
+    # The one-line kernel unavailable_reason() compiles on a GPU machine.
+    rc, log, _ = H.nvrtc_compile(nvrtc, cuda.PROBE_SOURCE, cuda.NVRTC_OPTIONS)
+    assert rc == 0, log
+
+
+# --------------------------------------------------------------------------
+# The host shim against the cpu backend
+# --------------------------------------------------------------------------
+
+
+def test_default_scenario_matches_cpu_bit_for_bit(shim_libraries):
+    plan = plan_of(Scenario.default())
+    assert plan.strategies == ("mine", "host", "hybrid", "switch")
+    key = rng.seed_key(17)
+    want = cpu_chunk(plan, key, 0, 3000, 25)
+    got, stats = shim_chunk(shim_libraries, plan, key, 0, 3000, 25, batch_paths=1100, threads_per_block=64)
+    assert stats.launches == 3 and stats.replicas > 1
+    worst = assert_chunks_agree(got, want, what="default")
+    assert worst == 0.0
+    assert_bitwise(got, want, "default")
+    # Some paths convert (at several dates), some mine to the horizon.
+    decision = got.switch_decision
+    assert 0 < np.count_nonzero(decision >= 0) < decision.size
+    assert np.unique(decision[decision >= 0]).size > 5
+
+
+@pytest.mark.parametrize("name", list(SPECIAL))
+def test_special_scenarios_match_cpu(shim_libraries, name):
+    plan = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
+    key = rng.seed_key(5)
+    want = cpu_chunk(plan, key, 0, 700, 6)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 700, 6, batch_paths=300)
+    assert_chunks_agree(got, want, what=name)
+    assert_bitwise(got, want, name)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(
+    scenario=scenarios(max_horizon_years=3, steps_per_year=(12, 52, 365)),
+    first=st.integers(0, 2**32 - 100),
+    batch=st.integers(1, 80),
+    threads=st.sampled_from([32, 64, 128]),
+)
+def test_generated_scenarios_match_cpu(shim_libraries, scenario, first, batch, threads):
+    plan = attach_policy(lower(scenario))  # few learning paths already (pivotmc.testing)
+    key = rng.seed_key(3)
+    want = cpu_chunk(plan, key, first, 48, first + 5)
+    got, _ = shim_chunk(shim_libraries, plan, key, first, 48, first + 5, batch_paths=batch, threads_per_block=threads)
+    assert_chunks_agree(got, want, what=scenario.to_toml())
+
+
+def test_paths_across_the_32_bit_boundary_match_cpu(shim_libraries):
+    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+    key = rng.seed_key(2**64 - 1)
+    first = 2**32 - 40
+    want = cpu_chunk(plan, key, first, 100, first + 60)
+    got, _ = shim_chunk(shim_libraries, plan, key, first, 100, first + 60)
+    assert_bitwise(got, want, "32-bit boundary")
+
+
+def test_results_do_not_depend_on_the_launch_configuration(shim_libraries, monkeypatch):
+    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+    key = rng.seed_key(8)
+    base, stats = shim_chunk(shim_libraries, plan, key, 10, 900, 60)
+    assert stats.launches == 1
+    assert 0 < np.count_nonzero(base.switch_decision >= 0) < 900
+    for batch, threads in [(1, 32), (7, 32), (64, 256), (333, 128)]:
+        other, _ = shim_chunk(shim_libraries, plan, key, 10, 900, 60, batch_paths=batch, threads_per_block=threads)
+        assert_bitwise(base, other, f"batch {batch}, threads {threads}")
+    monkeypatch.setattr(cuda, "MAX_REPLICAS", 1)
+    single, stats = shim_chunk(shim_libraries, plan, key, 10, 900, 60)
+    assert stats.replicas == 1
+    assert_bitwise(base, single, "one replica")
+
+
+def test_kept_paths_spread_over_launches_when_memory_is_short(shim_libraries):
+    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+    key = rng.seed_key(4)
+    shape = {"switch_dates": plan.decision_steps.size, "switch_terms": len(plan.switch_policy.stopping.terms)}
+    kept_row = 8 * (len(KEPT_FACTORS) + plan.n_strategies) * plan.n_steps
+    per_path = 8 * plan.n_strategies + 2  # NPVs and the switch decision
+    fixed = cuda.launch_layout(1, 0, plan.n_strategies, plan.n_steps, 1 << 30, **shape).device_bytes - per_path
+    free = int((fixed + 4 * 10 * kept_row) / cuda.MEMORY_FRACTION) + 64  # kept trajectories get a quarter
+    assert cuda.launch_layout(200, 45, plan.n_strategies, plan.n_steps, free, **shape).kept_rows == 10
+    got, stats = shim_chunk(shim_libraries, plan, key, 0, 200, 45, free_bytes=free)
+    assert stats.launches >= 5
+    assert_bitwise(got, cpu_chunk(plan, key, 0, 200, 45), "kept across launches")
+
+
+@pytest.mark.parametrize("steps_per_year", [12, 52, 365])
+def test_power_spike_moments_do_not_depend_on_the_step(shim_libraries, steps_per_year):
+    # The closed-form check of test_model, on the shim build of the kernel.
+    def run_chunk(plan, key, first, n, keep):
+        return shim_chunk(shim_libraries, plan, key, first, n, keep)[0]
+
+    x = spike_part_at_horizon(run_chunk, steps_per_year, 20_000)
+    mean, var = spike_moments(1.0)
+    for sample, expected in ((x, mean), ((x - mean) ** 2, var)):
+        se = sample.std(ddof=1) / np.sqrt(sample.size)
+        assert abs(sample.mean() - expected) <= Z_TOL * se, (steps_per_year, sample.mean(), expected, se)
+
+
+def test_oversized_cash_flows_are_refused_like_cpu(shim_libraries):
+    plan = dataclasses.replace(
+        plan_of(Scenario.default().with_overrides({"simulation.horizon_years": 1.0})), grid_mw=1e12
+    )
+    key = rng.seed_key(1)
+    with pytest.raises(ValidationError, match="exceed 7e13 USD") as cpu_error:
+        cpu_chunk(plan, key, 0, 50, 0)
+    with pytest.raises(ValidationError, match="exceed 7e13 USD") as cuda_error:
+        shim_chunk(shim_libraries, plan, key, 0, 50, 0, batch_paths=20)
+    # cuda stops after the first launch that has any, so it may count fewer.
+    assert 0 < int(cuda_error.value.args[0].split()[0]) <= int(cpu_error.value.args[0].split()[0])
+
+
+def test_special_scenarios_cover_the_switch():
+    # Between them, the special scenarios value switch at every position, alone, with monthly and
+    # weekly decision dates and every basis degree the kernel's powers may need.
+    plans = {name: lower(Scenario.default().with_overrides(SPECIAL[name])) for name in SPECIAL}
+    valued = {name: plan for name, plan in plans.items() if plan.switch_index >= 0}
+    assert {plan.switch_index for plan in valued.values()} >= {0, 3}
+    assert any(plan.n_strategies == 1 for plan in valued.values())
+    assert any(plan.scenario.switch.degree == 4 for plan in valued.values())
+    assert any(plan.switch_index < 0 for plan in plans.values())
+
+
+@pytest.mark.parametrize("name", ["switch-first-monthly", "switch-alone-weekly-quartic"])
+def test_switch_converts_some_paths_at_many_dates_like_cpu(shim_libraries, name):
+    plan = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
+    key = rng.seed_key(5)
+    want = cpu_chunk(plan, key, 0, 700, 6)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 700, 6, batch_paths=300)
+    assert_bitwise(got, want, name)
+    decision = got.switch_decision
+    assert 50 < np.count_nonzero(decision >= 0) < decision.size - 50
+    assert np.unique(decision[decision >= 0]).size > 20
+
+
+def test_switch_never_converts_at_dates_without_a_rule(shim_libraries):
+    # A NaN row of coefficients (no regression was possible) means "keep mining at that date".
+    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+    key = rng.seed_key(8)
+    learned = cpu_chunk(plan, key, 0, 900, 0).switch_decision
+    busiest = np.bincount(learned[learned >= 0]).argmax()
+    stopping = plan.switch_policy.stopping
+    coefficients = stopping.coefficients.copy()
+    coefficients[busiest] = np.nan
+    policy = dataclasses.replace(
+        plan.switch_policy, stopping=dataclasses.replace(stopping, coefficients=coefficients)
+    )
+    plan = dataclasses.replace(plan, switch_policy=policy)
+    want = cpu_chunk(plan, key, 0, 900, 5)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 900, 5, batch_paths=400)
+    assert_bitwise(got, want, "a date without a rule")
+    assert not np.any(got.switch_decision == busiest)
+    assert np.count_nonzero(got.switch_decision >= 0) > 0
+
+
+def test_switch_without_a_policy_is_refused_before_any_launch(shim_libraries):
+    bare = lower(Scenario.default().with_overrides({"simulation.horizon_years": 1.0}))
+    assert bare.switch_index >= 0 and bare.switch_policy is None
+    with pytest.raises(ValidationError, match="no policy") as cpu_error:
+        cpu_chunk(bare, rng.seed_key(1), 0, 10, 0)
+    device = H.ShimDevice(shim_libraries)
+    with pytest.raises(ValidationError, match="attach_policy") as cuda_error:
+        cuda.simulate_chunk(bare, rng.seed_key(1), 0, 10, 0, device=device)
+    assert str(cuda_error.value) == str(cpu_error.value)
+    assert device.launches == []
+    # A policy learned for other decision dates does not fit either.
+    other = plan_of(Scenario.default().with_overrides({"simulation.horizon_years": 2.0}))
+    with pytest.raises(ValidationError, match="does not fit"):
+        cuda.kernel_inputs(dataclasses.replace(bare, switch_policy=other.switch_policy))
+
+
+def test_switch_inputs_follow_the_decision_steps():
+    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+    inputs = cuda.kernel_inputs(plan)
+    dates = inputs["decision_date"]
+    assert dates.dtype == np.int32 and dates.size == plan.n_steps
+    np.testing.assert_array_equal(np.flatnonzero(dates >= 0), plan.decision_steps)
+    np.testing.assert_array_equal(dates[plan.decision_steps], np.arange(plan.decision_steps.size))
+    centre, scale, coef, terms = plan.switch_policy.kernel_arrays()
+    assert inputs["terms"].dtype == np.int32
+    np.testing.assert_array_equal(inputs["terms"].reshape(terms.shape), terms)
+    assert inputs["coef"].reshape(coef.shape).tobytes() == coef.tobytes()
+    assert inputs["centre"].reshape(centre.shape).tobytes() == centre.tobytes()
+    assert inputs["scale"].reshape(scale.shape).tobytes() == scale.tobytes()
+    # The kernel reads the features in this order, three of them.
+    assert SWITCH_FEATURES == ("hashprice", "lease_rate", "power_price")
+    assert f"-DPIVOTMC_SWITCH_FEATURES={len(SWITCH_FEATURES)}" in cuda.compile_options(3)
+    # Without switch, the kernel gets one-element placeholders.
+    mine = lower(Scenario.default().with_overrides({"strategies.evaluate": ["mine"]}))
+    assert cuda.kernel_inputs(mine)["decision_date"].tolist() == [-1]
+
+
+def test_fast_exp_and_log_match_the_cpu_kernels(gxx, shim_libraries):
+    K = pytest.importorskip("pivotmc.backends._cpu_kernels")
+    g = np.random.default_rng(5)
+    x = np.concatenate([g.uniform(-750, 750, 4000), g.uniform(-2, 2, 4000), np.exp(g.uniform(-700, 700, 4000)),
+                        [0.0, -0.0, 1.0, 2.0, 0.5, np.sqrt(2.0), -708.0, 709.0, 1e-300]])  # fmt: skip
+    library = shim_libraries(1)
+    exp_out, log_out = np.empty_like(x), np.empty_like(x)
+    library.run_pivotmc_math_check(
+        x.ctypes.data_as(ctypes.c_void_p), ctypes.c_longlong(x.size),
+        exp_out.ctypes.data_as(ctypes.c_void_p), log_out.ctypes.data_as(ctypes.c_void_p),
+    )  # fmt: skip
+    want_exp = np.array([K.fast_exp(v) for v in x])
+    positive = x > 0
+    want_log = np.array([K.fast_log(v) for v in x[positive]])
+    assert exp_out.tobytes() == want_exp.tobytes()
+    assert log_out[positive].tobytes() == want_log.tobytes()
+
+
+def test_floor_kernel_draws_the_model_numbers(shim_libraries):
+    key = rng.seed_key(6)
+    n, steps, first = 70, 5, 123
+    out = np.empty(n)
+    shim_libraries(1).run_pivotmc_draws_only(
+        ctypes.c_uint32(3), ctypes.c_uint32(32), ctypes.c_uint32(key[0]), ctypes.c_uint32(key[1]),
+        ctypes.c_uint64(first), ctypes.c_int64(n), ctypes.c_int32(steps), out.ctypes.data_as(ctypes.c_void_p),
+    )  # fmt: skip
+    paths = np.arange(first, first + n, dtype=np.uint64)
+    want = np.zeros(n)
+    for k in range(steps):
+        u = rng.step_uniforms(key, paths, k)
+        want = want + rng.ndtri(u[:5]).sum(axis=0) + u[5:].sum(axis=0)
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+
+
+# --------------------------------------------------------------------------
+# Launch sizing: device memory is bounded
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("switch", [False, True], ids=["static", "switch"])
+@pytest.mark.parametrize("steps_per_year,horizon,kept", [(12, 15, 0), (365, 15, 100), (365, 50, 10_000)])
+def test_device_memory_does_not_grow_with_paths_times_steps(steps_per_year, horizon, kept, switch):
+    n_paths, n_strat = 100_000_000, 4 if switch else 3
+    n_steps = steps_per_year * horizon
+    free = 70 << 30  # an H100's worth
+    # At most one decision date a step, and a quartic basis in three features (35 terms).
+    shape = {"switch_dates": n_steps, "switch_terms": 35} if switch else {}
+    layout = cuda.launch_layout(n_paths, kept, n_strat, n_steps, free, **shape)
+    assert layout.device_bytes <= cuda.MEMORY_FRACTION * free
+    assert layout.batch_paths <= cuda.MAX_BATCH_PATHS
+    assert layout.device_bytes < n_paths * n_steps  # not even one byte per path-step
+    batches = list(layout.batches(n_paths, kept))
+    assert sum(size for _, size, _ in batches) == n_paths
+    assert [lo for lo, _, _ in batches] == list(np.cumsum([0] + [s for _, s, _ in batches[:-1]]))
+    assert sum(k for _, _, k in batches) == kept
+    assert all(k <= layout.kept_rows for _, _, k in batches)
+    small = cuda.launch_layout(n_paths, kept, n_strat, n_steps, 2 << 30, **shape)
+    assert small.device_bytes <= cuda.MEMORY_FRACTION * (2 << 30)
+    assert small.batch_paths < layout.batch_paths or layout.batch_paths == cuda.MAX_BATCH_PATHS
+
+
+def test_switch_decisions_take_two_bytes_a_path():
+    n_steps, batch = 180, 1_000_000
+    static = cuda.launch_layout(10**8, 0, 4, n_steps, 70 << 30, batch_paths=batch)
+    switch = cuda.launch_layout(10**8, 0, 4, n_steps, 70 << 30, batch_paths=batch, switch_dates=60, switch_terms=10)
+    assert switch.batch_paths == static.batch_paths == batch
+    policy = 4 * n_steps + 8 * 60 * (6 + 10) + 4 * 3 * 10
+    assert switch.device_bytes - static.device_bytes == 2 * batch + policy - (4 + 3 * 8 + 4 + 2)
+    # Where memory binds, the decisions count against the paths of a launch.
+    free = 64 << 20
+    tight_static = cuda.launch_layout(10**8, 0, 4, n_steps, free)
+    tight_switch = cuda.launch_layout(10**8, 0, 4, n_steps, free, switch_dates=60, switch_terms=10)
+    assert tight_switch.batch_paths < tight_static.batch_paths
+    assert tight_switch.device_bytes <= cuda.MEMORY_FRACTION * free
+
+
+def test_launch_sizing_rejects_what_cannot_fit():
+    with pytest.raises(ValidationError, match="too little"):
+        cuda.launch_layout(10, 0, 3, 180, free_bytes=1000)
+    with pytest.raises(ValidationError, match="multiple of 32"):
+        cuda.launch_layout(10, 0, 3, 180, free_bytes=1 << 30, threads_per_block=100)
+
+
+# --------------------------------------------------------------------------
+# Availability: no CuPy, no GPU
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_probe():
+    cuda.unavailable_reason.cache_clear()
+    yield
+    cuda.unavailable_reason.cache_clear()
+
+
+def _assert_one_sentence(reason: str | None) -> None:
+    assert reason and reason.startswith("backend 'cuda' ") and reason.endswith(".")
+    assert "\n" not in reason and reason.count(". ") == 0, reason
+
+
+def test_without_cupy_cuda_fails_with_one_sentence_and_auto_does_not_pick_it(monkeypatch, fresh_probe):
+    monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy raises ImportError
+    reason = BACKENDS["cuda"].unavailable_reason()
+    _assert_one_sentence(reason)
+    assert 'pip install "pivotmc[gpu]"' in reason
+    with pytest.raises(BackendUnavailableError) as error:
+        get_backend("cuda")
+    assert str(error.value) == reason
+    assert get_backend("auto").name != "cuda"
+    with pytest.raises(BackendUnavailableError):
+        pivotmc.simulate(Scenario.default(), n_paths=10, backend="cuda")
+
+
+def _fake_cupy(device_count=None, count_error=None, kernel_error=None):
+    def get_device_count():
+        if count_error is not None:
+            raise count_error
+        return device_count
+
+    class RawKernel:
+        def __init__(self, *args, **kwargs):
+            if kernel_error is not None:
+                raise kernel_error
+
+    runtime = types.SimpleNamespace(getDeviceCount=get_device_count)
+    return types.SimpleNamespace(cuda=types.SimpleNamespace(runtime=runtime), RawKernel=RawKernel)
+
+
+@pytest.mark.parametrize(
+    "fake,expected",
+    [
+        (_fake_cupy(count_error=RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")),
+         "found no working NVIDIA GPU: cudaErrorNoDevice"),
+        (_fake_cupy(count_error=RuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient\n..")),
+         "found no working NVIDIA GPU: cudaErrorInsufficientDriver"),
+        (_fake_cupy(device_count=0), "found no NVIDIA GPU"),
+        (_fake_cupy(device_count=1, kernel_error=RuntimeError("CompileException: nvrtc: failed to open libnvrtc")),
+         "cannot compile or run a kernel on the GPU: CompileException"),
+    ],
+    ids=["no-device", "old-driver", "zero-devices", "no-nvrtc"],
+)  # fmt: skip
+def test_a_cupy_without_a_working_gpu_gives_one_sentence(monkeypatch, fresh_probe, fake, expected):
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    reason = cuda.unavailable_reason()
+    _assert_one_sentence(reason)
+    assert expected in reason
+    assert get_backend("auto").name != "cuda"
+
+
+def test_importing_pivotmc_or_the_backend_does_not_import_cupy():
+    script = "import sys, pivotmc, pivotmc.backends.cuda; print('cupy' in sys.modules)"
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------
+# The wheel
+# --------------------------------------------------------------------------
+
+
+def _setuptools_is_recent() -> bool:
+    try:
+        import setuptools
+        import wheel  # noqa: F401
+    except ImportError:
+        return False
+    return int(setuptools.__version__.split(".")[0]) >= 69
+
+
+def test_wheel_ships_the_kernel_sources_and_its_loader_finds_them(tmp_path):
+    # Built from a copy: an in-tree build would leave build/ behind, whose stale files later wheels pick up.
+    tree = tmp_path / "tree"
+    junk = shutil.ignore_patterns(
+        ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".*cache", ".hypothesis"
+    )
+    shutil.copytree(H.ROOT, tree, ignore=junk)
+    dist = tmp_path / "dist"
+    # Offline and faster when this environment can build it; else pip fetches the build requirements.
+    isolation = ["--no-build-isolation"] if _setuptools_is_recent() else []
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", *isolation, "-w", str(dist), str(tree)],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr
+    (wheel_path,) = dist.glob("pivotmc-*.whl")
+    with zipfile.ZipFile(wheel_path) as archive:
+        names = set(archive.namelist())
+        for source in H.KERNEL_FILES:
+            assert archive.read(f"pivotmc/kernels/{source.name}").decode() == source.read_text(), source.name
+    package = H.ROOT / "src" / "pivotmc"
+    modules = {f"pivotmc/{p.relative_to(package).as_posix()}" for p in package.rglob("*.py")}
+    assert modules <= names, f"the wheel misses {sorted(modules - names)}: list new packages in pyproject.toml"
+
+    # A fresh environment that sees this interpreter's packages (numpy, ...) behind its own; a
+    # pivotmc installed there too must not stand in for the wheel's.
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    parents = [p for p in sys.path if p.endswith("-packages") and Path(p).is_dir()]
+    (Path(site) / "parent_environment.pth").write_text("\n".join(parents) + "\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    install = subprocess.run(
+        [str(python), "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", "--quiet",
+         str(wheel_path)],
+        capture_output=True, text=True, check=False, env=env, cwd=tmp_path, timeout=600,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr
+    script = textwrap.dedent(
+        """
+        import json, sys, pivotmc
+        from pivotmc.backends import cuda
+        print(json.dumps({"package": pivotmc.__file__, "kernels": str(cuda.kernel_dir()),
+                          "chars": len(cuda.kernel_source()), "cupy": "cupy" in sys.modules}))
+        """
+    )
+    run = subprocess.run(
+        [str(python), "-c", script], capture_output=True, text=True, check=False, env=env, cwd=tmp_path, timeout=300
+    )
+    assert run.returncode == 0, run.stderr
+    import json
+
+    found = json.loads(run.stdout.strip().splitlines()[-1])
+    assert Path(found["package"]).is_relative_to(venv), found
+    assert Path(found["kernels"]) == Path(found["package"]).parent / "kernels", found
+    assert found["chars"] > 10_000 and not found["cupy"]
+
+
+# --------------------------------------------------------------------------
+# On a GPU
+# --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gpu():
+    reason = cuda.unavailable_reason()
+    if reason is not None:
+        pytest.skip(reason)
+    import cupy
+
+    return cupy
+
+
+def assert_gpu_agrees(got, want, what: str) -> float:
+    """Per path within 1e-9; exact sums nearly equal.
+
+    Where CUDA's log or exp rounds a last bit differently (normal tails, the
+    capex overrun), a cash flow moves by ~1e-16 of itself, and its rounding to
+    the 2**-16 USD quantum flips now and then: a step's sum may then be off by
+    a quantum for a small share of paths, never more.
+    """
+    worst = assert_chunks_agree(got, want, exact_sums=False, what=what)
+    gap = np.abs((got.cash_flow_sum.totals() - want.cash_flow_sum.totals()).astype(float))
+    assert gap.max(initial=0) <= 8 + 0.01 * want.npv.shape[1], (what, gap.max())
+    return worst
+
+
+@pytest.mark.gpu
+def test_gpu_default_scenario_matches_cpu(gpu):
+    plan = plan_of(Scenario.default())
+    key = rng.seed_key(17)
+    got = cuda.run_chunk(plan, key, 0, 20_000, 25)
+    worst = assert_gpu_agrees(got, cpu_chunk(plan, key, 0, 20_000, 25), "default")
+    converted = np.count_nonzero(got.switch_decision >= 0)
+    assert 0 < converted < got.switch_decision.size
+    print(f"gpu vs cpu, default scenario: worst relative NPV gap {worst:.3g}; "
+          f"the same switch decisions on every path ({converted:,} of {got.switch_decision.size:,} convert)")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", list(SPECIAL))
+def test_gpu_special_scenarios_match_cpu(gpu, name):
+    plan = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
+    key = rng.seed_key(5)
+    assert_gpu_agrees(cuda.run_chunk(plan, key, 0, 3000, 6), cpu_chunk(plan, key, 0, 3000, 6), name)
+
+
+@pytest.mark.gpu
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(scenario=scenarios(max_horizon_years=3, steps_per_year=(12, 52, 365)), first=st.integers(0, 2**32 - 600))
+def test_gpu_generated_scenarios_match_cpu(gpu, scenario, first):
+    plan = attach_policy(lower(scenario))
+    key = rng.seed_key(3)
+    got = cuda.run_chunk(plan, key, first, 500, first + 5)
+    assert_gpu_agrees(got, cpu_chunk(plan, key, first, 500, first + 5), scenario.to_toml())
+
+
+@pytest.mark.gpu
+def test_gpu_results_do_not_depend_on_the_launch_configuration(gpu):
+    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+    key = rng.seed_key(8)
+    base, stats = cuda.simulate_chunk(plan, key, 0, 50_000, 40)
+    assert stats.launches == 1 and stats.kernel_seconds > 0
+    for batch, threads in [(7_777, 32), (20_000, 256), (49_999, 512)]:
+        other, stats = cuda.simulate_chunk(plan, key, 0, 50_000, 40, batch_paths=batch, threads_per_block=threads)
+        assert stats.launches == -(-50_000 // batch)
+        assert_bitwise(base, other, f"batch {batch}, threads {threads}")
+
+
+@pytest.mark.gpu
+def test_gpu_backend_runs_through_the_engine_and_auto_picks_it(gpu):
+    assert get_backend("auto").name == "cuda"
+    scenario = Scenario.default().with_overrides({"switch.learning_paths": 5000})
+    ds = pivotmc.simulate(scenario, n_paths=5000, seed=3, keep_paths=4)
+    assert ds.attrs["backend"] == "cuda"
+    ref = pivotmc.simulate(scenario, n_paths=5000, seed=3, keep_paths=4, backend="cpu")
+    np.testing.assert_allclose(ds.npv.values, ref.npv.values, rtol=RTOL, atol=ATOL)
+    np.testing.assert_array_equal(ds.switch_decision.values, ref.switch_decision.values)
+
+
+@pytest.mark.gpu
+def test_gpu_random_numbers_match_the_numpy_generator(gpu):
+    module = cuda.raw_module("rng_check.cu", 1)
+    g = np.random.default_rng(1)
+    n = 100_000
+    path = g.integers(0, 2**64, size=n, dtype=np.uint64, endpoint=False)
+    step = g.integers(0, 5000, size=n, dtype=np.uint32)
+    pair = g.integers(0, 12, size=n, dtype=np.uint32)
+    key = rng.seed_key(0xA4093822299F31D0)
+    words, uniforms, normals = (
+        gpu.empty(4 * n, gpu.uint32),
+        gpu.empty(2 * n, gpu.float64),
+        gpu.empty(2 * n, gpu.float64),
+    )
+    module.get_function("pivotmc_rng_check")(
+        (256,), (128,),
+        (gpu.asarray(path), gpu.asarray(step), gpu.asarray(pair), np.uint32(key[0]), np.uint32(key[1]), np.int64(n),
+         words, uniforms, normals),
+    )  # fmt: skip
+    lo = (path & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+    hi = (path >> np.uint64(32)).astype(np.uint32)
+    want = np.stack(rng.philox4x32(lo, hi, step, pair, key[0], key[1]), axis=1)
+    np.testing.assert_array_equal(words.get().reshape(n, 4), want)
+    u = np.stack(
+        [rng.uniform_from_words(want[:, 0], want[:, 1]), rng.uniform_from_words(want[:, 2], want[:, 3])], axis=1
+    )
+    assert uniforms.get().reshape(n, 2).tobytes() == u.tobytes()
+    z, ref = normals.get().reshape(n, 2), rng.ndtri(u)
+    central = np.abs(u - 0.5) <= 0.425
+    assert z[central].tobytes() == ref[central].tobytes()
+    assert H.ulp_distance(z[~central], ref[~central]).max() <= 8
+
+
+@pytest.mark.gpu
+def test_gpu_fast_exp_and_log_match_the_cpu_kernels(gpu):
+    K = pytest.importorskip("pivotmc.backends._cpu_kernels")
+    g = np.random.default_rng(5)
+    x = np.concatenate([g.uniform(-750, 750, 3000), g.uniform(-2, 2, 3000), np.exp(g.uniform(-700, 700, 3000))])
+    d_x, d_exp, d_log = gpu.asarray(x), gpu.empty(x.size), gpu.empty(x.size)
+    cuda.raw_module("math_check.cu", 1).get_function("pivotmc_math_check")(
+        (32,), (128,), (d_x, np.int64(x.size), d_exp, d_log)
+    )
+    assert d_exp.get().tobytes() == np.array([K.fast_exp(v) for v in x]).tobytes()
+    positive = x > 0
+    assert d_log.get()[positive].tobytes() == np.array([K.fast_log(v) for v in x[positive]]).tobytes()
