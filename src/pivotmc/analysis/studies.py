@@ -144,6 +144,12 @@ def _shocked(p: _Parameter, rel_shock: float) -> list[tuple[float | None, bool, 
     return out
 
 
+def _labels(values) -> np.ndarray:
+    """``values`` as an array, text as Python strings (an object array), as :func:`pivotmc.simulate` holds it."""
+    array = np.asarray(values)
+    return array.astype(object) if array.dtype.kind == "U" else array
+
+
 def _tick(progress: Progress | None, done: int, total: int) -> None:
     if progress is not None:
         progress(done, total)
@@ -293,7 +299,7 @@ def sensitivity(
             "base_mean_npv_se": (("strategy",), sd_base / root_n, {"units": usd, "long_name": "standard error of base_mean_npv"}),
             "base_value": (("parameter",), np.array([p.value for p in params]), {"long_name": "parameter value of the base case"}),
         },
-        coords={"parameter": names, "shock": list(_SHOCKS), "strategy": strategies},
+        coords={"parameter": _labels(names), "shock": _labels(_SHOCKS), "strategy": _labels(strategies)},
         attrs={"rel_shock": float(rel_shock), "n_paths": n_paths, "seed": seed, "backend": base.attrs["backend"],
                "skipped": "; ".join(skipped), "scenario": base.attrs["scenario"],
                "shock_rule": (f"down = v - {rel_shock:g} |v|, up = v + {rel_shock:g} |v|; whole-unit parameters by "
@@ -406,10 +412,10 @@ def sweep(
     data["base_mean_npv_se"] = (("strategy",), base_npv.std(axis=1, ddof=1) / root_n,
                                 {"units": "USD", "long_name": "standard error of base_mean_npv"})
     coords: dict[str, Any] = {
-        name: xr.Variable((name,), axis, {"base_value": base_values[name]}) for name, axis in zip(names, axes)
+        name: xr.Variable((name,), _labels(axis), {"base_value": base_values[name]}) for name, axis in zip(names, axes)
     }
-    coords["strategy"] = strategies
-    coords["versus"] = strategies
+    coords["strategy"] = _labels(strategies)
+    coords["versus"] = _labels(strategies)
     base_text = ", ".join(f"{name} = {_plain(base_values[name])}" for name in names)
     return xr.Dataset(data, coords=coords, attrs={
         "n_paths": n_paths, "seed": seed, "backend": base.attrs["backend"], "scenario": base.attrs["scenario"],

@@ -129,7 +129,7 @@ def build_dataset(
         "rng": "Philox4x32-10",
         "rng_layout_version": rng.RNG_LAYOUT_VERSION,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "hashrate_markup": plan.markup,
+        "hashrate_markup": float(plan.markup),
     }
     ds = xr.Dataset(data_vars=data, coords=coords, attrs=attrs)
     if plan.switch_index >= 0:
@@ -231,3 +231,24 @@ def option_value_variables(npv_of: Callable[[str], np.ndarray], strategies) -> d
         "option_value": ((), value, {"units": "USD", "long_name": "value of the option to wait", "compared_with": best, "comment": note}),
         "option_value_std_error": ((), se, {"units": "USD", "long_name": "standard error of option_value"}),
     }
+
+
+def _plain(attrs: dict) -> dict:
+    return {key: value.item() if isinstance(value, np.generic) else value for key, value in attrs.items()}
+
+
+def plain_values(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with its text as Python strings and its attributes as Python numbers, as results are built here.
+
+    Files and stores give them back as numpy strings (fixed-width or
+    StringDType) and numpy scalars, depending on the reader's version;
+    a copy is returned, ``ds`` is left as it is.
+    """
+    # Variables, not DataArrays: these would bring back the coordinates they were read with.
+    text = {name: var.astype(object) for name, var in ds.variables.items() if var.dtype.kind in "TU"}
+    out = ds.assign_coords({name: v for name, v in text.items() if name in ds.coords})
+    out = out.assign({name: v for name, v in text.items() if name not in ds.coords})
+    out.attrs = _plain(ds.attrs)
+    for var in out.variables.values():
+        var.attrs = _plain(var.attrs)
+    return out

@@ -60,7 +60,9 @@ from pivotmc.model.plan import Plan, lower
 from pivotmc.model.scenario import Scenario
 from pivotmc.policy.switch import attach_policy
 from pivotmc.run.arguments import MAX_PATHS, _check_count
-from pivotmc.run.results import build_dataset, option_value_variables, switch_share_variables, switch_times
+from pivotmc.run.results import (
+    build_dataset, option_value_variables, plain_values, switch_share_variables, switch_times,
+)
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -601,12 +603,6 @@ def _finished_store(path) -> str:
     return path
 
 
-def _plain_strings(ds):
-    # Strings come back as numpy's StringDType; results made in memory hold Python strings.
-    text = {name: ds[name].astype(object) for name in ds.coords if ds[name].dtype.kind in "TU"}
-    return ds.assign_coords(text)
-
-
 def open_store(path, *, chunks="auto") -> xr.Dataset:
     """Open the result of a finished store run, lazily.
 
@@ -634,7 +630,7 @@ def open_store(path, *, chunks="auto") -> xr.Dataset:
     from xarray.indexes import PandasIndex
 
     path = _finished_store(path)
-    ds = _plain_strings(xr.open_zarr(path, chunks=chunks, consolidated=True))
+    ds = plain_values(xr.open_zarr(path, chunks=chunks, consolidated=True))
     # A range index costs nothing; an array of 1e8 path numbers would cost 0.8 GB, twice over while indexed.
     paths = PandasIndex(pd.RangeIndex(ds.sizes["path"], name="path"), dim="path")
     return ds.assign_coords(xr.Coordinates.from_xindex(paths))
@@ -655,7 +651,7 @@ def read_npv(path) -> xr.Dataset:
     # Without dask, xarray reads the whole array in one Zarr call into one buffer,
     # instead of assembling it from chunks held at the same time.
     ds = xr.open_zarr(path, chunks=None, consolidated=True)
-    return _plain_strings(ds[["npv"]]).load()
+    return plain_values(ds[["npv"]]).load()
 
 
 def read_for_summary(path) -> xr.Dataset:
@@ -673,5 +669,5 @@ def read_for_summary(path) -> xr.Dataset:
     ds = read_npv(path)
     with xr.open_zarr(_store_path(path), chunks=None, consolidated=True) as full:
         if "switch_share" in full:
-            ds = ds.assign(switch_share=_plain_strings(full[["switch_share"]]).load()["switch_share"])
+            ds = ds.assign(switch_share=plain_values(full[["switch_share"]]).load()["switch_share"])
     return ds
