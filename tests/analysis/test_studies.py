@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from same_dataset import assert_same_dataset
 
 import pivotmc
 from pivotmc.errors import ValidationError
@@ -226,12 +227,27 @@ def test_sensitivity_names_an_unknown_parameter():
 
 
 def test_sensitivity_result_survives_a_netcdf_round_trip(tmp_path):
+    from pivotmc.analysis.studies import format_sensitivity
     from pivotmc.run.io import load, save
 
     ds = sensitivity(SHORT, ["hashrate.growth", "mining.uptime"], rel_shock=0.2, n_paths=100, seed=1)
     back = load(save(ds, tmp_path / "sens.nc"))
     assert back.clipped.dtype == bool and back.clipped.values.tolist() == ds.clipped.values.tolist()
     assert back.skip_reason.values.tolist() == ds.skip_reason.values.tolist()
+    assert back.skip_reason.dtype == object and "" in back.skip_reason.values  # text, empty strings included
+    assert_same_dataset(back, ds)
+    assert format_sensitivity(back) == format_sensitivity(ds)
+
+
+def test_sweep_result_survives_a_netcdf_round_trip(tmp_path):
+    from pivotmc.analysis.studies import format_sweep
+    from pivotmc.run.io import load, save
+
+    ds = sweep(SHORT, {"btc.sigma": [0.3, 0.5], "hosting.power_passthrough": [True, False]}, n_paths=100, seed=1)
+    back = load(save(ds, tmp_path / "sweep.nc"))
+    assert back["hosting.power_passthrough"].dtype == bool
+    assert_same_dataset(back, ds)
+    assert format_sweep(back) == format_sweep(ds)
 
 
 def test_progress_is_called_with_zero_and_after_every_case():

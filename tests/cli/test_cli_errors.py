@@ -52,6 +52,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
         "garbage": folder / "garbage.nc",
         "empty": folder / "empty.nc",
         "plain_netcdf": folder / "plain.nc",
+        "netcdf3": folder / "old.nc",
         "csv": folder / "data.csv",
         "binary_toml": folder / "binary.toml",
         "bad_toml": folder / "bad.toml",
@@ -59,7 +60,11 @@ def files(tmp_path_factory) -> dict[str, Path]:
     made["toml"].write_text("[btc]\nsigma = 0.5\n")
     made["garbage"].write_bytes(bytes(np.random.default_rng(1).integers(0, 256, 4000, dtype=np.uint8)))
     made["empty"].write_bytes(b"")
-    xr.Dataset({"a": ("x", np.arange(3.0))}).to_netcdf(made["plain_netcdf"])
+    xr.Dataset({"a": ("x", np.arange(3.0))}).to_netcdf(made["plain_netcdf"], engine="h5netcdf")
+    # As earlier versions of pivotmc wrote results: netCDF-3, through scipy.
+    xr.Dataset({"npv": ("path", np.zeros(3))}, attrs={"pivotmc_version": "0.0.9", "n_paths": 3}).to_netcdf(
+        made["netcdf3"], engine="scipy"
+    )
     made["csv"].write_text("date,btc_price\n2024-01-01,40000\n")
     made["binary_toml"].write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
     made["bad_toml"].write_text("[btc\nsigma = \n")
@@ -159,13 +164,21 @@ def test_spellings_of_numbers_are_read_alike(capsys) -> None:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     command=st.sampled_from(["summarize", "report"]),
-    which=st.sampled_from(["toml", "garbage", "empty", "plain_netcdf", "csv", "missing", "folder", "binary_toml"]),
+    which=st.sampled_from(["toml", "garbage", "empty", "plain_netcdf", "netcdf3", "csv", "missing", "folder",
+                           "binary_toml"]),
 )
 def test_a_file_that_is_not_a_result(files, command: str, which: str, tmp_path_factory) -> None:
     argv = [command, str(files[which])]
     if command == "report":
         argv += ["-o", str(files["folder"] / "out.html")]
     assert_refused(argv)
+
+
+@pytest.mark.parametrize("command", ["summarize", "report"])
+def test_a_result_of_an_earlier_version_says_how_to_make_a_new_one(files, command: str) -> None:
+    argv = [command, str(files["netcdf3"])] + (["-o", str(files["folder"] / "out.html")] if command == "report" else [])
+    line = assert_refused(argv)
+    assert "old.nc" in line and "netCDF-3" in line and "--out" in line
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
