@@ -48,25 +48,27 @@ from pivotmc import random as rng  # noqa: E402
 from pivotmc.backends import cuda  # noqa: E402
 from pivotmc.model.plan import lower  # noqa: E402
 from pivotmc.model.scenario import Scenario  # noqa: E402
-from pivotmc.policy.switch import attach_policy  # noqa: E402
+from pivotmc.policy.switch import policy_for  # noqa: E402
 
 DEFAULT_JSON = HERE / "results" / "gpu.json"
 TARGET_H100 = 2e10
 
 
 def plan_with_policy(scenario: Scenario, learning_paths: int | None = None):
-    """The scenario's plan with its switch policy learned (on the cpu backend); also the seconds that took."""
+    """The scenario's plan and its switch policy learned (on the cpu backend); also the seconds that took."""
     if learning_paths is not None:
         scenario = scenario.with_overrides({"switch.learning_paths": learning_paths})
     started = time.perf_counter()
-    plan = attach_policy(lower(scenario))
-    return plan, time.perf_counter() - started
+    plan = lower(scenario)
+    policy = policy_for(plan)
+    return (plan, policy), time.perf_counter() - started
 
 
-def _run(plan, paths: int, seed: int, max_registers, threads: int, result: list | None = None):
+def _run(planned, paths: int, seed: int, max_registers, threads: int, result: list | None = None):
+    plan, policy = planned
     device = cuda.CupyDevice(max_registers=max_registers)
     chunk, stats = cuda.simulate_chunk(
-        plan, rng.seed_key(seed), 0, paths, 0, threads_per_block=threads, device=device
+        plan, rng.seed_key(seed), 0, paths, 0, threads_per_block=threads, device=device, policy=policy
     )
     if result is not None:
         result.append(chunk)
@@ -76,13 +78,14 @@ def _run(plan, paths: int, seed: int, max_registers, threads: int, result: list 
 def bench_case(
     name: str, scenario: Scenario, paths: int, repeats: int, max_registers, threads: int, learning_paths=None
 ) -> dict:
-    plan, policy_seconds = plan_with_policy(scenario, learning_paths)
+    planned, policy_seconds = plan_with_policy(scenario, learning_paths)
+    plan = planned[0]
     started = time.perf_counter()
-    _run(plan, min(paths, 10_000), 0, max_registers, threads)  # compiles (or loads CuPy's cached binary)
+    _run(planned, min(paths, 10_000), 0, max_registers, threads)  # compiles (or loads CuPy's cached binary)
     compile_seconds = time.perf_counter() - started
-    _run(plan, paths, 0, max_registers, threads)  # warm: allocations, clocks
+    _run(planned, paths, 0, max_registers, threads)  # warm: allocations, clocks
     chunks: list = []
-    runs = [_run(plan, paths, r + 1, max_registers, threads, chunks if r == 0 else None) for r in range(repeats)]
+    runs = [_run(planned, paths, r + 1, max_registers, threads, chunks if r == 0 else None) for r in range(repeats)]
     decision = chunks[0].switch_decision
     kernel = statistics.median(s.kernel_seconds for s in runs)
     wall = statistics.median(s.wall_seconds for s in runs)
@@ -116,15 +119,15 @@ def bench_case(
 
 def tune(paths: int, learning_paths: int | None = None) -> tuple[int | None, int]:
     """Kernel time of the monthly default at ``paths`` for a few register caps and block sizes; the best."""
-    plan, _ = plan_with_policy(Scenario.default(), learning_paths)
+    planned, _ = plan_with_policy(Scenario.default(), learning_paths)
     print(f"tuning at {paths:,} paths monthly (kernel seconds; - where the block does not fit):")
     best = None
     for cap in (None, 168, 128, 96):
         cells = []
         for threads in (64, 128, 256, 512):
             try:
-                _run(plan, 10_000, 0, cap, threads)
-                seconds = min(_run(plan, paths, r, cap, threads).kernel_seconds for r in range(2))
+                _run(planned, 10_000, 0, cap, threads)
+                seconds = min(_run(planned, paths, r, cap, threads).kernel_seconds for r in range(2))
             except Exception as exc:  # noqa: BLE001 - too many registers for the block, say
                 cells.append("-")
                 print(f"  cap {cap}, {threads} threads: {str(exc).splitlines()[0]}", file=sys.stderr)

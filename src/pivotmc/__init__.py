@@ -14,6 +14,7 @@ from pivotmc._version import __version__
 from pivotmc.analysis.summary import format_summary, summarize
 from pivotmc.calibration.calibrate import calibrate
 from pivotmc.run.simulate import simulate
+from pivotmc.run.store import simulate_to_store
 from pivotmc.errors import BackendUnavailableError, CalibrationWarning, ParameterTypeError, ValidationError
 from pivotmc.model.scenario import FACTORS, STRATEGIES, Scenario
 
@@ -65,6 +66,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "Scenario",
     "simulate",
+    "simulate_to_store",
     "summarize",
     "format_summary",
     "calibrate",

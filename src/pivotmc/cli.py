@@ -276,10 +276,10 @@ def _prepare(scenario, backend: str) -> None:
     if "switch" in scenario.strategies.evaluate:
         names.add("cpu")  # the learner of the switch policy, where it runs
     for name in sorted(names):
-        module = get_backend(name).load()
-        if hasattr(module, "prepare"):
+        runner = get_backend(name)
+        if runner.capabilities.compiles:
             with _progress.activity(f"Loading the {name} kernels (compiled once per machine, then cached)"):
-                module.prepare()
+                runner.prepare()
 
 
 def _learn_switch(scenario) -> tuple[float, bool] | None:

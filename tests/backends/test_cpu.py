@@ -179,13 +179,14 @@ def test_path_indices_beyond_32_bits_are_not_needed_but_high_paths_agree():
     from pivotmc.backends import get_backend
     from pivotmc.model.plan import lower
 
-    from pivotmc.policy.switch import attach_policy
+    from pivotmc.policy.switch import learn
 
-    plan = attach_policy(lower(Scenario.default().with_overrides({"simulation.horizon_years": 1.0, "switch.learning_paths": 500})))
+    plan = lower(Scenario.default().with_overrides({"simulation.horizon_years": 1.0, "switch.learning_paths": 500}))
+    policy = learn(plan)
     key = rng.seed_key(9)
     first = 2**32 - 50
-    cpu = get_backend("cpu").run_chunk(plan, key, first, 50, 0, None)
-    ref = get_backend("reference").run_chunk(plan, key, first, 50, 0, None)
+    cpu = get_backend("cpu").run_chunk(plan, key, first, 50, 0, None, policy)
+    ref = get_backend("reference").run_chunk(plan, key, first, 50, 0, None, policy)
     assert np.all(np.abs(cpu.npv - ref.npv) <= np.maximum(1e-10 * np.abs(ref.npv), 1e-6))
     assert math.isfinite(float(cpu.npv.sum()))
 

@@ -51,7 +51,7 @@ from pivotmc.backends import BACKENDS, KEPT_FACTORS, cuda, get_backend
 from pivotmc.errors import BackendUnavailableError, ValidationError
 from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, lower
 from pivotmc.model.scenario import Scenario
-from pivotmc.policy.switch import attach_policy
+from pivotmc.policy.switch import policy_for
 from pivotmc.testing import scenarios
 from closed_forms import Z_TOL, spike_moments, spike_part_at_horizon
 
@@ -97,8 +97,9 @@ SHORT_SWITCH = {"simulation.horizon_years": 3.0, "terminal.switch": 6.0}
 
 
 def plan_of(scenario: Scenario, learning_paths: int = LEARNING_PATHS):
-    """The scenario's plan, with its switch policy (learned on few paths) where it values switch."""
-    return attach_policy(lower(scenario.with_overrides({"switch.learning_paths": learning_paths})))
+    """The scenario's plan and its switch policy (learned on few paths; None where it does not value switch)."""
+    plan = lower(scenario.with_overrides({"switch.learning_paths": learning_paths}))
+    return plan, policy_for(plan)
 
 
 def assert_same_decisions(got, want, what: str = "") -> None:
@@ -145,8 +146,8 @@ def assert_bitwise(a, b, what: str = "") -> None:
     assert a.kept.cash_flow.tobytes() == b.kept.cash_flow.tobytes(), what
 
 
-def cpu_chunk(plan, key, first, n, keep):
-    return get_backend("cpu").run_chunk(plan, key, first, n, keep, None)
+def cpu_chunk(plan, key, first, n, keep, policy=None):
+    return get_backend("cpu").run_chunk(plan, key, first, n, keep, None, policy)
 
 
 @pytest.fixture(scope="module")
@@ -163,9 +164,9 @@ def shim_libraries(tmp_path_factory, gxx):
     return library
 
 
-def shim_chunk(libraries, plan, key, first, n, keep, free_bytes=1 << 30, **kw):
+def shim_chunk(libraries, plan, key, first, n, keep, free_bytes=1 << 30, policy=None, **kw):
     device = H.ShimDevice(libraries, free_bytes=free_bytes)
-    result, stats = cuda.simulate_chunk(plan, key, first, n, keep, device=device, **kw)
+    result, stats = cuda.simulate_chunk(plan, key, first, n, keep, device=device, policy=policy, **kw)
     assert stats.launches == len(device.launches)
     return result, stats
 
@@ -322,11 +323,11 @@ def test_availability_probe_compiles_with_nvrtc(nvrtc):
 
 
 def test_default_scenario_matches_cpu_bit_for_bit(shim_libraries):
-    plan = plan_of(Scenario.default())
+    plan, policy = plan_of(Scenario.default())
     assert plan.strategies == ("mine", "host", "hybrid", "switch")
     key = rng.seed_key(17)
-    want = cpu_chunk(plan, key, 0, 3000, 25)
-    got, stats = shim_chunk(shim_libraries, plan, key, 0, 3000, 25, batch_paths=1100, threads_per_block=64)
+    want = cpu_chunk(plan, key, 0, 3000, 25, policy=policy)
+    got, stats = shim_chunk(shim_libraries, plan, key, 0, 3000, 25, batch_paths=1100, threads_per_block=64, policy=policy)
     assert stats.launches == 3 and stats.replicas > 1
     worst = assert_chunks_agree(got, want, what="default")
     assert worst == 0.0
@@ -339,10 +340,10 @@ def test_default_scenario_matches_cpu_bit_for_bit(shim_libraries):
 
 @pytest.mark.parametrize("name", list(SPECIAL))
 def test_special_scenarios_match_cpu(shim_libraries, name):
-    plan = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
+    plan, policy = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
     key = rng.seed_key(5)
-    want = cpu_chunk(plan, key, 0, 700, 6)
-    got, _ = shim_chunk(shim_libraries, plan, key, 0, 700, 6, batch_paths=300)
+    want = cpu_chunk(plan, key, 0, 700, 6, policy=policy)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 700, 6, batch_paths=300, policy=policy)
     assert_chunks_agree(got, want, what=name)
     assert_bitwise(got, want, name)
 
@@ -357,56 +358,57 @@ def test_special_scenarios_match_cpu(shim_libraries, name):
     threads=st.sampled_from([32, 64, 128]),
 )
 def test_generated_scenarios_match_cpu(shim_libraries, scenario, first, batch, threads):
-    plan = attach_policy(lower(scenario))  # few learning paths already (pivotmc.testing)
+    plan = lower(scenario)  # few learning paths already (pivotmc.testing)
+    policy = policy_for(plan)
     key = rng.seed_key(3)
-    want = cpu_chunk(plan, key, first, 48, first + 5)
-    got, _ = shim_chunk(shim_libraries, plan, key, first, 48, first + 5, batch_paths=batch, threads_per_block=threads)
+    want = cpu_chunk(plan, key, first, 48, first + 5, policy=policy)
+    got, _ = shim_chunk(shim_libraries, plan, key, first, 48, first + 5, batch_paths=batch, threads_per_block=threads, policy=policy)
     assert_chunks_agree(got, want, what=scenario.to_toml())
 
 
 def test_paths_across_the_32_bit_boundary_match_cpu(shim_libraries):
-    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+    plan, policy = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
     key = rng.seed_key(2**64 - 1)
     first = 2**32 - 40
-    want = cpu_chunk(plan, key, first, 100, first + 60)
-    got, _ = shim_chunk(shim_libraries, plan, key, first, 100, first + 60)
+    want = cpu_chunk(plan, key, first, 100, first + 60, policy=policy)
+    got, _ = shim_chunk(shim_libraries, plan, key, first, 100, first + 60, policy=policy)
     assert_bitwise(got, want, "32-bit boundary")
 
 
 def test_results_do_not_depend_on_the_launch_configuration(shim_libraries, monkeypatch):
-    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+    plan, policy = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
     key = rng.seed_key(8)
-    base, stats = shim_chunk(shim_libraries, plan, key, 10, 900, 60)
+    base, stats = shim_chunk(shim_libraries, plan, key, 10, 900, 60, policy=policy)
     assert stats.launches == 1
     assert 0 < np.count_nonzero(base.switch_decision >= 0) < 900
     for batch, threads in [(1, 32), (7, 32), (64, 256), (333, 128)]:
-        other, _ = shim_chunk(shim_libraries, plan, key, 10, 900, 60, batch_paths=batch, threads_per_block=threads)
+        other, _ = shim_chunk(shim_libraries, plan, key, 10, 900, 60, batch_paths=batch, threads_per_block=threads, policy=policy)
         assert_bitwise(base, other, f"batch {batch}, threads {threads}")
     monkeypatch.setattr(cuda, "MAX_REPLICAS", 1)
-    single, stats = shim_chunk(shim_libraries, plan, key, 10, 900, 60)
+    single, stats = shim_chunk(shim_libraries, plan, key, 10, 900, 60, policy=policy)
     assert stats.replicas == 1
     assert_bitwise(base, single, "one replica")
 
 
 def test_kept_paths_spread_over_launches_when_memory_is_short(shim_libraries):
-    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+    plan, policy = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
     key = rng.seed_key(4)
-    shape = {"switch_dates": plan.decision_steps.size, "switch_terms": len(plan.switch_policy.stopping.terms)}
+    shape = {"switch_dates": plan.decision_steps.size, "switch_terms": len(policy.stopping.terms)}
     kept_row = 8 * (len(KEPT_FACTORS) + plan.n_strategies) * plan.n_steps
     per_path = 8 * plan.n_strategies + 2  # NPVs and the switch decision
     fixed = cuda.launch_layout(1, 0, plan.n_strategies, plan.n_steps, 1 << 30, **shape).device_bytes - per_path
     free = int((fixed + 4 * 10 * kept_row) / cuda.MEMORY_FRACTION) + 64  # kept trajectories get a quarter
     assert cuda.launch_layout(200, 45, plan.n_strategies, plan.n_steps, free, **shape).kept_rows == 10
-    got, stats = shim_chunk(shim_libraries, plan, key, 0, 200, 45, free_bytes=free)
+    got, stats = shim_chunk(shim_libraries, plan, key, 0, 200, 45, free_bytes=free, policy=policy)
     assert stats.launches >= 5
-    assert_bitwise(got, cpu_chunk(plan, key, 0, 200, 45), "kept across launches")
+    assert_bitwise(got, cpu_chunk(plan, key, 0, 200, 45, policy=policy), "kept across launches")
 
 
 @pytest.mark.parametrize("steps_per_year", [12, 52, 365])
 def test_power_spike_moments_do_not_depend_on_the_step(shim_libraries, steps_per_year):
     # The closed-form check of test_model, on the shim build of the kernel.
     def run_chunk(plan, key, first, n, keep):
-        return shim_chunk(shim_libraries, plan, key, first, n, keep)[0]
+        return shim_chunk(shim_libraries, plan, key, first, n, keep)[0]  # mine alone: no policy
 
     x = spike_part_at_horizon(run_chunk, steps_per_year, 20_000)
     mean, var = spike_moments(1.0)
@@ -416,14 +418,13 @@ def test_power_spike_moments_do_not_depend_on_the_step(shim_libraries, steps_per
 
 
 def test_oversized_cash_flows_are_refused_like_cpu(shim_libraries):
-    plan = dataclasses.replace(
-        plan_of(Scenario.default().with_overrides({"simulation.horizon_years": 1.0})), grid_mw=1e12
-    )
+    plan, policy = plan_of(Scenario.default().with_overrides({"simulation.horizon_years": 1.0}))
+    plan = dataclasses.replace(plan, grid_mw=1e12)
     key = rng.seed_key(1)
     with pytest.raises(ValidationError, match="exceed 7e13 USD") as cpu_error:
-        cpu_chunk(plan, key, 0, 50, 0)
+        cpu_chunk(plan, key, 0, 50, 0, policy=policy)
     with pytest.raises(ValidationError, match="exceed 7e13 USD") as cuda_error:
-        shim_chunk(shim_libraries, plan, key, 0, 50, 0, batch_paths=20)
+        shim_chunk(shim_libraries, plan, key, 0, 50, 0, batch_paths=20, policy=policy)
     # cuda stops after the first launch that has any, so it may count fewer.
     assert 0 < int(cuda_error.value.args[0].split()[0]) <= int(cpu_error.value.args[0].split()[0])
 
@@ -441,10 +442,10 @@ def test_special_scenarios_cover_the_switch():
 
 @pytest.mark.parametrize("name", ["switch-first-monthly", "switch-alone-weekly-quartic"])
 def test_switch_converts_some_paths_at_many_dates_like_cpu(shim_libraries, name):
-    plan = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
+    plan, policy = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
     key = rng.seed_key(5)
-    want = cpu_chunk(plan, key, 0, 700, 6)
-    got, _ = shim_chunk(shim_libraries, plan, key, 0, 700, 6, batch_paths=300)
+    want = cpu_chunk(plan, key, 0, 700, 6, policy=policy)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 700, 6, batch_paths=300, policy=policy)
     assert_bitwise(got, want, name)
     decision = got.switch_decision
     assert 50 < np.count_nonzero(decision >= 0) < decision.size - 50
@@ -453,19 +454,16 @@ def test_switch_converts_some_paths_at_many_dates_like_cpu(shim_libraries, name)
 
 def test_switch_never_converts_at_dates_without_a_rule(shim_libraries):
     # A NaN row of coefficients (no regression was possible) means "keep mining at that date".
-    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+    plan, policy = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
     key = rng.seed_key(8)
-    learned = cpu_chunk(plan, key, 0, 900, 0).switch_decision
+    learned = cpu_chunk(plan, key, 0, 900, 0, policy=policy).switch_decision
     busiest = np.bincount(learned[learned >= 0]).argmax()
-    stopping = plan.switch_policy.stopping
+    stopping = policy.stopping
     coefficients = stopping.coefficients.copy()
     coefficients[busiest] = np.nan
-    policy = dataclasses.replace(
-        plan.switch_policy, stopping=dataclasses.replace(stopping, coefficients=coefficients)
-    )
-    plan = dataclasses.replace(plan, switch_policy=policy)
-    want = cpu_chunk(plan, key, 0, 900, 5)
-    got, _ = shim_chunk(shim_libraries, plan, key, 0, 900, 5, batch_paths=400)
+    policy = dataclasses.replace(policy, stopping=dataclasses.replace(stopping, coefficients=coefficients))
+    want = cpu_chunk(plan, key, 0, 900, 5, policy=policy)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 900, 5, batch_paths=400, policy=policy)
     assert_bitwise(got, want, "a date without a rule")
     assert not np.any(got.switch_decision == busiest)
     assert np.count_nonzero(got.switch_decision >= 0) > 0
@@ -473,28 +471,28 @@ def test_switch_never_converts_at_dates_without_a_rule(shim_libraries):
 
 def test_switch_without_a_policy_is_refused_before_any_launch(shim_libraries):
     bare = lower(Scenario.default().with_overrides({"simulation.horizon_years": 1.0}))
-    assert bare.switch_index >= 0 and bare.switch_policy is None
-    with pytest.raises(ValidationError, match="no policy") as cpu_error:
+    assert bare.switch_index >= 0
+    with pytest.raises(ValidationError, match="no exercise policy") as cpu_error:
         cpu_chunk(bare, rng.seed_key(1), 0, 10, 0)
     device = H.ShimDevice(shim_libraries)
-    with pytest.raises(ValidationError, match="attach_policy") as cuda_error:
+    with pytest.raises(ValidationError, match="no exercise policy") as cuda_error:
         cuda.simulate_chunk(bare, rng.seed_key(1), 0, 10, 0, device=device)
     assert str(cuda_error.value) == str(cpu_error.value)
     assert device.launches == []
     # A policy learned for other decision dates does not fit either.
-    other = plan_of(Scenario.default().with_overrides({"simulation.horizon_years": 2.0}))
+    _, other = plan_of(Scenario.default().with_overrides({"simulation.horizon_years": 2.0}))
     with pytest.raises(ValidationError, match="does not fit"):
-        cuda.kernel_inputs(dataclasses.replace(bare, switch_policy=other.switch_policy))
+        cuda.kernel_inputs(bare, other)
 
 
 def test_switch_inputs_follow_the_decision_steps():
-    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
-    inputs = cuda.kernel_inputs(plan)
+    plan, policy = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+    inputs = cuda.kernel_inputs(plan, policy)
     dates = inputs["decision_date"]
     assert dates.dtype == np.int32 and dates.size == plan.n_steps
     np.testing.assert_array_equal(np.flatnonzero(dates >= 0), plan.decision_steps)
     np.testing.assert_array_equal(dates[plan.decision_steps], np.arange(plan.decision_steps.size))
-    centre, scale, coef, terms = plan.switch_policy.kernel_arrays()
+    centre, scale, coef, terms = policy.kernel_arrays()
     assert inputs["terms"].dtype == np.int32
     np.testing.assert_array_equal(inputs["terms"].reshape(terms.shape), terms)
     assert inputs["coef"].reshape(coef.shape).tobytes() == coef.tobytes()
@@ -770,10 +768,10 @@ def assert_gpu_agrees(got, want, what: str) -> float:
 
 @pytest.mark.gpu
 def test_gpu_default_scenario_matches_cpu(gpu):
-    plan = plan_of(Scenario.default())
+    plan, policy = plan_of(Scenario.default())
     key = rng.seed_key(17)
-    got = cuda.run_chunk(plan, key, 0, 20_000, 25)
-    worst = assert_gpu_agrees(got, cpu_chunk(plan, key, 0, 20_000, 25), "default")
+    got = cuda.run_chunk(plan, key, 0, 20_000, 25, policy=policy)
+    worst = assert_gpu_agrees(got, cpu_chunk(plan, key, 0, 20_000, 25, policy=policy), "default")
     converted = np.count_nonzero(got.switch_decision >= 0)
     assert 0 < converted < got.switch_decision.size
     print(f"gpu vs cpu, default scenario: worst relative NPV gap {worst:.3g}; "
@@ -783,9 +781,9 @@ def test_gpu_default_scenario_matches_cpu(gpu):
 @pytest.mark.gpu
 @pytest.mark.parametrize("name", list(SPECIAL))
 def test_gpu_special_scenarios_match_cpu(gpu, name):
-    plan = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
+    plan, policy = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
     key = rng.seed_key(5)
-    assert_gpu_agrees(cuda.run_chunk(plan, key, 0, 3000, 6), cpu_chunk(plan, key, 0, 3000, 6), name)
+    assert_gpu_agrees(cuda.run_chunk(plan, key, 0, 3000, 6, policy=policy), cpu_chunk(plan, key, 0, 3000, 6, policy=policy), name)
 
 
 @pytest.mark.gpu
@@ -794,15 +792,16 @@ def test_gpu_special_scenarios_match_cpu(gpu, name):
 )
 @given(scenario=scenarios(max_horizon_years=3, steps_per_year=(12, 52, 365)), first=st.integers(0, 2**32 - 600))
 def test_gpu_generated_scenarios_match_cpu(gpu, scenario, first):
-    plan = attach_policy(lower(scenario))
+    plan = lower(scenario)
+    policy = policy_for(plan)
     key = rng.seed_key(3)
-    got = cuda.run_chunk(plan, key, first, 500, first + 5)
-    assert_gpu_agrees(got, cpu_chunk(plan, key, first, 500, first + 5), scenario.to_toml())
+    got = cuda.run_chunk(plan, key, first, 500, first + 5, policy=policy)
+    assert_gpu_agrees(got, cpu_chunk(plan, key, first, 500, first + 5, policy=policy), scenario.to_toml())
 
 
 @pytest.mark.gpu
 def test_gpu_results_do_not_depend_on_the_launch_configuration(gpu):
-    plan = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+    plan, policy = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
     key = rng.seed_key(8)
     base, stats = cuda.simulate_chunk(plan, key, 0, 50_000, 40)
     assert stats.launches == 1 and stats.kernel_seconds > 0

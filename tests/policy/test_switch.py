@@ -18,7 +18,7 @@ from pivotmc.backends import available_backends, get_backend
 from pivotmc.errors import ValidationError
 from pivotmc.policy.lsm import learn_policy, optimal_stopping
 from pivotmc.model.plan import lower
-from pivotmc.policy.switch import attach_policy, learn, option_value
+from pivotmc.policy.switch import learn, option_value
 
 SMALL = Scenario.default().with_overrides({"switch.learning_paths": 4000})
 #: Mining worth nothing, and a lease rate that cannot move: waiting has no value at all.
@@ -81,10 +81,11 @@ def test_learning_gains_are_the_npv_of_converting_minus_mining() -> None:
 @pytest.mark.parametrize("scenario", [SMALL, OTHER_BRANCHES], ids=["default", "weekly-site-pays-exit"])
 def test_cpu_applies_the_policy_like_the_reference(scenario) -> None:
     _needs_cpu()
-    plan = attach_policy(lower(scenario))
+    plan = lower(scenario)
+    policy = learn(plan)
     key = rng.seed_key(17)
-    ref = get_backend("reference").run_chunk(plan, key, 100, 1500, keep_paths=110)
-    cpu = get_backend("cpu").run_chunk(plan, key, 100, 1500, keep_paths=110)
+    ref = get_backend("reference").run_chunk(plan, key, 100, 1500, keep_paths=110, policy=policy)
+    cpu = get_backend("cpu").run_chunk(plan, key, 100, 1500, keep_paths=110, policy=policy)
     np.testing.assert_array_equal(ref.switch_decision, cpu.switch_decision)
     dates = np.unique(cpu.switch_decision)
     assert (dates >= 0).sum() >= 3 and (dates < 0).any(), dates  # several dates, and paths that never convert
@@ -194,8 +195,8 @@ def test_changing_only_the_learning_seed_moves_the_value_within_its_standard_err
 
 
 def test_exercise_boundary_is_where_the_estimated_advantage_changes_sign() -> None:
-    plan = attach_policy(lower(SMALL))
-    policy = plan.switch_policy
+    plan = lower(SMALL)
+    policy = learn(plan)
     checked = 0
     for d in range(1, plan.decision_steps.size):
         for hp, lease in zip(policy.boundary_hashprice[d], policy.boundary_lease_rate[d]):
@@ -230,7 +231,7 @@ def test_reference_learner_gives_the_cpu_learners_decisions() -> None:
     by_cpu, by_ref = learn(plan, "cpu"), learn(plan, "reference")
     np.testing.assert_allclose(by_ref.stopping.coefficients, by_cpu.stopping.coefficients, rtol=1e-6, atol=1e-3)
     key = rng.seed_key(0)
-    runs = [get_backend("cpu").run_chunk(dataclasses.replace(plan, switch_policy=p), key, 0, 2000) for p in (by_cpu, by_ref)]
+    runs = [get_backend("cpu").run_chunk(plan, key, 0, 2000, policy=p) for p in (by_cpu, by_ref)]
     np.testing.assert_array_equal(runs[0].switch_decision, runs[1].switch_decision)
 
 
@@ -260,11 +261,13 @@ def test_decisions_must_fall_on_step_boundaries() -> None:
         Scenario.default().with_overrides({"switch.learning_paths": 10})
 
 
-def test_a_plan_without_its_policy_is_refused() -> None:
-    _needs_cpu()
+@pytest.mark.parametrize("backend", ["reference", "cpu"])
+def test_a_plan_without_its_policy_is_refused(backend) -> None:
+    if backend == "cpu":
+        _needs_cpu()
     plan = lower(SMALL)
-    with pytest.raises(ValidationError, match="no policy"):
-        get_backend("cpu").run_chunk(plan, rng.seed_key(0), 0, 10)
+    with pytest.raises(ValidationError, match="no exercise policy"):
+        get_backend(backend).run_chunk(plan, rng.seed_key(0), 0, 10)
 
 
 # --------------------------------------------------------------------------- #

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import signal
@@ -179,8 +180,11 @@ def test_store_equals_memory_for_any_set_of_strategies(tmp_path, strategies) -> 
 
 
 @needs_extra
-def test_resume_refuses_chunks_of_another_switch_policy(tmp_path) -> None:
+def test_resume_refuses_chunks_of_another_switch_policy(tmp_path, monkeypatch) -> None:
     import zarr
+
+    import pivotmc.policy.switch
+    import pivotmc.run.store
 
     args = dict(n_paths=300, seed=2, chunk_paths=100)
     path = tmp_path / "r.zarr"
@@ -188,14 +192,18 @@ def test_resume_refuses_chunks_of_another_switch_policy(tmp_path) -> None:
     root = zarr.open_group(str(path), mode="r+")
     root["_chunks"]["done"][1] = 0
     root["_chunks"]["finished"][...] = 0
-    coefficients = root["switch_policy_coefficients"][...]
-    root["switch_policy_coefficients"][0, 0] = coefficients[0, 0] + 1.0
-    with pytest.raises(ValidationError, match="another switch policy") as info:
-        pivotmc.simulate(SHORT, store=path, **args)
+    # A learner whose arithmetic differs (another machine, say) finds another policy.
+    own = pivotmc.policy.switch.learn(SHORT)
+    coefficients = own.stopping.coefficients.copy()
+    coefficients[0, 0] += 1.0
+    other = dataclasses.replace(own, stopping=dataclasses.replace(own.stopping, coefficients=coefficients))
+    with monkeypatch.context() as patch:
+        patch.setattr(pivotmc.run.store, "policy_for", lambda plan: other)
+        with pytest.raises(ValidationError, match="another switch policy") as info:
+            pivotmc.simulate(SHORT, store=path, **args)
     assert "overwrite=True" in str(info.value)
     assert root["_chunks"]["done"][1] == 0  # nothing was computed
     # With the policy its chunks followed, the run resumes.
-    root["switch_policy_coefficients"][...] = coefficients
     assert_same_result(pivotmc.simulate(SHORT, store=path, **args), pivotmc.simulate(SHORT, n_paths=300, seed=2))
 
 

@@ -458,46 +458,20 @@ def simulate_to_precision(
         and ``absolute_floor``, and ``half_width_95(strategy)``.
     """
     from pivotmc import random as rng
-    from pivotmc.backends import get_backend
-    from pivotmc.run.results import build_dataset, merge_chunks
-    from pivotmc.model.plan import lower
-    from pivotmc.policy.switch import attach_policy
+    from pivotmc.run.loop import Precision
+    from pivotmc.run.simulate import run_in_memory
 
-    if not 0.0 < precision < 1.0:
-        raise ValidationError(f"precision = {precision!r} is not allowed: it must be a relative half-width in (0, 1).")
-    if absolute_floor < 0 or not math.isfinite(absolute_floor):
-        raise ValidationError(f"absolute_floor = {absolute_floor!r} is not allowed: it must be a number >= 0 (USD).")
+    stop = Precision(precision, absolute_floor)
     for name, value in (("batch_paths", batch_paths), ("max_paths", max_paths)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2:
             raise ValidationError(f"{name} = {value!r} is not allowed: it must be an integer >= 2.")
-    key = rng.seed_key(seed)
-    runner = get_backend(backend)
-    plan = attach_policy(lower(scenario))
-    parts = []
-    done = 0
-    total = np.zeros(plan.n_strategies)
-    total_sq = np.zeros(plan.n_strategies)
-    reason = "path budget spent"
-    _tick(progress, 0, max_paths)
-    while done < max_paths:
-        count = min(batch_paths, max_paths - done)
-        part = runner.run_chunk(plan, key, done, count, keep_paths, None)
-        parts.append(part)
-        done += count
-        total += part.npv.sum(axis=1)
-        total_sq += (part.npv**2).sum(axis=1)
-        mean = total / done
-        var = np.maximum(total_sq / done - mean**2, 0.0) * done / (done - 1)
-        half = 1.96 * np.sqrt(var / done)
-        if np.all(half <= np.maximum(precision * np.abs(mean), absolute_floor)):
-            reason = "precision reached"
-            _tick(progress, done, done)
-            break
-        _tick(progress, done, max_paths)
-    ds = build_dataset(plan, merge_chunks(parts), n_paths=done, seed=int(seed), backend=runner.name)
+    ds = run_in_memory(
+        scenario, int(max_paths), rng.seed_key(seed), int(seed), backend, keep_paths=keep_paths,
+        progress=progress, stop=stop, chunk_paths=int(batch_paths),
+    )
+    done = ds.sizes["path"]
     npv = ds.npv.values
     ds["half_width_95"] = (("strategy",), 1.96 * npv.std(axis=1, ddof=1) / math.sqrt(done), {"units": "USD"})
-    ds.attrs.update({"stopped_because": reason, "target_precision": precision, "absolute_floor": absolute_floor})
     return ds
 
 

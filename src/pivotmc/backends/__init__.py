@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from pivotmc.backends.accumulate import ExactSum
 from pivotmc.errors import BackendUnavailableError, ParameterTypeError, ValidationError
 
-__all__ = ["Backend", "ChunkResult", "KeptPaths", "BACKENDS", "get_backend", "available_backends", "KEPT_FACTORS"]
+__all__ = ["Backend", "Capabilities", "Executor", "NO_POLICY_MESSAGE", "ChunkResult", "KeptPaths", "BACKENDS", "get_backend", "available_backends", "KEPT_FACTORS"]
 
 #: Factor trajectories recorded for kept paths, in the order of the result.
 KEPT_FACTORS = ("btc_price", "hashrate", "fees", "power_price", "lease_rate", "hashprice")
@@ -62,13 +62,45 @@ class ChunkResult:
     switch_decision: np.ndarray | None = None  # (n_paths,) int16: decision date the switch converts at, -1 never
 
 
+#: What an executor says when asked to value the switch without its exercise policy.
+NO_POLICY_MESSAGE = (
+    "the plan values switch but no exercise policy was given: pass policy=pivotmc.policy.switch.learn(scenario)."
+)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What an executor can do beyond valuing paths, declared by its module as ``CAPABILITIES``."""
+
+    #: Simulates the switch policy's learning paths: ``switch_learning_data(plan, key, first_path, n_paths, block_paths)``.
+    learning: bool
+    #: Compiles its kernels ahead of a run with ``prepare()``, so that the wait can be announced.
+    compiles: bool
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """The interface of an executor module (reference, cpu, cuda): the model on a range of paths."""
+
+    CAPABILITIES: Capabilities
+
+    def unavailable_reason(self) -> str | None: ...
+
+    def run_chunk(
+        self, plan, key: tuple[int, int], first_path: int, n_paths: int, keep_paths: int = 0,
+        block_paths: int | None = None, policy=None,
+    ) -> ChunkResult: ...
+
+
 @dataclass(frozen=True)
 class Backend:
     """A registered executor.
 
-    ``module`` is imported on first use; it provides ``run_chunk(plan, key,
-    first_path, n_paths, keep_paths, block_paths) -> ChunkResult`` and
-    ``unavailable_reason() -> str | None``.
+    ``module`` (an :class:`Executor`) is imported on first use; it provides
+    ``run_chunk(plan, key, first_path, n_paths, keep_paths, block_paths, policy)
+    -> ChunkResult``, ``unavailable_reason() -> str | None`` and its
+    :class:`Capabilities`, with ``switch_learning_data`` where it learns and
+    ``prepare`` where it compiles.
     """
 
     name: str
@@ -77,7 +109,7 @@ class Backend:
     priority: int  # "auto" picks the available backend with the highest priority
     _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
-    def load(self):
+    def load(self) -> Executor:
         if "module" not in self._cache:
             self._cache["module"] = importlib.import_module(self.module, __name__)
         return self._cache["module"]
@@ -91,8 +123,26 @@ class Backend:
         return module.unavailable_reason()
 
     @property
-    def run_chunk(self) -> Callable[..., ChunkResult]:
-        return self.load().run_chunk
+    def capabilities(self) -> Capabilities:
+        return self.load().CAPABILITIES
+
+    def run_chunk(
+        self, plan, key: tuple[int, int], first_path: int, n_paths: int, keep_paths: int = 0,
+        block_paths: int | None = None, policy=None,
+    ) -> ChunkResult:
+        """Simulate paths ``first_path .. first_path + n_paths - 1`` of ``plan`` (see :class:`Executor`)."""
+        return self.load().run_chunk(plan, key, first_path, n_paths, keep_paths, block_paths, policy)
+
+    def switch_learning_data(self, plan, key: tuple[int, int], first_path: int, n_paths: int, block_paths=None):
+        """The switch policy's learning data for a range of learning paths (executors with ``capabilities.learning``)."""
+        if not self.capabilities.learning:
+            raise ValidationError(f"backend {self.name!r} does not simulate the switch policy's learning paths.")
+        return self.load().switch_learning_data(plan, key, first_path, n_paths, block_paths)
+
+    def prepare(self) -> None:
+        """Load the compiled kernels, compiling them first where none are cached (no-op for an executor that does not compile)."""
+        if self.capabilities.compiles:
+            self.load().prepare()
 
 
 BACKENDS: dict[str, Backend] = {

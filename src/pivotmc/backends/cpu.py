@@ -13,10 +13,11 @@ import numpy as np
 from pivotmc.backends.accumulate import ExactSum, overflow_error
 from pivotmc.errors import ValidationError
 from pivotmc.model.plan import Plan, pack
-from pivotmc.backends import ChunkResult, KeptPaths
+from pivotmc.backends import NO_POLICY_MESSAGE, Capabilities, ChunkResult, KeptPaths
 
-__all__ = ["prepare", "run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
+__all__ = ["CAPABILITIES", "prepare", "run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
 
+CAPABILITIES = Capabilities(learning=True, compiles=True)
 #: Lanes per block: the per-lane state of a block stays in the L1/L2 caches.
 DEFAULT_BLOCK_PATHS = 256  # lanes per block; the kernel caps it at _cpu_kernels.LANES
 
@@ -33,13 +34,13 @@ def unavailable_reason() -> str | None:
 _NO_POLICY = (np.zeros((0, 3)), np.ones((0, 3)), np.zeros((0, 1)), np.zeros((0, 3), dtype=np.int64))
 
 
-def _switch_arguments(plan: Plan) -> tuple:
+def _switch_arguments(plan: Plan, policy) -> tuple:
     """The switch's kernel arguments: its position, decision steps and policy arrays (empty when absent)."""
     if plan.switch_index < 0:
         return (-1, np.zeros(0, dtype=np.int64), *_NO_POLICY)
-    if plan.switch_policy is None:
-        raise ValidationError("the plan values switch but carries no policy: attach one with pivotmc.policy.switch.attach_policy.")
-    centre, scale, coef, terms = plan.switch_policy.kernel_arrays()
+    if policy is None:
+        raise ValidationError(NO_POLICY_MESSAGE)
+    centre, scale, coef, terms = policy.kernel_arrays()
     return plan.switch_index, np.ascontiguousarray(plan.decision_steps, dtype=np.int64), centre, scale, coef, terms
 
 
@@ -89,9 +90,11 @@ def run_chunk(
     n_paths: int,
     keep_paths: int = 0,
     block_paths: int | None = None,
+    policy=None,
 ) -> ChunkResult:
     """Simulate paths ``first_path .. first_path + n_paths - 1`` (see the reference backend)."""
-    return _run(plan, key, first_path, n_paths, keep_paths, block_paths, _switch_arguments(plan), False, plan.n_strategies)
+    args = _switch_arguments(plan, policy)
+    return _run(plan, key, first_path, n_paths, keep_paths, block_paths, args, False, plan.n_strategies)
 
 
 def switch_learning_data(

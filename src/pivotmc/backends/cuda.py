@@ -51,9 +51,10 @@ import numpy as np
 from pivotmc.backends.accumulate import QUANTISED_LIMIT, QUANTUM, ExactSum, overflow_error
 from pivotmc.errors import ValidationError
 from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, Plan, ScalarIndex, StepIndex, pack
-from pivotmc.backends import KEPT_FACTORS, ChunkResult, KeptPaths
+from pivotmc.backends import KEPT_FACTORS, NO_POLICY_MESSAGE, Capabilities, ChunkResult, KeptPaths
 
 __all__ = [
+    "CAPABILITIES",
     "run_chunk",
     "simulate_chunk",
     "unavailable_reason",
@@ -90,6 +91,9 @@ THREADS_PER_BLOCK = 128
 MAX_REGISTERS = 128
 #: Strategies valued at once, as in the cpu backend (their accumulators live in registers).
 MAX_STRATEGIES = 8
+#: The switch's learning paths are simulated by cpu or reference, the kernels apply its policy; CuPy
+#: compiles the kernels at their first launch and caches them.
+CAPABILITIES = Capabilities(learning=False, compiles=False)
 #: A launch's limb sums stay exact in int64 below 2**31 paths; this also keeps the
 #: NPV buffer of a launch (8 bytes x strategies x paths) to a few hundred MB.
 MAX_BATCH_PATHS = 1 << 24
@@ -201,7 +205,7 @@ def compile_options(n_strategies: int, max_registers: int | None = MAX_REGISTERS
     return (*NVRTC_OPTIONS, *cap, *layout_defines(n_strategies))
 
 
-def switch_inputs(plan: Plan) -> dict[str, np.ndarray]:
+def switch_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
     """The switch strategy's policy as the kernel reads it (one-element placeholders when switch is not valued).
 
     ``decision_date[k]`` is the index of the decision date at the start of
@@ -214,7 +218,7 @@ def switch_inputs(plan: Plan) -> dict[str, np.ndarray]:
     Raises
     ------
     ValidationError
-        The plan values switch but carries no policy, or one of other dates,
+        The plan values switch but no policy is given, or one of other dates,
         features or basis.
     """
     if plan.switch_index < 0:
@@ -225,13 +229,11 @@ def switch_inputs(plan: Plan) -> dict[str, np.ndarray]:
             "coef": np.zeros(1),
             "terms": np.zeros(1, dtype=np.int32),
         }
-    if plan.switch_policy is None:
-        raise ValidationError(
-            "the plan values switch but carries no policy: attach one with pivotmc.policy.switch.attach_policy."
-        )
-    if getattr(plan.switch_policy.stopping, "basis", "polynomial") != "polynomial":
+    if policy is None:
+        raise ValidationError(NO_POLICY_MESSAGE)
+    if getattr(policy.stopping, "basis", "polynomial") != "polynomial":
         raise ValidationError("the cuda backend evaluates switch policies on a polynomial basis only.")
-    centre, scale, coef, terms = plan.switch_policy.kernel_arrays()
+    centre, scale, coef, terms = policy.kernel_arrays()
     n_dates, n_features = plan.decision_steps.size, len(SWITCH_FEATURES)
     if (
         centre.shape != (n_dates, n_features)
@@ -242,8 +244,8 @@ def switch_inputs(plan: Plan) -> dict[str, np.ndarray]:
         or terms.shape != (coef.shape[1], n_features)
     ):
         raise ValidationError(
-            f"the plan's switch policy does not fit its {n_dates} decision dates and {n_features} features: "
-            "learn it again with pivotmc.policy.switch.attach_policy."
+            f"the switch policy does not fit the plan's {n_dates} decision dates and {n_features} features: "
+            "learn one for this scenario (pivotmc.policy.switch.learn)."
         )
     decision_date = np.full(plan.n_steps, -1, dtype=np.int32)
     next_date = 0
@@ -260,7 +262,7 @@ def switch_inputs(plan: Plan) -> dict[str, np.ndarray]:
     }
 
 
-def kernel_inputs(plan: Plan) -> dict[str, np.ndarray]:
+def kernel_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
     """The plan as the kernel reads it: the packed arrays, two host-computed tables and the switch policy.
 
     ``growth_pow[i] = (1 + escalator) ** i`` and ``p_default_full[k]``, the
@@ -272,9 +274,9 @@ def kernel_inputs(plan: Plan) -> dict[str, np.ndarray]:
     Raises
     ------
     ValidationError
-        The plan values switch but carries no policy (see :func:`switch_inputs`).
+        The plan values switch but no policy is given (see :func:`switch_inputs`).
     """
-    switch = switch_inputs(plan)
+    switch = switch_inputs(plan, policy)
     packed = pack(plan)
     growth = 1.0 + float(packed.scalars[ScalarIndex.lease_escalator])
     hazard = float(packed.scalars[ScalarIndex.default_hazard])
@@ -416,6 +418,7 @@ def simulate_chunk(
     batch_paths: int | None = None,
     threads_per_block: int = THREADS_PER_BLOCK,
     device: Device | None = None,
+    policy=None,
 ) -> tuple[ChunkResult, RunStats]:
     """Simulate paths ``first_path .. first_path + n_paths - 1`` on a device; also return timings.
 
@@ -431,8 +434,8 @@ def simulate_chunk(
         The current GPU through CuPy (:class:`CupyDevice`) when omitted.
 
     The result's ``switch_decision`` holds each path's decision date (int16,
-    -1 never) where the plan values switch, whose policy it must then carry
-    (:func:`pivotmc.policy.switch.attach_policy`).
+    -1 never) where the plan values switch, whose exercise policy ``policy``
+    must then be (:func:`pivotmc.policy.switch.learn`).
 
     Raises
     ------
@@ -444,7 +447,7 @@ def simulate_chunk(
     n_strat, n_steps = plan.n_strategies, plan.n_steps
     if n_strat > MAX_STRATEGIES:  # pragma: no cover - the scenario allows fewer
         raise ValidationError(f"the cuda backend values at most {MAX_STRATEGIES} strategies at once.")
-    host_inputs = kernel_inputs(plan)  # first: a switch without a policy is refused before the device is touched
+    host_inputs = kernel_inputs(plan, policy)  # first: a switch without a policy is refused before the device is touched
     device = device if device is not None else CupyDevice()
     switch = plan.switch_index >= 0
     n_terms = int(host_inputs["terms"].size // len(SWITCH_FEATURES)) if switch else 0
@@ -530,13 +533,14 @@ def run_chunk(
     n_paths: int,
     keep_paths: int = 0,
     block_paths: int | None = None,
+    policy=None,
 ) -> ChunkResult:
     """Simulate paths ``first_path .. first_path + n_paths - 1`` on the GPU.
 
     ``block_paths`` caps the paths per launch (by default launches are sized
     to the card's free memory); results do not depend on it.
     """
-    return simulate_chunk(plan, key, first_path, n_paths, keep_paths, batch_paths=block_paths)[0]
+    return simulate_chunk(plan, key, first_path, n_paths, keep_paths, batch_paths=block_paths, policy=policy)[0]
 
 
 def time_draws_only(

@@ -15,15 +15,17 @@ from __future__ import annotations
 import numpy as np
 
 from pivotmc import random as rng
+from pivotmc.backends import KEPT_FACTORS, NO_POLICY_MESSAGE, Capabilities, ChunkResult, KeptPaths
 from pivotmc.backends.accumulate import ExactSum
+from pivotmc.errors import ValidationError
 from pivotmc.model.plan import Plan
-from pivotmc.backends import KEPT_FACTORS, ChunkResult, KeptPaths
 
-__all__ = ["run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
+__all__ = ["CAPABILITIES", "run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
 
 DEFAULT_BLOCK_PATHS = 1 << 13
 #: Lead times are clipped below so that spreading capex never divides by zero.
 _TINY_YEARS = 1e-300
+CAPABILITIES = Capabilities(learning=True, compiles=False)
 
 
 def unavailable_reason() -> str | None:
@@ -37,6 +39,7 @@ def run_chunk(
     n_paths: int,
     keep_paths: int = 0,
     block_paths: int | None = None,
+    policy=None,
 ) -> ChunkResult:
     """Simulate paths ``first_path .. first_path + n_paths - 1``.
 
@@ -52,7 +55,11 @@ def run_chunk(
         Trajectories are returned for global paths ``< keep_paths``.
     block_paths : int, optional
         Paths per vectorised block (memory knob; results do not depend on it).
+    policy : pivotmc.policy.switch.SwitchPolicy, optional
+        The switch strategy's exercise policy; needed when the plan values switch.
     """
+    if plan.switch_index >= 0 and policy is None:
+        raise ValidationError(NO_POLICY_MESSAGE)
     block = int(block_paths or DEFAULT_BLOCK_PATHS)
     n_strat, n_steps = plan.n_strategies, plan.n_steps
     npv = np.empty((n_strat, n_paths))
@@ -65,7 +72,7 @@ def run_chunk(
         paths = np.arange(first_path + lo, first_path + hi, dtype=np.uint64)
         keep_here = max(0, min(n_kept, hi) - lo)
         switch_here = None if switch is None else switch[lo:hi]
-        _simulate_block(plan, key, paths, npv[:, lo:hi], sums, kept, lo, keep_here, switch_here)
+        _simulate_block(plan, key, paths, npv[:, lo:hi], sums, kept, lo, keep_here, switch_here, policy)
     return ChunkResult(first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept, switch_decision=switch)
 
 
@@ -351,6 +358,7 @@ def _simulate_block(
     offset: int,
     keep_here: int,
     switch_out: np.ndarray | None = None,
+    switch_policy=None,
 ) -> None:
     n = paths.size
     lead_time, capex_per_mw = _per_path_draws(plan, key, paths)
@@ -365,7 +373,7 @@ def _simulate_block(
     sw = plan.switch_index
     if sw >= 0:
         # The switch mines until its policy converts; its own lease starts at that decision.
-        policy = plan.switch_policy.stopping
+        policy = switch_policy.stopping
         decision_at = {int(k): j for j, k in enumerate(plan.decision_steps)}
         switch_lease = _Lease(plan, lead_time)
         state = _initial_state(plan, n)

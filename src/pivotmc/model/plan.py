@@ -208,7 +208,6 @@ class Plan:
     # -- the switch strategy ---------------------------------------------------
     switch_index: int  # position of "switch" in strategies, -1 if it is not valued
     decision_steps: np.ndarray  # (dates,) int: the switch decides at t_k for these k
-    switch_policy: object = None  # a learned pivotmc.policy.switch.SwitchPolicy, attached by pivotmc.policy.switch.attach_policy
 
     @property
     def n_strategies(self) -> int:

@@ -28,7 +28,6 @@ through one regression per date.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import math
 import os
@@ -49,7 +48,7 @@ from pivotmc.model.plan import SWITCH_FEATURES, Plan, lower
 from pivotmc.model.scenario import Scenario
 
 __all__ = [
-    "SwitchPolicy", "attach_policy", "learn", "with_policy", "option_value", "BOUNDARY_POINTS",
+    "SwitchPolicy", "learn", "policy_for", "check_policy", "option_value", "BOUNDARY_POINTS",
     "cache_dir", "clear_cache", "is_cached", "CACHE_DIR_ENV",
 ]
 
@@ -101,6 +100,14 @@ class SwitchPolicy:
     boundary_lease_rate: np.ndarray
     boundary_power_price: np.ndarray
 
+    def digest(self) -> str:
+        """SHA-256 of what the kernels apply (the arrays of :meth:`kernel_arrays`): equal digests, equal decisions."""
+        h = hashlib.sha256()
+        for array in self.kernel_arrays():
+            h.update(str((array.dtype.str, array.shape)).encode())
+            h.update(array.tobytes())
+        return h.hexdigest()
+
     def kernel_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(centre, scale, coefficients, terms) as contiguous arrays for compiled kernels.
 
@@ -125,8 +132,8 @@ def _learner(backend: str | None):
         if name not in BACKENDS:
             raise ValidationError(f"unknown backend {name!r} for learning the switch policy.")
         candidate = BACKENDS[name]
-        if candidate.unavailable_reason() is None and hasattr(candidate.load(), "switch_learning_data"):
-            return name, candidate.load()
+        if candidate.unavailable_reason() is None and candidate.capabilities.learning:
+            return name, candidate
     raise ValidationError(f"backend {name!r} cannot simulate the switch policy's learning paths here.")
 
 
@@ -152,7 +159,7 @@ def learn(
         plan = lower(plan)
     if not isinstance(plan, Plan):
         raise ParameterTypeError(f"learn needs a pivotmc.Scenario, got {type(plan).__name__}.")
-    name, module = _learner(backend)
+    name, runner = _learner(backend)
     cache_key = (plan.scenario, name)
     if cache_key in _CACHE:
         _CACHE.move_to_end(cache_key)
@@ -160,7 +167,7 @@ def learn(
     disk = _cache_file(plan.scenario, name) if cache else None
     policy = _read_policy(disk) if disk is not None else None
     if policy is None:
-        policy = _learn(plan, name, module, block_paths, progress)
+        policy = _learn(plan, name, runner, block_paths, progress)
         if disk is not None:
             _write_policy(disk, policy)
     _CACHE[cache_key] = policy
@@ -177,7 +184,7 @@ def is_cached(scenario: Scenario, backend: str | None = None) -> bool:
     return _cache_file(scenario, name).is_file()
 
 
-def _learn(plan: Plan, name: str, module, block_paths: int | None, progress) -> SwitchPolicy:
+def _learn(plan: Plan, name: str, runner, block_paths: int | None, progress) -> SwitchPolicy:
     settings = plan.scenario.switch
     key = rng.seed_key(settings.learning_seed)
     total = settings.learning_paths
@@ -187,7 +194,7 @@ def _learn(plan: Plan, name: str, module, block_paths: int | None, progress) -> 
         progress(0, total)
     for first in range(0, total, _LEARNING_CHUNK):
         n = min(_LEARNING_CHUNK, total - first)
-        parts.append(module.switch_learning_data(plan, key, rng.LEARNING_PATH0 + first, n, block_paths))
+        parts.append(runner.switch_learning_data(plan, key, rng.LEARNING_PATH0 + first, n, block_paths))
         if progress is not None:
             progress(first + n, total)
     features = np.concatenate([f for f, _ in parts], axis=1)
@@ -303,34 +310,38 @@ def _read_policy(path: Path) -> SwitchPolicy | None:
         return None
 
 
-def attach_policy(plan: Plan, backend: str | None = None, block_paths: int | None = None, progress=None) -> Plan:
-    """The plan with its switch policy learned (by ``backend``, see :func:`learn`) and attached.
+def policy_for(
+    plan: Plan, policy: SwitchPolicy | None = None, backend: str | None = None, block_paths: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SwitchPolicy | None:
+    """The exercise policy a run of ``plan`` applies: ``policy`` if given (checked to fit), else the
+    scenario's own, learned (or found in the cache: :func:`learn`); None where the plan does not value switch.
 
-    Unchanged if the plan does not value switch or already carries a policy.
+    The orchestrators (:func:`pivotmc.simulate`, the store, the studies) call it once per run and pass
+    the policy to every chunk.
     """
-    if plan.switch_index < 0 or plan.switch_policy is not None:
-        return plan
-    return dataclasses.replace(plan, switch_policy=learn(plan, backend, block_paths, progress=progress))
+    if plan.switch_index < 0:
+        return None
+    if policy is None:
+        return learn(plan, backend, block_paths, progress=progress)
+    check_policy(plan, policy)
+    return policy
 
 
-def with_policy(plan: Plan, policy: SwitchPolicy) -> Plan:
-    """The plan with a given policy, e.g. one learned for another scenario (unchanged if it does not value switch).
+def check_policy(plan: Plan, policy: SwitchPolicy) -> None:
+    """Refuse a policy that cannot decide for ``plan``: another type, or other decision dates or features.
 
-    The policy must have the plan's number of decision dates and the switch's
-    features; it is applied as it is, so the value is that of this policy on
-    this scenario (a lower bound for the value of the scenario's own optimum).
+    A policy learned for another scenario with the same dates is accepted: it is applied as it is, so the
+    value is that of this policy on this scenario (a lower bound for the value of the scenario's own optimum).
     """
     if not isinstance(policy, SwitchPolicy):
         raise ParameterTypeError(f"switch_policy must be a pivotmc.policy.switch.SwitchPolicy, got {type(policy).__name__}.")
-    if plan.switch_index < 0:
-        return plan
     dates, features = policy.stopping.centre.shape
     if dates != plan.decision_steps.size or features != len(SWITCH_FEATURES) or policy.stopping.basis != "polynomial":
         raise ValidationError(
             f"this switch policy decides at {dates} dates on {features} features; the scenario has "
             f"{plan.decision_steps.size} decision dates and {len(SWITCH_FEATURES)} features: learn one for it."
         )
-    return dataclasses.replace(plan, switch_policy=policy)
 
 
 def exercise_boundary(stopping: StoppingPolicy, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

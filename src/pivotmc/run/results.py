@@ -58,6 +58,7 @@ def build_dataset(
     backend: str,
     cash_flow_mean=None,
     path_coordinate: bool = True,
+    policy=None,
 ) -> xr.Dataset:
     """Assemble the result Dataset of a run from its (merged) chunk result.
 
@@ -133,11 +134,11 @@ def build_dataset(
     }
     ds = xr.Dataset(data_vars=data, coords=coords, attrs=attrs)
     if plan.switch_index >= 0:
-        ds = _with_switch(ds, plan, chunk, time)
+        ds = _with_switch(ds, plan, chunk, time, policy)
     return ds
 
 
-def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarray) -> xr.Dataset:
+def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarray, policy) -> xr.Dataset:
     """Add the switch strategy's per-path dates, option value, policy and exercise boundary.
 
     With lazy (store layout) arrays, ``switch_share`` and the option value are
@@ -148,7 +149,6 @@ def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarra
     from pivotmc.model.plan import SWITCH_FEATURES
     from pivotmc.policy.switch import BOUNDARY_QUANTILES
 
-    policy = plan.switch_policy
     steps = plan.decision_steps
     starts = np.concatenate([[np.datetime64(plan.scenario.simulation.start, "ns")], time[:-1]])
     ds = ds.assign_coords(

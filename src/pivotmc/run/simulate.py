@@ -7,15 +7,16 @@ from typing import Callable
 
 import xarray as xr
 
-from pivotmc import random as rng
 from pivotmc.backends import get_backend
-from pivotmc.errors import ParameterTypeError, ValidationError
+from pivotmc.errors import ValidationError
 from pivotmc.model.plan import lower
 from pivotmc.model.scenario import Scenario
-from pivotmc.run.arguments import MAX_PATHS, _check_count
-from pivotmc.run.results import build_dataset, merge_chunks
+from pivotmc.policy.switch import policy_for
+from pivotmc.run.arguments import MAX_PATHS, check_run
+from pivotmc.run.loop import Precision, run_paths
+from pivotmc.run.results import build_dataset
 
-__all__ = ["simulate", "MAX_PATHS"]
+__all__ = ["simulate", "run_in_memory", "MAX_PATHS"]
 
 #: A run with a progress callback is split into this many chunks, of at least PROGRESS_MIN_CHUNK paths
 #: (a chunk has a fixed cost, and a run of a few hundred paths needs no progress).
@@ -108,43 +109,61 @@ def simulate(
         store that holds another run, or ``store``/``client`` without the
         ``dask`` extra installed (:class:`pivotmc.run.store.ExtraNotInstalledError`).
     """
-    if scenario is None:
-        scenario = Scenario.default()
-    if not isinstance(scenario, Scenario):
-        raise ParameterTypeError(f"scenario must be a pivotmc.Scenario, got {type(scenario).__name__}.")
-    n_paths = _check_count("n_paths", n_paths, 1, MAX_PATHS)
-    keep_paths = _check_count("keep_paths", keep_paths, 0, n_paths)
-    if block_paths is not None:
-        block_paths = _check_count("block_paths", block_paths, 1)
-    key = rng.seed_key(seed)
-    if switch_policy is not None and store is not None:
-        raise ValidationError("switch_policy applies to in-memory runs; a store run learns its scenario's own policy.")
+    scenario, n_paths, keep_paths, block_paths, key = check_run(scenario, n_paths, seed, keep_paths, block_paths)
     if store is not None:
+        if switch_policy is not None:
+            raise ValidationError("switch_policy applies to in-memory runs; a store run learns its scenario's own policy.")
         from pivotmc.run.store import simulate_to_store  # the dask extra is optional: import it only when asked for
 
         return simulate_to_store(
-            scenario, store, n_paths=n_paths, seed=int(seed), key=key, backend=backend, keep_paths=keep_paths,
+            scenario, store, n_paths=n_paths, seed=seed, backend=backend, keep_paths=keep_paths,
             block_paths=block_paths, chunk_paths=chunk_paths, client=client, overwrite=overwrite, progress=progress,
         )
     store_only = {"chunk_paths": chunk_paths is not None, "client": client is not None, "overwrite": bool(overwrite)}
     for name, given in store_only.items():
         if given:
             raise ValidationError(f"{name} applies only to a run written to a store: pass store='results.zarr' too.")
+    return run_in_memory(
+        scenario, n_paths, key, int(seed), backend, keep_paths=keep_paths, block_paths=block_paths,
+        progress=progress, switch_policy=switch_policy,
+    )
+
+
+def run_in_memory(
+    scenario: Scenario,
+    n_paths: int,
+    key: tuple[int, int],
+    seed: int,
+    backend: str,
+    *,
+    keep_paths: int = 0,
+    block_paths: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    switch_policy=None,
+    stop: Precision | None = None,
+    chunk_paths: int | None = None,
+) -> xr.Dataset:
+    """Lower, learn (or check) the switch policy once, run the paths through the run loop and build the Dataset.
+
+    The arguments are checked already. ``stop`` may end the run early (then ``chunk_paths`` is the
+    batch between checks); with ``progress`` and no ``chunk_paths`` the run is cut into about
+    PROGRESS_CHUNKS chunks so that progress can be reported. Results do not depend on the chunking.
+    """
     runner = get_backend(backend)
-
     plan = lower(scenario)
-    if plan.switch_index >= 0:
-        from pivotmc.policy.switch import attach_policy, with_policy
-
-        plan = attach_policy(plan) if switch_policy is None else with_policy(plan, switch_policy)
-    if progress is None:
-        chunk = runner.run_chunk(plan, key, 0, n_paths, keep_paths, block_paths)
-    else:
-        size = max(PROGRESS_MIN_CHUNK, -(-n_paths // PROGRESS_CHUNKS))
-        progress(0, n_paths)
-        parts = []
-        for first in range(0, n_paths, size):
-            parts.append(runner.run_chunk(plan, key, first, min(size, n_paths - first), keep_paths, block_paths))
-            progress(first + parts[-1].npv.shape[1], n_paths)
-        chunk = merge_chunks(parts)
-    return build_dataset(plan, chunk, n_paths=n_paths, seed=int(seed), backend=runner.name)
+    policy = policy_for(plan, switch_policy)
+    if chunk_paths is None and progress is not None:
+        chunk_paths = max(PROGRESS_MIN_CHUNK, -(-n_paths // PROGRESS_CHUNKS))
+    chunk, stopped = run_paths(
+        runner, plan, key, n_paths, policy=policy, keep_paths=keep_paths, block_paths=block_paths,
+        chunk_paths=chunk_paths, progress=progress, stop=stop,
+    )
+    done = chunk.npv.shape[1]
+    ds = build_dataset(plan, chunk, n_paths=done, seed=seed, backend=runner.name, policy=policy)
+    if stop is not None:
+        ds.attrs.update({
+            "stopped_because": "precision reached" if stopped else "path budget spent",
+            "target_precision": stop.relative,
+            "absolute_floor": stop.absolute_floor,
+        })
+    return ds

@@ -58,7 +58,7 @@ from pivotmc.backends import BACKENDS, KEPT_FACTORS, ChunkResult, KeptPaths, get
 from pivotmc.errors import ParameterTypeError, ValidationError
 from pivotmc.model.plan import Plan, lower
 from pivotmc.model.scenario import Scenario
-from pivotmc.policy.switch import attach_policy
+from pivotmc.policy.switch import policy_for
 from pivotmc.run.arguments import MAX_PATHS, _check_count
 from pivotmc.run.results import (
     build_dataset, option_value_variables, plain_values, switch_share_variables, switch_times,
@@ -210,11 +210,17 @@ def _resolve_backend(backend, client) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _identity(plan: Plan, *, n_paths: int, seed: int, backend: str, chunk_paths: int, keep_paths: int) -> dict:
-    """What must agree for a store's chunks to belong to this run (block size and workers need not)."""
+def _identity(
+    plan: Plan, policy, *, n_paths: int, seed: int, backend: str, chunk_paths: int, keep_paths: int
+) -> dict:
+    """What must agree for a store's chunks to belong to this run (block size and workers need not).
+
+    A run that values switch records the digest of the exercise policy its chunks apply, so that a
+    store is never resumed under another policy (one learned by other arithmetic, say).
+    """
     from pivotmc._version import __version__
 
-    return {
+    identity = {
         "store_format": STORE_FORMAT,
         "pivotmc_version": __version__,
         "rng_layout_version": rng.RNG_LAYOUT_VERSION,
@@ -225,6 +231,9 @@ def _identity(plan: Plan, *, n_paths: int, seed: int, backend: str, chunk_paths:
         "keep_paths": keep_paths,
         "backend": backend,
     }
+    if policy is not None:
+        identity["switch_policy"] = policy.digest()
+    return identity
 
 
 def _stored_identity(path: str) -> dict | None:
@@ -236,6 +245,25 @@ def _stored_identity(path: str) -> dict | None:
     except (KeyError, ValueError, OSError):  # nothing there, not Zarr, or a layout cut short
         return None
     return dict(run) if isinstance(run, dict) else None
+
+
+def _same_run(stored: dict, wanted: dict) -> bool:
+    """Whether a stored identity is that of the wanted run; the switch policy is compared apart
+    (:func:`_check_policy`), so that a finished store is read without learning it."""
+    return {k: v for k, v in stored.items() if k != "switch_policy"} == wanted
+
+
+def _check_policy(path: str, policy) -> None:
+    """Refuse to resume a store whose chunks followed another switch policy than the one learned here.
+
+    The policy is a deterministic function of the scenario; this guards against a learner whose
+    arithmetic differs (another machine, another backend).
+    """
+    if _stored_identity(path).get("switch_policy") != policy.digest():
+        raise ValidationError(
+            f"store {path!r} holds chunks valued with another switch policy than the one learned here: "
+            "pass overwrite=True (--overwrite) to start it afresh."
+        )
 
 
 def _differences(stored: dict, wanted: dict) -> str:
@@ -280,7 +308,7 @@ def _check_target(path: str, wanted: dict, overwrite: bool) -> bool:
         if stored is None and not any(os.path.exists(os.path.join(path, m)) for m in _ZARR_MARKERS):
             raise ValidationError(f"store {path!r} exists and is not a Zarr store; pivotmc will not delete it.")
         return True
-    if stored == wanted:
+    if stored is not None and _same_run(stored, wanted):
         return False
     if stored is not None:
         raise ValidationError(
@@ -318,7 +346,7 @@ def _switch_placeholders(plan: Plan) -> dict:
     return out
 
 
-def _lay_out(path: str, plan: Plan, run: dict) -> None:
+def _lay_out(path: str, plan: Plan, policy, run: dict) -> None:
     """Write the store's metadata and the variables that do not grow with the run."""
     import zarr
 
@@ -346,6 +374,7 @@ def _lay_out(path: str, plan: Plan, run: dict) -> None:
         backend=run["backend"],
         cash_flow_mean=_lazy((n_strat, n_steps), (n_strat, n_steps)),
         path_coordinate=False,
+        policy=policy,
     )
     if plan.switch_index >= 0:
         layout = layout.assign(_switch_placeholders(plan))
@@ -383,12 +412,13 @@ def _compute_chunk(
     count: int,
     keep_paths: int,
     block_paths: int | None,
+    policy=None,
 ) -> int:
     """Run one chunk and write its region of the store; the task a worker runs. Returns ``index``."""
     import zarr
 
 
-    result = get_backend(backend).run_chunk(plan, key, first, count, keep_paths, block_paths)
+    result = get_backend(backend).run_chunk(plan, key, first, count, keep_paths, block_paths, policy)
     if plan.switch_index >= 0 and result.switch_decision is None:
         raise ValidationError(f"backend {backend!r} does not report the switch strategy's decisions: choose another backend.")
     root = zarr.open_group(path, mode="r+")
@@ -408,23 +438,23 @@ def _compute_chunk(
     return index
 
 
-def _run_here(path, plan, key, backend, chunks, keep_paths, block_paths, report: Callable[[int], None]) -> None:
+def _run_here(path, plan, policy, key, backend, chunks, keep_paths, block_paths, report: Callable[[int], None]) -> None:
     for index, first, count in chunks:
-        _compute_chunk(path, plan, key, backend, index, first, count, keep_paths, block_paths)
+        _compute_chunk(path, plan, key, backend, index, first, count, keep_paths, block_paths, policy)
         report(count)
 
 
-def _run_on_cluster(client, path, plan, key, backend, chunks, keep_paths, block_paths, report) -> None:
+def _run_on_cluster(client, path, plan, policy, key, backend, chunks, keep_paths, block_paths, report) -> None:
     from distributed import as_completed
 
-    plan_future = client.scatter(plan, broadcast=True, hash=False)
+    plan_future, policy_future = client.scatter([plan, policy], broadcast=True, hash=False)
     token = uuid.uuid4().hex
     counts = {}
     futures = []
     for index, first, count in chunks:
         future = client.submit(
             _compute_chunk, path, plan_future, key, backend, index, first, count, keep_paths, block_paths,
-            key=f"pivotmc-chunk-{index}-{token}",
+            policy_future, key=f"pivotmc-chunk-{index}-{token}",
         )
         counts[future.key] = count
         futures.append(future)
@@ -434,7 +464,7 @@ def _run_on_cluster(client, path, plan, key, backend, chunks, keep_paths, block_
             report(counts[future.key])
     finally:
         # On error or interrupt, chunks still queued must not go on writing for nobody.
-        client.cancel([*futures, plan_future])
+        client.cancel([*futures, plan_future, policy_future])
 
 
 def _finish(path: str, plan: Plan, n_paths: int) -> None:
@@ -492,58 +522,45 @@ def _finish_switch(path: str, root, plan: Plan, n_paths: int) -> None:
     zarr.consolidate_metadata(path)
 
 
-def _check_policy(path: str, plan: Plan) -> None:
-    """Refuse to resume a store whose chunks followed another switch policy than the one learned here.
-
-    The policy is a deterministic function of the scenario; this guards against
-    a learner whose arithmetic differs (another machine, another backend).
-    """
-    import zarr
-
-    root = zarr.open_group(path, mode="r")
-    stopping = plan.switch_policy.stopping
-    for name, learned in (("centre", stopping.centre), ("scale", stopping.scale), ("coefficients", stopping.coefficients)):
-        stored = root[f"switch_policy_{name}"][...]
-        if stored.shape != learned.shape or not np.array_equal(stored, learned, equal_nan=True):
-            raise ValidationError(
-                f"store {path!r} holds chunks valued with another switch policy than the one learned here "
-                f"(its {name} differ): pass overwrite=True (--overwrite) to start it afresh."
-            )
-
-
 def simulate_to_store(
-    scenario: Scenario,
-    store,
-    *,
-    n_paths: int,
-    seed: int,
-    key: tuple[int, int],
-    backend: str,
-    keep_paths: int,
-    block_paths: int | None,
-    chunk_paths: int | None,
-    client,
-    overwrite: bool,
-    progress: Callable[[int, int], None] | None,
+    scenario: Scenario | None,
+    store: str | os.PathLike,
+    n_paths: int = 10_000,
+    seed: int = 0,
+    backend: str = "auto",
+    keep_paths: int = 0,
+    block_paths: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    chunk_paths: int | None = None,
+    client=None,
+    overwrite: bool = False,
 ) -> xr.Dataset:
-    """The store half of :func:`pivotmc.simulate` (which has validated the other arguments).
+    """Simulate as :func:`pivotmc.simulate` does, writing the results to a Zarr store chunk by chunk.
 
-    Lays out ``store`` (or checks that it holds this very run), computes the
-    chunks it lacks, here or on ``client``'s cluster, finishes the means and
-    returns :func:`open_store`'s Dataset.
+    Every chunk of ``chunk_paths`` paths (default :data:`DEFAULT_CHUNK_PATHS`, at most ``n_paths``) is
+    one task, run here or on the Dask cluster of ``client`` (a client or a scheduler address); results
+    do not depend on the chunking. The switch strategy's policy is learned once, before any chunk, and
+    recorded in the store's identity. A store left by an interrupted run with the same arguments is
+    resumed (only its missing chunks are computed); one that holds another run is refused unless
+    ``overwrite``. Returns :func:`open_store`'s Dataset, which reads lazily from the store; its values
+    equal those of the in-memory run of the same arguments, bit for bit. Needs the ``dask`` extra.
     """
+    from pivotmc.run.arguments import check_run
+
+    scenario, n_paths, keep_paths, block_paths, key = check_run(scenario, n_paths, seed, keep_paths, block_paths)
     _require("store")
     path = _store_path(store)
     if not isinstance(overwrite, (bool, np.bool_)):
         raise ParameterTypeError(f"overwrite must be True or False, got {overwrite!r}.")
     chunk_paths = _check_chunk_paths(chunk_paths, n_paths)
     plan = lower(scenario)
+    policy = None
     with _connect(client) as dask_client:
         name = _resolve_backend(backend, dask_client)
-        run = _identity(plan, n_paths=n_paths, seed=seed, backend=name, chunk_paths=chunk_paths, keep_paths=keep_paths)
-        if _check_target(path, run, bool(overwrite)):
-            plan = attach_policy(plan)  # learned here, once; the tasks receive it with the plan, the layout records it
-            _lay_out(path, plan, run)
+        shape = dict(n_paths=n_paths, seed=int(seed), backend=name, chunk_paths=chunk_paths, keep_paths=keep_paths)
+        if _check_target(path, _identity(plan, None, **shape), bool(overwrite)):
+            policy = policy_for(plan)  # learned here, once: every task applies it and the identity records it
+            _lay_out(path, plan, policy, _identity(plan, policy, **shape))
 
         import zarr
 
@@ -562,15 +579,15 @@ def simulate_to_store(
             if progress is not None:
                 progress(completed, n_paths)
 
-        if missing and plan.switch_policy is None and plan.switch_index >= 0:
+        if missing and policy is None and plan.switch_index >= 0:
             # Resuming: the chunks to come must follow the policy the store's chunks followed.
-            plan = attach_policy(plan)
-            _check_policy(path, plan)
+            policy = policy_for(plan)
+            _check_policy(path, policy)
         if missing:
             if dask_client is None:
-                _run_here(path, plan, key, name, missing, keep_paths, block_paths, report)
+                _run_here(path, plan, policy, key, name, missing, keep_paths, block_paths, report)
             else:
-                _run_on_cluster(dask_client, path, plan, key, name, missing, keep_paths, block_paths, report)
+                _run_on_cluster(dask_client, path, plan, policy, key, name, missing, keep_paths, block_paths, report)
         if missing or not finished:
             _finish(path, plan, n_paths)
     return open_store(path)
