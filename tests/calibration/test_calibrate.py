@@ -17,7 +17,8 @@ from scipy.stats import norm
 
 import pivotmc
 from pivotmc import CalibrationWarning, Scenario, ValidationError, calibrate
-from pivotmc.calibration.calibrate import WEAK_JUMPS_PER_INTERVAL, Estimate, ModelFit, _weak_jumps
+from pivotmc.calibration.btc import WEAK_JUMPS_PER_INTERVAL, weak_jumps
+from pivotmc.calibration.fit import Estimate, ModelFit
 from pivotmc.cli import main
 from pivotmc.model.plan import lower
 
@@ -652,10 +653,10 @@ def test_weak_identification_criterion(lam, jump_sd, se_lam, expected):
     fit = _merton_fit(
         {"mu": 0.1, "sigma": 0.5, "jump_intensity": lam, "jump_mean": 0.0, "jump_sd": jump_sd}, {"jump_intensity": se_lam}
     )
-    reasons = _weak_jumps(fit, 1 / 365.25, ("jump_intensity", "jump_sd"))
+    reasons = weak_jumps(fit, 1 / 365.25, ("jump_intensity", "jump_sd"))
     assert len(reasons) == len(expected) and all(e in r for e, r in zip(expected, reasons)), reasons
     # An intensity the user fixed is not judged.
-    assert not any("expected a day" in r for r in _weak_jumps(fit, 1 / 365.25, ("jump_sd",)))
+    assert not any("expected a day" in r for r in weak_jumps(fit, 1 / 365.25, ("jump_sd",)))
 
 
 def test_drift_is_reported_but_applied_only_when_asked(merton_data):
