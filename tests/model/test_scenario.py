@@ -197,6 +197,38 @@ def test_generated_toml_round_trip(scenario: Scenario, comments: bool) -> None:
     assert Scenario.from_dict(scenario.to_dict()) == scenario
 
 
+def test_toml_comments_say_what_each_section_and_parameter_is() -> None:
+    lines = DEFAULT.to_toml().splitlines()
+    for f in dataclasses.fields(DEFAULT):
+        section = getattr(DEFAULT, f.name)
+        start = lines.index(f"[{f.name}]")
+        assert lines[start - 1] == "# " + section.__doc__.strip().splitlines()[0]
+        for sf in dataclasses.fields(section):
+            at = next(i for i in range(start, len(lines)) if lines[i].startswith(f"{sf.name} = "))
+            unit, doc = sf.metadata["unit"], sf.metadata["doc"]
+            note = f"[{unit}] {doc}" if unit else doc
+            # One-line settings carry their comment at the end; a matrix has it on the line above.
+            assert lines[at].endswith(f" # {note}") or lines[at - 1] == f"# {sf.name}: {note}"
+    # The comments after one-line settings start in one column where the settings are short.
+    commented = [line for line in lines if " = " in line and " # " in line]
+    short = [line for line in commented if len(line[: line.index(" # ")].rstrip()) < 44]
+    assert short and {line.index(" # ") for line in short} == {44}
+
+
+def test_toml_document_takes_a_header_and_notes_above_parameters() -> None:
+    notes = {"btc.sigma": ["fit: 0.5 (s.e. 0.01)", "a second line"], "correlation.matrix": ["fit: the pairs"]}
+    text = DEFAULT.to_toml_document(header=["calibrated to data", "from somewhere"], notes=notes).as_string()
+    assert Scenario.from_toml_string(text) == DEFAULT
+    lines = text.splitlines()
+    assert lines[:3] == ["# calibrated to data", "# from somewhere", ""]
+    sigma = lines.index(next(line for line in lines if line.startswith("sigma = ") and "diffusion" in line))
+    assert lines[sigma - 2 : sigma] == ["# fit: 0.5 (s.e. 0.01)", "# a second line"]
+    assert lines[lines.index("matrix = [") - 1] == "# fit: the pairs"
+    # Take the header and the notes away and the scenario's own text is left.
+    added = {"# " + line for lines_ in notes.values() for line in lines_}
+    assert "\n".join(line for line in lines[3:] if line not in added) + "\n" == DEFAULT.to_toml()
+
+
 def test_from_toml_file_fills_defaults(tmp_path) -> None:
     path = tmp_path / "site.toml"
     path.write_text(

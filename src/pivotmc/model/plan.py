@@ -40,9 +40,9 @@ from enum import IntEnum
 import numpy as np
 
 from pivotmc.model.protocol import DAYS_PER_YEAR, step_subsidy_btc
-from pivotmc.model.scenario import Scenario
+from pivotmc.model.scenario import HashrateSettings, Scenario
 
-__all__ = ["Plan", "lower", "hashprice", "lower_cholesky_psd", "poisson_cdf_table", "step_dates"]
+__all__ = ["Plan", "lower", "hashprice", "log_hstar_coefficient", "lower_cholesky_psd", "poisson_cdf_table", "step_dates"]
 
 HOURS_PER_YEAR = DAYS_PER_YEAR * 24.0
 #: Strategies are splits of the grid between mining and hosting at t = 0; the
@@ -57,6 +57,16 @@ SWITCH_FEATURES = ("hashprice", "lease_rate", "power_price")
 def hashprice(blocks_per_day: float, subsidy_btc: np.ndarray | float, fees_btc, btc_price, hashrate_ehs):
     """Hashprice in USD per PH/s per day: ``blocks_per_day (subsidy + F) S / (1000 H)``."""
     return blocks_per_day * (subsidy_btc + fees_btc) * btc_price / (1000.0 * hashrate_ehs)
+
+
+def log_hstar_coefficient(blocks_per_day: float, hashrate: HashrateSettings, t: np.ndarray, markup: float = 1.0) -> np.ndarray:
+    """``ln(blocks_per_day / (24 eps_t p_marg phi))`` at times ``t`` (years).
+
+    The equilibrium hashrate is ``ln H*_t = this + ln((subsidy + F) S)``, with ``eps_t`` the
+    network's fleet efficiency at ``t``; the engine and the hashrate calibration both use it.
+    """
+    eps = hashrate.efficiency_j_per_th * (1.0 - hashrate.efficiency_improvement) ** t
+    return np.log(blocks_per_day / (24.0 * eps * hashrate.marginal_power_price * markup))
 
 
 def lower_cholesky_psd(matrix: np.ndarray, tol: float = 1e-12) -> np.ndarray:
@@ -233,13 +243,12 @@ def lower(scenario: Scenario) -> Plan:
     subsidy_per_block = subsidy / blocks
 
     # Network fleet efficiency eps_k at t_k; phi calibrated so that H*_0 = H_0 by default.
-    eps_network = hr.efficiency_j_per_th * (1.0 - hr.efficiency_improvement) ** t_start
     if hr.markup is None:
         revenue0 = proto.blocks_per_day * (subsidy_per_block[0] + fees.initial_btc) * btc.price
         markup = revenue0 / (24.0 * hr.efficiency_j_per_th * hr.marginal_power_price * hr.initial_ehs)
     else:
         markup = hr.markup
-    log_hstar_coef = np.log(proto.blocks_per_day / (24.0 * eps_network * hr.marginal_power_price * markup))
+    log_hstar_coef = log_hstar_coefficient(proto.blocks_per_day, hr, t_start, markup)
 
     # Seasonal level: the calendar month that holds the middle of each step.
     ends = step_dates(sim.start, spy, K)

@@ -6,7 +6,7 @@ import numpy as np
 
 from pivotmc.model.scenario import ProtocolSettings
 
-__all__ = ["block_subsidy_btc", "step_subsidy_btc", "DAYS_PER_YEAR", "SATOSHI_PER_BTC"]
+__all__ = ["block_subsidy_btc", "subsidy_between_btc", "step_subsidy_btc", "DAYS_PER_YEAR", "SATOSHI_PER_BTC"]
 
 #: Julian year: the day count behind every per-year to per-day conversion.
 DAYS_PER_YEAR = 365.25
@@ -46,17 +46,25 @@ def step_subsidy_btc(protocol: ProtocolSettings, steps_per_year: int, n_steps: i
     blocks_per_step = protocol.blocks_per_day * DAYS_PER_YEAR / steps_per_year
     blocks = np.full(n_steps, blocks_per_step)
     subsidy = np.empty(n_steps)
-    interval = protocol.halving_interval
     for k in range(n_steps):
         lo = protocol.start_height + blocks_per_step * k
         hi = protocol.start_height + blocks_per_step * (k + 1)
-        total = 0.0
-        # Walk the halving eras the step touches (one unless it straddles a halving).
-        edge = lo
-        while edge < hi:
-            era_end = (np.floor(edge / interval) + 1) * interval
-            piece_end = min(hi, era_end)
-            total += (piece_end - edge) * block_subsidy_btc(edge, protocol)
-            edge = piece_end
-        subsidy[k] = total
+        subsidy[k] = subsidy_between_btc(lo, hi, protocol)
     return blocks, subsidy
+
+
+def subsidy_between_btc(lo: float, hi: float, protocol: ProtocolSettings) -> float:
+    """Total subsidy of the (fractional) block heights ``[lo, hi)`` in BTC.
+
+    Each halving era the range touches (one unless it straddles a halving)
+    contributes its share of the blocks at that era's subsidy.
+    """
+    interval = protocol.halving_interval
+    total = 0.0
+    edge = lo
+    while edge < hi:
+        era_end = (np.floor(edge / interval) + 1) * interval
+        piece_end = min(hi, era_end)
+        total += (piece_end - edge) * block_subsidy_btc(edge, protocol)
+        edge = piece_end
+    return total

@@ -18,11 +18,15 @@ import tomllib
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, ClassVar, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 
 from pivotmc.errors import ParameterTypeError, ValidationError
+
+if TYPE_CHECKING:
+    import tomlkit
+    import tomlkit.items
 
 __all__ = [
     "Scenario",
@@ -612,35 +616,62 @@ class Scenario:
     def to_toml(self, comments: bool = True) -> str:
         """The scenario as TOML text; ``Scenario.from_toml_string(s.to_toml()) == s`` exactly.
 
-        With ``comments`` each parameter is followed by its unit and meaning.
+        With ``comments`` each section is preceded by what it is and each parameter
+        followed by its unit and meaning.
         """
-        lines: list[str] = []
+        import tomlkit
+
+        return tomlkit.dumps(self.to_toml_document(comments))
+
+    def to_toml_document(
+        self,
+        comments: bool = True,
+        *,
+        header: Sequence[str] = (),
+        notes: Mapping[str, Sequence[str]] | None = None,
+    ) -> tomlkit.TOMLDocument:
+        """The scenario as a :mod:`tomlkit` document: the one TOML writer, which :meth:`to_toml` prints.
+
+        ``header`` lines open the document as comments; ``notes`` maps a dotted
+        parameter name (``"btc.sigma"``) to comment lines put just above it. Lines
+        are given without their ``#``.
+        """
+        import tomlkit
+
+        notes = notes or {}
+        doc = tomlkit.document()
+        for line in header:
+            doc.add(tomlkit.comment(line))
+        if header:
+            doc.add(tomlkit.nl())
         if comments:
-            lines += [
-                "# pivotmc scenario. Every parameter is optional: a missing one takes its default.",
-                "# Units and meanings follow each line; see the README for the model.",
-                "",
-            ]
-        for f in fields(self):
+            doc.add(tomlkit.comment("pivotmc scenario. Every parameter is optional: a missing one takes its default."))
+            doc.add(tomlkit.comment("Units and meanings follow each line; see the README for the model."))
+            doc.add(tomlkit.nl())
+        sections = fields(self)
+        for i, f in enumerate(sections):
             section = getattr(self, f.name)
             if comments and section.__doc__:
-                lines.append(f"# {section.__doc__.strip().splitlines()[0]}")
-            lines.append(f"[{section.section}]")
+                doc.add(tomlkit.comment(section.__doc__.strip().splitlines()[0]))
+            table = tomlkit.table()
             for sf in fields(section):
-                value = getattr(section, sf.name)
-                text = _toml_value(value, sf.metadata)
-                line = f"{sf.name} = {text}"
-                if comments:
-                    unit = sf.metadata.get("unit", "")
-                    doc = sf.metadata.get("doc", "")
-                    note = f"[{unit}] {doc}" if unit else doc
-                    if "\n" in text:
-                        lines.append(f"# {sf.name}: {note}")
-                    else:
-                        line = f"{line:<44} # {note}"
-                lines.append(line)
-            lines.append("")
-        return "\n".join(lines)
+                item = _toml_item(getattr(section, sf.name), sf.metadata)
+                note = _toml_note(sf.metadata) if comments else None
+                if note is not None and "\n" in item.as_string():
+                    table.add(tomlkit.comment(f"{sf.name}: {note}"))
+                    note = None
+                for line in notes.get(f"{section.section}.{sf.name}", ()):
+                    table.add(tomlkit.comment(line))
+                if note is not None:
+                    item.comment(note)
+                    # Comments line up in one column after the shorter settings.
+                    item.trivia.comment_ws = " " * (max(_TOML_NOTE_COLUMN - len(f"{sf.name} = {item.as_string()}"), 0) + 1)
+                table.add(sf.name, item)
+            if i < len(sections) - 1:
+                table.add(tomlkit.nl())
+            doc.add(section.section, table)
+            table.trivia.indent = ""  # the blank line before a section is the previous one's last line
+        return doc
 
     # -- derived quantities ------------------------------------------------- #
     @property
@@ -695,27 +726,26 @@ def _suggest(key: str, known: list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _toml_scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)  # shortest text that reads back to the same double
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    raise TypeError(f"cannot write {value!r} as TOML")  # pragma: no cover
+#: Column at which the comment of a one-line parameter starts, so that comments line up.
+_TOML_NOTE_COLUMN = 44
 
 
-def _toml_value(value: Any, meta: Mapping[str, Any]) -> str:
+def _toml_note(meta: Mapping[str, Any]) -> str:
+    """A parameter's comment: its unit in brackets, then what it is."""
+    unit, doc = meta.get("unit", ""), meta.get("doc", "")
+    return f"[{unit}] {doc}" if unit else doc
+
+
+def _toml_item(value: Any, meta: Mapping[str, Any]) -> tomlkit.items.Item:
+    """A parameter's value as a TOML item: ``None`` as its word, a matrix one row a line."""
+    import tomlkit
+
     if value is None:
-        return _toml_scalar(meta["none_token"])
+        return tomlkit.item(meta["none_token"])
     if isinstance(value, tuple) and value and isinstance(value[0], tuple):
-        rows = ",\n".join("    [" + ", ".join(_toml_scalar(v) for v in row) + "]" for row in value)
-        return "[\n" + rows + ",\n]"
+        rows = tomlkit.array()
+        rows.extend(list(row) for row in value)
+        return rows.multiline(True)
     if isinstance(value, tuple):
-        return "[" + ", ".join(_toml_scalar(v) for v in value) + "]"
-    return _toml_scalar(value)
-
+        return tomlkit.item(list(value))
+    return tomlkit.item(value)
