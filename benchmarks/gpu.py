@@ -6,8 +6,8 @@ Usage::
     python benchmarks/gpu.py --tune               # first try register caps and block sizes at 1M paths
     python benchmarks/gpu.py --monthly-paths 2000000 --daily-paths 200000 --repeats 1
 
-Each case is the default scenario (15 years; monthly steps, then daily steps)
-run through :func:`pivotmc.backends.cuda.simulate_chunk`, all strategies
+Each case is a scenario of :data:`pivotmc.testing.CASES` (``default``, then ``daily``:
+the default scenario, 15 years, with monthly then daily steps) run through :func:`pivotmc.backends.cuda.simulate_chunk`, all strategies
 (mine, host, hybrid and switch). The switch's policy is learned first, on the
 cpu backend as :func:`pivotmc.simulate` does, and timed apart (``policy s``;
 learned once per scenario, so ``--tune`` leaves the monthly case's near 0);
@@ -49,6 +49,7 @@ from pivotmc.backends import cuda  # noqa: E402
 from pivotmc.model.plan import lower  # noqa: E402
 from pivotmc.model.scenario import Scenario  # noqa: E402
 from pivotmc.policy.switch import policy_for  # noqa: E402
+from pivotmc.testing import case  # noqa: E402
 
 DEFAULT_JSON = HERE / "results" / "gpu.json"
 TARGET_H100 = 2e10
@@ -119,7 +120,7 @@ def bench_case(
 
 def tune(paths: int, learning_paths: int | None = None) -> tuple[int | None, int]:
     """Kernel time of the monthly default at ``paths`` for a few register caps and block sizes; the best."""
-    planned, _ = plan_with_policy(Scenario.default(), learning_paths)
+    planned, _ = plan_with_policy(case("default"), learning_paths)
     print(f"tuning at {paths:,} paths monthly (kernel seconds; - where the block does not fit):")
     best = None
     for cap in (None, 168, 128, 96):
@@ -179,11 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         max_registers, threads = tune(args.tune_paths, args.learning_paths)
 
     rows = []
-    default = Scenario.default()
-    cases = [
-        ("default, monthly", default, args.monthly_paths),
-        ("default, daily", default.with_overrides({"simulation.steps_per_year": 365}), args.daily_paths),
-    ]
+    cases = [("default, monthly", case("default"), args.monthly_paths), ("default, daily", case("daily"), args.daily_paths)]
     for name, scenario, paths in cases:
         if paths > 0:
             rows.append(bench_case(name, scenario, paths, args.repeats, max_registers, threads, args.learning_paths))

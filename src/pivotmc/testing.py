@@ -1,9 +1,12 @@
-"""Hypothesis strategies for testing code built on pivotmc.
+"""Scenarios for testing and benchmarking code built on pivotmc.
 
-:func:`scenarios` draws valid :class:`~pivotmc.model.scenario.Scenario` objects small
-enough to simulate in a blink; :func:`invalid_overrides` draws overrides that
-every constructor must reject, each paired with the parameter name the error
-message has to mention. Both need the optional ``hypothesis`` dependency.
+:data:`CASES` names scenarios that between them take every branch of the model:
+the executor agreement tests run every one, and the benchmarks pick theirs by
+name. :func:`scenarios` draws valid :class:`~pivotmc.model.scenario.Scenario`
+objects small enough to simulate in a blink; :func:`invalid_overrides` draws
+overrides that every constructor must reject, each paired with the parameter
+name the error message has to mention. The module needs the optional
+``hypothesis`` dependency.
 
 Examples
 --------
@@ -34,7 +37,63 @@ import numpy as np
 
 from pivotmc.model.scenario import FACTORS, MAX_HORIZON_YEARS, STRATEGIES, Scenario
 
-__all__ = ["scenarios", "invalid_overrides", "correlation_matrices"]
+__all__ = ["CASES", "case", "scenarios", "invalid_overrides", "correlation_matrices"]
+
+#: Named scenarios, as overrides of the default, that between them take every branch of
+#: the model. ``case(name)`` builds one.
+CASES: dict[str, dict[str, Any]] = {
+    # All four strategies, 15 years, monthly steps: what ``pivotmc run`` values.
+    "default": {},
+    # Daily and weekly steps: thousands of steps, a halving inside a step, decisions every ~91 or 13 steps.
+    "daily": {"simulation.steps_per_year": 365},
+    "weekly": {"simulation.steps_per_year": 52, "simulation.horizon_years": 4.0},
+    # Power spikes arriving inside steps; many small ones on a weekly grid.
+    "spikes": {"power.spike_intensity": 8.0, "power.spike_mean_log": 0.6, "simulation.horizon_years": 3.0},
+    "many-spikes-weekly": {"power.spike_intensity": 40.0, "power.spike_mean_log": 0.3,
+                           "simulation.steps_per_year": 52, "simulation.horizon_years": 2.0},
+    # The site pays the tenant's power at the mining blend; a PPA and a demand-response credit for mining.
+    "site-pays-power": {"hosting.power_passthrough": False, "power.ppa_fraction": 0.4,
+                        "mining.demand_response_credit": 30.0},
+    # Mining that never curtails, and exit multiples of the static strategies.
+    "terminal": {"mining.curtailment": False, "terminal.mine": 4.0, "terminal.host": 9.0, "terminal.hybrid": 6.0},
+    # Heavy tenant defaults, rare renewals, re-lets without downtime, short leases.
+    "defaults": {"hosting.default_hazard": 2.0, "hosting.renewal_probability": 0.3, "hosting.release_months": 0.0,
+                 "hosting.term_years": 1.5},
+    # Frequent, large BTC jumps; construction without lead time.
+    "jumps-no-lead": {"btc.jump_intensity": 30.0, "btc.jump_sd": 0.5, "hosting.lead_time_min_months": 0.0,
+                      "hosting.lead_time_mode_months": 0.0, "hosting.lead_time_max_months": 0.0},
+    # Renewals and re-lets on step boundaries, some an ulp off them.
+    "boundary-leases": {"hosting.lead_time_min_months": 7.0, "hosting.lead_time_mode_months": 7.0,
+                        "hosting.lead_time_max_months": 7.0, "hosting.term_years": 2.0,
+                        "hosting.renewal_probability": 0.5, "hosting.default_hazard": 0.5,
+                        "simulation.horizon_years": 6.0},
+    # A subset of the strategies, out of their usual order, without switch.
+    "subset": {"strategies.evaluate": ["hybrid", "mine"], "strategies.hybrid_fraction": 0.3},
+    # One strategy over a long horizon: many halvings, renewals and escalations.
+    "one-strategy-long": {"strategies.evaluate": ["host"], "simulation.horizon_years": 40.0,
+                          "hosting.escalator": 0.05, "hosting.term_years": 7.0},
+    # Switch first, with monthly decisions and exit values; switch alone, weekly decisions, a quartic policy.
+    "switch-first-monthly": {"strategies.evaluate": ["switch", "host"], "switch.decisions_per_year": 12,
+                             "terminal.switch": 5.0, "terminal.host": 5.0},
+    "switch-alone-weekly-quartic": {"strategies.evaluate": ["switch"], "simulation.steps_per_year": 52,
+                                    "switch.decisions_per_year": 52, "switch.degree": 4,
+                                    "simulation.horizon_years": 3.0, "terminal.switch": 8.0},
+    # Every branch the default leaves idle, at once.
+    "every-branch": {"power.spike_intensity": 3.0, "power.ppa_fraction": 0.3, "mining.demand_response_credit": 20.0,
+                     "hosting.power_passthrough": False, "hosting.default_hazard": 0.1, "hosting.term_years": 3.0,
+                     "terminal.mine": 5.0, "terminal.host": 8.0, "terminal.hybrid": 6.0},
+}  # fmt: skip
+
+
+def case(name: str, overrides: dict[str, Any] | None = None) -> Scenario:
+    """The scenario of ``CASES[name]``, with dotted ``overrides`` applied on top.
+
+    >>> case("daily", {"strategies.evaluate": ["mine"]}).n_steps
+    5475
+    """
+    if name not in CASES:
+        raise KeyError(f"unknown case {name!r}; the cases are {', '.join(CASES)}")
+    return Scenario.default().with_overrides({**CASES[name], **(overrides or {})})
 
 _VALID_STEPS = (12, 52, 365)
 

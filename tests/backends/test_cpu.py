@@ -16,10 +16,11 @@ from hypothesis import HealthCheck, given, settings
 import pivotmc
 from pivotmc import random as rng
 from pivotmc.model.scenario import Scenario
-from pivotmc.testing import scenarios
+from pivotmc.testing import CASES, case, scenarios
 
 K = pytest.importorskip("pivotmc.backends._cpu_kernels")
 
+LEARNING_PATHS = 500  # of the switch policy in the table's cases
 FACTORS = ("btc_price", "hashrate", "fees", "power_price", "lease_rate", "hashprice", "cash_flow")
 
 
@@ -45,31 +46,10 @@ def test_default_scenario_matches_reference():
     assert_same_numbers(*_pair(Scenario.default(), 2000, 17, keep=20))
 
 
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {"simulation.steps_per_year": 365, "simulation.horizon_years": 2.0},
-        {"simulation.steps_per_year": 52, "simulation.horizon_years": 4.0},
-        {"power.spike_intensity": 8.0, "power.spike_mean_log": 0.6, "simulation.horizon_years": 3.0},
-        {"hosting.power_passthrough": False, "power.ppa_fraction": 0.4, "mining.demand_response_credit": 30.0},
-        {"mining.curtailment": False, "terminal.mine": 4.0, "terminal.host": 9.0, "terminal.hybrid": 6.0},
-        {"hosting.default_hazard": 2.0, "hosting.renewal_probability": 0.3, "hosting.release_months": 0.0,
-         "hosting.term_years": 1.5},
-        {"btc.jump_intensity": 30.0, "btc.jump_sd": 0.5, "hosting.lead_time_min_months": 0.0,
-         "hosting.lead_time_mode_months": 0.0, "hosting.lead_time_max_months": 0.0},
-        {"strategies.evaluate": ["hybrid", "mine"], "strategies.hybrid_fraction": 0.3},
-        # Renewals and re-lets on step boundaries, some an ulp off them (see test_model).
-        {"hosting.lead_time_min_months": 7.0, "hosting.lead_time_mode_months": 7.0, "hosting.lead_time_max_months": 7.0,
-         "hosting.term_years": 2.0, "hosting.renewal_probability": 0.5, "hosting.default_hazard": 0.5,
-         "simulation.horizon_years": 6.0},
-        {"power.spike_intensity": 40.0, "power.spike_mean_log": 0.3, "simulation.steps_per_year": 52,
-         "simulation.horizon_years": 2.0},
-    ],
-    ids=["daily", "weekly", "spikes", "site-pays-power", "terminal", "defaults", "jumps-no-lead", "subset",
-         "boundary-leases", "many-spikes-weekly"],
-)
-def test_special_scenarios_match_reference(overrides):
-    scenario = Scenario.default().with_overrides(overrides)
+@pytest.mark.parametrize("name", list(CASES))
+def test_cases_match_reference(name):
+    # Few learning paths: any switch policy will do to compare executors that apply the same one.
+    scenario = case(name, {"switch.learning_paths": LEARNING_PATHS})
     assert_same_numbers(*_pair(scenario, 700, 5))
 
 

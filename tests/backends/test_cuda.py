@@ -52,7 +52,7 @@ from pivotmc.errors import BackendUnavailableError, ValidationError
 from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, lower
 from pivotmc.model.scenario import Scenario
 from pivotmc.policy.switch import policy_for
-from pivotmc.testing import scenarios
+from pivotmc.testing import CASES, case, scenarios
 from closed_forms import Z_TOL, spike_moments, spike_part_at_horizon
 
 RTOL = 1e-9  # per-path NPV, cuda against cpu (ENGINEERING.md)
@@ -61,32 +61,6 @@ LEARNING_PATHS = 500  # of the switch policy (see the module notes)
 _ENTRY = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)')
 _INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]*)[>"]', re.MULTILINE)
 
-SPECIAL = {
-    "daily": {"simulation.steps_per_year": 365, "simulation.horizon_years": 2.0},
-    "weekly": {"simulation.steps_per_year": 52, "simulation.horizon_years": 4.0},
-    "spikes": {"power.spike_intensity": 8.0, "power.spike_mean_log": 0.6, "simulation.horizon_years": 3.0},
-    "site-pays-power": {"hosting.power_passthrough": False, "power.ppa_fraction": 0.4,
-                        "mining.demand_response_credit": 30.0},
-    "terminal": {"mining.curtailment": False, "terminal.mine": 4.0, "terminal.host": 9.0, "terminal.hybrid": 6.0},
-    "defaults": {"hosting.default_hazard": 2.0, "hosting.renewal_probability": 0.3, "hosting.release_months": 0.0,
-                 "hosting.term_years": 1.5},
-    "jumps-no-lead": {"btc.jump_intensity": 30.0, "btc.jump_sd": 0.5, "hosting.lead_time_min_months": 0.0,
-                      "hosting.lead_time_mode_months": 0.0, "hosting.lead_time_max_months": 0.0},
-    "subset": {"strategies.evaluate": ["hybrid", "mine"], "strategies.hybrid_fraction": 0.3},
-    "boundary-leases": {"hosting.lead_time_min_months": 7.0, "hosting.lead_time_mode_months": 7.0,
-                        "hosting.lead_time_max_months": 7.0, "hosting.term_years": 2.0,
-                        "hosting.renewal_probability": 0.5, "hosting.default_hazard": 0.5,
-                        "simulation.horizon_years": 6.0},
-    "many-spikes-weekly": {"power.spike_intensity": 40.0, "power.spike_mean_log": 0.3,
-                           "simulation.steps_per_year": 52, "simulation.horizon_years": 2.0},
-    "one-strategy-long": {"strategies.evaluate": ["host"], "simulation.horizon_years": 40.0,
-                          "hosting.escalator": 0.05, "hosting.term_years": 7.0},
-    "switch-first-monthly": {"strategies.evaluate": ["switch", "host"], "switch.decisions_per_year": 12,
-                             "terminal.switch": 5.0, "terminal.host": 5.0},
-    "switch-alone-weekly-quartic": {"strategies.evaluate": ["switch"], "simulation.steps_per_year": 52,
-                                    "switch.decisions_per_year": 52, "switch.degree": 4,
-                                    "simulation.horizon_years": 3.0, "terminal.switch": 8.0},
-}  # fmt: skip
 #: A short horizon at which some paths' switch converts (at several dates) and some never does.
 SHORT_SWITCH = {"simulation.horizon_years": 3.0, "terminal.switch": 6.0}
 
@@ -338,9 +312,9 @@ def test_default_scenario_matches_cpu_bit_for_bit(shim_libraries):
     assert np.unique(decision[decision >= 0]).size > 5
 
 
-@pytest.mark.parametrize("name", list(SPECIAL))
-def test_special_scenarios_match_cpu(shim_libraries, name):
-    plan, policy = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
+@pytest.mark.parametrize("name", list(CASES))
+def test_cases_match_cpu(shim_libraries, name):
+    plan, policy = plan_of(case(name))
     key = rng.seed_key(5)
     want = cpu_chunk(plan, key, 0, 700, 6, policy=policy)
     got, _ = shim_chunk(shim_libraries, plan, key, 0, 700, 6, batch_paths=300, policy=policy)
@@ -429,10 +403,10 @@ def test_oversized_cash_flows_are_refused_like_cpu(shim_libraries):
     assert 0 < int(cuda_error.value.args[0].split()[0]) <= int(cpu_error.value.args[0].split()[0])
 
 
-def test_special_scenarios_cover_the_switch():
-    # Between them, the special scenarios value switch at every position, alone, with monthly and
+def test_cases_cover_the_switch():
+    # Between them, the cases value switch at every position, alone, with monthly and
     # weekly decision dates and every basis degree the kernel's powers may need.
-    plans = {name: lower(Scenario.default().with_overrides(SPECIAL[name])) for name in SPECIAL}
+    plans = {name: lower(case(name)) for name in CASES}
     valued = {name: plan for name, plan in plans.items() if plan.switch_index >= 0}
     assert {plan.switch_index for plan in valued.values()} >= {0, 3}
     assert any(plan.n_strategies == 1 for plan in valued.values())
@@ -442,7 +416,7 @@ def test_special_scenarios_cover_the_switch():
 
 @pytest.mark.parametrize("name", ["switch-first-monthly", "switch-alone-weekly-quartic"])
 def test_switch_converts_some_paths_at_many_dates_like_cpu(shim_libraries, name):
-    plan, policy = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
+    plan, policy = plan_of(case(name))
     key = rng.seed_key(5)
     want = cpu_chunk(plan, key, 0, 700, 6, policy=policy)
     got, _ = shim_chunk(shim_libraries, plan, key, 0, 700, 6, batch_paths=300, policy=policy)
@@ -779,9 +753,9 @@ def test_gpu_default_scenario_matches_cpu(gpu):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("name", list(SPECIAL))
-def test_gpu_special_scenarios_match_cpu(gpu, name):
-    plan, policy = plan_of(Scenario.default().with_overrides(SPECIAL[name]))
+@pytest.mark.parametrize("name", list(CASES))
+def test_gpu_cases_match_cpu(gpu, name):
+    plan, policy = plan_of(case(name))
     key = rng.seed_key(5)
     assert_gpu_agrees(cuda.run_chunk(plan, key, 0, 3000, 6, policy=policy), cpu_chunk(plan, key, 0, 3000, 6, policy=policy), name)
 
