@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from pivotmc.errors import ParameterTypeError, ValidationError, require_dataset
+from pivotmc.model.outcomes import current_names
 
 __all__ = ["save", "load", "result_path", "is_store"]
 
@@ -129,4 +130,4 @@ def load(path: str | Path) -> xr.Dataset:
                 loaded = loaded.assign_coords({name: var})
             else:
                 loaded[name] = var
-    return loaded
+    return current_names(loaded)
