@@ -40,6 +40,15 @@ def test_no_import_cycles():
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
 
 
+def test_summaries_figures_and_reports_take_strategy_facts_from_the_model():
+    """What a strategy is, and the option value, are declared in pivotmc.model; the switch's policy is not needed."""
+    graph = grimp.build_graph("pivotmc", cache_dir=None)
+    for module in ("pivotmc.analysis.summary", "pivotmc.analysis.plots", "pivotmc.analysis.report"):
+        upstream = graph.find_upstream_modules(module)
+        assert not {m for m in upstream if m.startswith("pivotmc.policy")}, module
+        assert "pivotmc.model.strategies" in upstream and "pivotmc.model.outcomes" in upstream, module
+
+
 def _lines(path: Path) -> int:
     return len(path.read_text().splitlines())
 

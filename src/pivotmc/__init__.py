@@ -19,7 +19,7 @@ from pivotmc.errors import BackendUnavailableError, CalibrationWarning, Paramete
 from pivotmc.model.scenario import FACTORS, STRATEGIES, Scenario
 
 #: The package is laid out by stage, each importing only the stages below it:
-#: ``model`` (scenario, protocol, plan) and ``random`` at the bottom, then ``backends`` (the
+#: ``model`` (scenario, protocol, strategies, plan) and ``random`` at the bottom, then ``backends`` (the
 #: reference, cpu and cuda executors), ``policy`` (least squares, the switch policy), ``run``
 #: (simulate, stores, files), ``analysis`` and ``calibration``, and the command line on top.
 #: The short names below reach those modules as attributes of ``pivotmc``, imported on first
@@ -44,6 +44,7 @@ _SUBMODULES = {
     "run": "run",
     "scenario": "model.scenario",
     "store": "run.store",
+    "strategies": "model.strategies",
     "studies": "analysis.studies",
     "summary": "analysis.summary",
     "switch": "policy.switch",

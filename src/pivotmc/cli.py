@@ -19,6 +19,7 @@ from typing import Sequence
 
 from pivotmc import progress as _progress
 from pivotmc.errors import ValidationError
+from pivotmc.model.strategies import learned_strategy
 from pivotmc.policy.switch import CACHE_DIR_ENV
 
 DEFAULT_PATHS = 200_000
@@ -273,7 +274,7 @@ def _prepare(scenario, backend: str) -> None:
     from pivotmc.backends import get_backend
 
     names = {get_backend(backend).name}
-    if "switch" in scenario.strategies.evaluate:
+    if learned_strategy(scenario.strategies.evaluate) is not None:
         names.add("cpu")  # the learner of the switch policy, where it runs
     for name in sorted(names):
         runner = get_backend(name)
@@ -289,7 +290,7 @@ def _learn_switch(scenario) -> tuple[float, bool] | None:
 
     So the run's own time (and its path-steps per second) is reported apart from the learning.
     """
-    if "switch" not in scenario.strategies.evaluate:
+    if learned_strategy(scenario.strategies.evaluate) is None:
         return None
     from pivotmc.policy.switch import is_cached, learn
 

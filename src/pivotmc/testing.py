@@ -36,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the test
 import numpy as np
 
 from pivotmc.model.scenario import FACTORS, MAX_HORIZON_YEARS, STRATEGIES, Scenario
+from pivotmc.model.strategies import STRATEGY_SPECS
 
 __all__ = ["CASES", "case", "scenarios", "invalid_overrides", "correlation_matrices"]
 
@@ -176,10 +177,7 @@ _PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "mining.salvage_fraction": _floats(0.0, 1.0),
     "strategies.evaluate": st.lists(st.sampled_from(STRATEGIES), min_size=1, max_size=len(STRATEGIES), unique=True),
     "strategies.hybrid_fraction": _floats(0.0, 1.0),
-    "terminal.mine": _floats(0.0, 15.0),
-    "terminal.host": _floats(0.0, 15.0),
-    "terminal.hybrid": _floats(0.0, 15.0),
-    "terminal.switch": _floats(0.0, 15.0),
+    **{spec.exit_multiple: _floats(0.0, 15.0) for spec in STRATEGY_SPECS},
     "switch.degree": st.integers(1, 3),
     "switch.learning_seed": st.integers(0, 2**63 - 1),
 }

@@ -13,6 +13,7 @@ import xarray as xr
 import pivotmc
 from pivotmc.errors import ValidationError
 from pivotmc.model.scenario import Scenario
+from pivotmc.model.strategies import spec
 
 matplotlib = pytest.importorskip("matplotlib")
 
@@ -144,6 +145,7 @@ def test_tornado_shows_base_bars_and_confidence_intervals():
     fig = plots.tornado(sens, "switch")
     (ax,) = fig.axes
     base = float(sens.base_mean_npv.sel(strategy="switch")) / 1e6
+    assert ax.get_title() == f"Sensitivity of switch ({spec('switch').long_name})"  # in the strategy table's words
     # The reference line is the base mean NPV, labelled with its value.
     assert any(np.allclose(line.get_xdata(), base) for line in ax.get_lines())
     assert f"base mean NPV: {base:,.1f} USD m" in [t.get_text() for t in ax.texts]
@@ -196,6 +198,9 @@ def test_report_is_self_contained(result, tmp_path):
     assert f"Philox4x32-10, stream layout version {pivotmc.random.RNG_LAYOUT_VERSION}" in text
     assert re.search(r"<th>Created</th><td>\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d UTC</td>", text)
     assert repr(float(result.attrs["hashrate_markup"])) not in text and f"{result.attrs['hashrate_markup']:.3f}" in text
+    # The rows of the summary in words, from the strategy table.
+    for name in result.strategy.values:
+        assert f"<b>{name}</b>: {spec(name).long_name}" in text
     # VaR and CVaR said in words, as losses, with this result's numbers.
     assert "<b>VaR95</b> (value at risk) is a loss" in text and "<b>CVaR95</b> (expected shortfall)" in text
     summary = pivotmc.summarize(result)

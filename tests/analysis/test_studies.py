@@ -10,6 +10,7 @@ import pivotmc
 from pivotmc.errors import ValidationError
 from pivotmc.model.scenario import Scenario
 from pivotmc.analysis.studies import continuous_parameters, sensitivity, sweep
+from naming import assert_standard_errors_end_in_se
 
 SHORT = Scenario.default().with_overrides({"simulation.horizon_years": 3.0, "switch.learning_paths": 2000})
 
@@ -24,6 +25,7 @@ def test_sensitivity_layout_and_signs():
     # capex does not touch mining: the paired change is exactly zero
     assert ds.change.sel(strategy="mine", parameter="hosting.capex_per_it_mw").values.tolist() == [0.0, 0.0]
     assert ds.value.sel(parameter="btc.price").values.tolist() == pytest.approx([72_000.0, 108_000.0])
+    assert_standard_errors_end_in_se(ds)
 
 
 def test_paired_standard_error_of_a_small_shock_is_far_below_unpaired():
@@ -85,6 +87,7 @@ def test_sweep_grid_uses_common_random_numbers():
     assert np.all(mine == mine[:, :1])
     one = pivotmc.simulate(SHORT.with_overrides({"btc.sigma": 0.5, "hosting.lease_rate": 100.0}), n_paths=1000, seed=4)
     assert ds.mean_npv.sel({"btc.sigma": 0.5, "hosting.lease_rate": 100.0}).values.tolist() == one.npv.mean("path").values.tolist()
+    assert_standard_errors_end_in_se(ds)
 
 
 def test_sweep_validates_every_combination_first():
@@ -106,7 +109,7 @@ def test_precision_control_stops_when_precise_and_equals_a_plain_run():
     np.testing.assert_array_equal(ds.cash_flow_mean.values, plain.cash_flow_mean.values)
     # Every strategy counts, switch included, with the policy a plain run learns and applies.
     assert list(ds.strategy.values) == list(plain.strategy.values) and "switch" in ds.strategy.values
-    for name in ("switch_decision", "switch_share", "option_value", "option_value_std_error", "switch_policy_coefficients"):
+    for name in ("switch_decision", "switch_share", "option_value", "option_value_se", "switch_policy_coefficients"):
         assert ds[name].values.tobytes() == plain[name].values.tobytes(), name
     # one batch fewer would not have been precise enough
     fewer = pivotmc.simulate(SHORT, n_paths=n - 500, seed=5).npv.values

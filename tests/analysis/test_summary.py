@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy import stats
 
+from naming import assert_standard_errors_end_in_se
 from pivotmc.analysis.summary import _fmt_pm, format_summary, summarize
 
 
@@ -50,7 +51,7 @@ def test_moments_match_numpy(three_strategies):
     np.testing.assert_allclose(s["mean"].values, npv.mean(axis=1), rtol=1e-12)
     np.testing.assert_allclose(s["sd"].values, npv.std(axis=1, ddof=1), rtol=1e-12)
     np.testing.assert_allclose(
-        s["std_error"].values, npv.std(axis=1, ddof=1) / math.sqrt(n), rtol=1e-12
+        s["mean_se"].values, npv.std(axis=1, ddof=1) / math.sqrt(n), rtol=1e-12
     )
     assert s.attrs["n_paths"] == n
     assert s.attrs["level"] == 0.95
@@ -235,7 +236,7 @@ def test_common_random_numbers_shrink_the_difference_error():
     # without correlation the pathwise error is the familiar sqrt(se_a^2 + se_b^2): the two
     # squared errors differ by 2 cov(a, b) / n, and the sample covariance of independent
     # draws has a standard error of sd_a sd_b / sqrt(n) (4 of them allowed)
-    se = indep["std_error"].values
+    se = indep["mean_se"].values
     assert abs(indep_se**2 - (se[0] ** 2 + se[1] ** 2)) <= 2 * 4.0 * se[0] * se[1] / math.sqrt(n)
 
 
@@ -252,7 +253,7 @@ def test_adding_a_constant_shifts_location_only(three_strategies):
         np.testing.assert_allclose(shifted[name].values, base[name].values + c, atol=atol)
     for name in ("var", "cvar"):
         np.testing.assert_allclose(shifted[name].values, base[name].values - c, atol=atol)
-    for name in ("sd", "std_error", "mean_difference", "mean_difference_se"):
+    for name in ("sd", "mean_se", "mean_difference", "mean_difference_se"):
         np.testing.assert_allclose(shifted[name].values, base[name].values, atol=atol)
     np.testing.assert_array_equal(shifted["prob_greater"].values, base["prob_greater"].values)
 
@@ -354,6 +355,7 @@ def test_option_value_is_the_pathwise_difference_with_the_better_static_strategy
     np.testing.assert_allclose(float(s["option_value"]), diff.mean(), rtol=1e-12)
     np.testing.assert_allclose(float(s["option_value_se"]), diff.std(ddof=1) / math.sqrt(diff.size), rtol=1e-12)
     assert float(s["option_value"]) == float(s["mean_difference"].sel(strategy="switch", versus=best))
+    assert_standard_errors_end_in_se(s)
 
 
 def test_switch_conversions_from_shares_or_decisions_agree():

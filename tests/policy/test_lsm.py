@@ -38,14 +38,14 @@ def test_bermudan_put_matches_longstaff_schwartz_table_1(case):
     s0, sigma, years = case
     spot, df = gbm_paths(s0, sigma, years)
     res = optimal_stopping(spot, np.maximum(40.0 - spot, 0.0), df)
-    assert abs(res.value - LS_TABLE_1[case]) <= 2 * res.std_error + 0.02, (res.value, res.std_error)
+    assert abs(res.value - LS_TABLE_1[case]) <= 2 * res.value_se + 0.02, (res.value, res.value_se)
 
 
 @pytest.mark.parametrize("basis", ["laguerre", "polynomial"])
 def test_bases_agree_on_an_at_the_money_put(basis):
     spot, df = gbm_paths(40, 0.2, 1, n=60_000, seed=3)
     res = optimal_stopping(spot, np.maximum(40.0 - spot, 0.0), df, basis=basis, degree=3)
-    assert abs(res.value - 2.314) <= 2 * res.std_error + 0.02
+    assert abs(res.value - 2.314) <= 2 * res.value_se + 0.02
 
 
 def test_one_exercise_date_is_the_european_price():
@@ -53,7 +53,7 @@ def test_one_exercise_date_is_the_european_price():
     res = optimal_stopping(spot, np.maximum(40.0 - spot, 0.0), df)
     d1 = (math.log(40 / 40) + (0.06 + 0.02)) / 0.2
     bs_put = 40 * math.exp(-0.06) * norm.cdf(-(d1 - 0.2)) - 40 * norm.cdf(-d1)
-    assert abs(res.value - bs_put) <= 4 * res.std_error
+    assert abs(res.value - bs_put) <= 4 * res.value_se
 
 
 def test_stopping_dates_are_where_exercise_pays():
@@ -78,7 +78,7 @@ def test_learning_seed_moves_the_value_by_less_than_its_error():
         p = np.maximum(40.0 - x, 0.0)
         res = optimal_stopping(x, p, df, valuation=np.arange(80_000) >= 40_000)
         values.append(res)
-    assert abs(values[0].value - values[1].value) <= values[0].std_error + values[1].std_error
+    assert abs(values[0].value - values[1].value) <= values[0].value_se + values[1].value_se
 
 
 def test_multi_feature_regression_runs_and_is_not_worse():
@@ -87,7 +87,7 @@ def test_multi_feature_regression_runs_and_is_not_worse():
     t = np.broadcast_to(np.arange(spot.shape[0])[:, None], spot.shape).astype(float)
     two = optimal_stopping(np.stack([spot, t], axis=-1), pay, df, degree=2)
     one = optimal_stopping(spot, pay, df, degree=2)
-    assert two.value >= one.value - 3 * one.std_error
+    assert two.value >= one.value - 3 * one.value_se
 
 
 def test_bad_inputs_are_refused():
@@ -123,7 +123,7 @@ def test_dual_upper_bound_brackets_the_published_value():
 
     upper, se = dual_upper_bound(lower.policy, outer, df, lambda t, x: np.maximum(40.0 - x[:, 0], 0.0),
                                  sample_next, np.array([s0]), n_inner=500, seed=3)
-    assert lower.value - 2 * lower.std_error <= published <= upper + 3 * se, (lower.value, upper, se)
+    assert lower.value - 2 * lower.value_se <= published <= upper + 3 * se, (lower.value, upper, se)
     assert upper - lower.value < 0.12, (lower.value, upper)
     with pytest.raises(ValidationError, match="n_inner"):
         dual_upper_bound(lower.policy, outer, df, lambda t, x: x[:, 0], sample_next, np.array([s0]), n_inner=1)

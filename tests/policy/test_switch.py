@@ -18,7 +18,8 @@ from pivotmc.backends import available_backends, get_backend
 from pivotmc.errors import ValidationError
 from pivotmc.policy.lsm import learn_policy, optimal_stopping
 from pivotmc.model.plan import lower
-from pivotmc.policy.switch import learn, option_value
+from pivotmc.policy.switch import learn
+from naming import assert_standard_errors_end_in_se
 
 SMALL = Scenario.default().with_overrides({"switch.learning_paths": 4000})
 #: Mining worth nothing, and a lease rate that cannot move: waiting has no value at all.
@@ -137,11 +138,14 @@ def test_result_reports_dates_shares_and_option_value() -> None:
     np.testing.assert_allclose(ds.switch_share.values, np.bincount(decision[decision >= 0], minlength=steps_count(plan)) / 4000)
     np.testing.assert_array_equal(ds.decision_time.values, plan.decision_times)
     assert ds.decision_time.size == 60 and ds.decision_time.values[1] == pytest.approx(0.25)
-    value, se, best = option_value(ds.npv.values[SWITCH], {"mine": ds.npv.values[MINE], "host": ds.npv.values[HOST]})
-    assert float(ds.option_value) == value and float(ds.option_value_std_error) == se
-    assert ds.option_value.attrs["compared_with"] == best
+    # The option value: switch minus the better of mine and host by mean NPV, path by path.
     means = ds.npv.mean("path")
-    assert best == ("host" if means.sel(strategy="host") > means.sel(strategy="mine") else "mine")
+    best = "host" if means.sel(strategy="host") > means.sel(strategy="mine") else "mine"
+    assert ds.option_value.attrs["compared_with"] == ds.option_value_se.attrs["compared_with"] == best
+    diff = ds.npv.values[SWITCH] - ds.npv.values[[MINE, HOST][best == "host"]]
+    assert float(ds.option_value) == diff.mean()
+    assert float(ds.option_value_se) == diff.std(ddof=1) / math.sqrt(diff.size)
+    assert_standard_errors_end_in_se(ds)
 
 
 def steps_count(plan) -> int:
@@ -155,7 +159,7 @@ def test_switch_is_worth_at_least_the_better_static_strategy() -> None:
     """Out of sample, with a policy learned on other paths: option value > -2 SE (it can only add value)."""
     scenario = Scenario.default()  # 50,000 learning paths
     ds = pivotmc.simulate(scenario, n_paths=20_000, seed=21)
-    value, se = float(ds.option_value), float(ds.option_value_std_error)
+    value, se = float(ds.option_value), float(ds.option_value_se)
     assert value > -2.0 * se, (value, se)
     # On the default scenario the option to wait is worth a lot: far more than its error.
     assert value > 10.0 * se
@@ -186,7 +190,7 @@ def test_hopeless_mining_with_an_uncertain_lease_rate_waits_for_a_good_one() -> 
     scenario = SMALL.with_overrides({"btc.price": 1.0, "switch.learning_paths": 20_000})
     ds = pivotmc.simulate(scenario, n_paths=10_000, seed=6)
     assert ds.option_value.attrs["compared_with"] == "host"
-    assert float(ds.option_value) > 3.0 * float(ds.option_value_std_error)
+    assert float(ds.option_value) > 3.0 * float(ds.option_value_se)
     assert float(ds.switch_share[0]) == 0.0 and float(ds.switch_share.sum()) > 0.5
 
 
@@ -297,7 +301,7 @@ def test_unknown_exercise_values_learn_the_policy_of_their_expectation() -> None
     rows = np.flatnonzero(stop >= 0)
     value = np.zeros(n - n // 2)
     value[rows] = payoff[stop[rows], n // 2 + rows] * df[stop[rows]]
-    se = math.hypot(value.std(ddof=1) / math.sqrt(value.size), known.std_error)
+    se = math.hypot(value.std(ddof=1) / math.sqrt(value.size), known.value_se)
     assert abs(value.mean() - known.value) < 3.0 * se + 0.02, (value.mean(), known.value, se)
     with pytest.raises(ValidationError, match="exercise_known=False"):
         known.policy.advantage(0, (s / strike)[0, :10, None])

@@ -16,6 +16,8 @@ import numpy as np
 import xarray as xr
 
 from pivotmc.errors import ValidationError
+from pivotmc.model.outcomes import recorded_shares
+from pivotmc.model.strategies import LEARNED_STRATEGY, spec
 
 __all__ = [
     "npv_distribution",
@@ -87,6 +89,12 @@ def _labels(values: dict[str, np.ndarray]) -> dict[str, str]:
         labels[name] = f"{name} (= {twin})" if twin is not None else name
         seen.append(name)
     return labels
+
+
+def strategy_words(name: str) -> str:
+    """A strategy as a reader names it: ``host (convert the whole site to hosting now)``; unknown names as they are."""
+    declared = spec(name)
+    return f"{name} ({declared.long_name})" if declared is not None else str(name)
 
 
 def _step_word(ds: xr.Dataset) -> str:
@@ -332,7 +340,7 @@ def tornado(sens: xr.Dataset, strategy: str = "host", top: int = 15):
     ax.annotate(f"base mean NPV: {base:,.1f} USD m", xy=(base, 1.0), xycoords=("data", "axes fraction"),
                 xytext=(0, 3), textcoords="offset points", ha="center", va="bottom")
     ax.set(xlabel=f"mean NPV of {strategy} (USD m)")
-    ax.set_title(f"Sensitivity of {strategy}", pad=20, fontweight="bold")
+    ax.set_title(f"Sensitivity of {strategy_words(strategy)}", pad=20, fontweight="bold")
     handles, texts = ax.get_legend_handles_labels()
     from matplotlib.lines import Line2D
 
@@ -345,30 +353,18 @@ def tornado(sens: xr.Dataset, strategy: str = "host", top: int = 15):
     return fig
 
 
-def _conversion_shares(ds: xr.Dataset) -> np.ndarray:
-    """Share of paths converting at each decision date, from ``switch_time`` (or ``switch_share``, its summary)."""
-    times = np.asarray(ds["decision_time"].values, dtype=np.float64)
-    if "switch_time" in ds:
-        converted = np.asarray(ds["switch_time"].values, dtype=np.float64)
-        n_paths = converted.size
-        converted = converted[np.isfinite(converted)]
-        index = np.searchsorted(times, converted)
-        if index.size and (index.max() >= times.size or np.any(times[index] != converted)):
-            raise ValidationError("switch_time holds times that are not decision dates of the result.")
-        return np.bincount(index, minlength=times.size) / max(n_paths, 1)
-    return np.asarray(ds["switch_share"].values, dtype=np.float64)
-
-
 def switch_dates(ds: xr.Dataset):
     """When the switch converts: the share of paths converting at each decision date, and the running total.
 
-    Reads ``switch_time`` (years; NaN where a path never converts) or, without
-    it, ``switch_share``, with the ``decision_time`` and ``decision_date``
-    coordinates of a result that values the switch strategy.
+    Reads ``switch_share`` or, without it, ``switch_decision`` or ``switch_time``
+    (:func:`pivotmc.model.outcomes.recorded_shares`), with the ``decision_time``
+    and ``decision_date`` coordinates of a result that values the switch strategy.
     """
-    if ("switch_time" not in ds and "switch_share" not in ds) or "decision_date" not in ds.coords:
-        raise ValidationError("the result has no switch_time: value the switch strategy first (strategies.evaluate).")
-    share = _conversion_shares(ds)
+    share = recorded_shares(ds) if "decision_date" in ds.coords else None
+    if share is None:
+        raise ValidationError(
+            f"the result records no conversion dates: value the {LEARNED_STRATEGY} strategy first (strategies.evaluate)."
+        )
     if not share.any():
         raise ValidationError("the switch converts on no path of this result: there are no conversion dates to draw.")
     dates = ds["decision_date"].values
@@ -405,7 +401,9 @@ def exercise_boundary(ds: xr.Dataset, per_year: int | None = None, lines: int = 
     """
     needed = ("switch_boundary_hashprice", "switch_boundary_lease_rate", "switch_boundary_power_price")
     if any(name not in ds for name in needed) or "decision_date" not in ds.coords:
-        raise ValidationError("the result has no exercise boundary: value the switch strategy first (strategies.evaluate).")
+        raise ValidationError(
+            f"the result has no exercise boundary: value the {LEARNED_STRATEGY} strategy first (strategies.evaluate)."
+        )
     if per_year is not None and (isinstance(per_year, bool) or not isinstance(per_year, (int, np.integer)) or per_year < 1):
         raise ValidationError(f"per_year must be a whole number of dates a year, at least 1, got {per_year!r}.")
     if isinstance(lines, bool) or not isinstance(lines, (int, np.integer)) or lines < 1:

@@ -27,6 +27,7 @@ from pivotmc.analysis import plots
 from pivotmc.analysis.summary import format_summary, summarize
 from pivotmc.errors import ValidationError
 from pivotmc.model.scenario import STEP_NAMES
+from pivotmc.model.strategies import learned_strategy, spec
 
 __all__ = ["render_report", "write_report"]
 
@@ -294,7 +295,9 @@ def _reading(summary: xr.Dataset) -> list[str]:
     level = float(summary.attrs.get("level", 0.95))
     pct = f"{level * 100:g}"
     tail = f"{(1.0 - level) * 100:.6g}"
-    items = [
+    rows = [f"<b>{_e(n)}</b>: {_e(d.long_name)}" for n in summary.strategy.values if (d := spec(str(n))) is not None]
+    items = ["The rows: " + "; ".join(rows) + "."] if rows else []
+    items += [
         "<b>mean ± SE</b>: the average NPV over the simulated paths, ± its Monte Carlo standard error "
         "(how precisely the average is known, not how risky the strategy is).",
         "<b>sd</b>: how widely NPV varies from path to path. <b>P5, P50, P95</b>: the NPV that 5%, 50% and 95% of paths fall below.",
@@ -344,7 +347,7 @@ def _sensitivity_section(ds: xr.Dataset, sens: xr.Dataset) -> list[str]:
     notes = []
     if n is not None and "n_paths" in ds.attrs and (int(n) != int(ds.attrs["n_paths"]) or a.get("seed") != ds.attrs.get("seed")):
         notes.append(f"The base means here come from the sensitivity run's own {_count(n)} paths, so they differ slightly from the summary's.")
-    if "switch_policy" in a and "switch" in [str(s) for s in sens.strategy.values]:
+    if "switch_policy" in a and learned_strategy([str(s) for s in sens.strategy.values]) is not None:
         notes.append(f"Switch policy under the shocks: {a['switch_policy']}.")
     if "clipped" in sens and bool(np.asarray(sens["clipped"].values, dtype=bool).any()):
         notes.append("Hatched bars and values marked * are shocks clipped to the edge of the parameter's allowed range.")
@@ -360,15 +363,16 @@ def _sensitivity_section(ds: xr.Dataset, sens: xr.Dataset) -> list[str]:
 
 def _spending(ds: xr.Dataset, scenario) -> str:
     """What the negative stretches of the cash-flow profile are, for the strategies the result values."""
-    names = [str(s) for s in ds.strategy.values]
-    converting = [n for n in ("host", "hybrid") if n in names]
+    specs = [declared for s in ds.strategy.values if (declared := spec(str(s))) is not None]
+    converting = [s.name for s in specs if s.converts_at_start]
+    later = next((s.name for s in specs if s.learned), None)
     what = []
     if converting:
         what.append(f"converting the site to hosting ({' and '.join(converting)} at the start"
-                    + (", switch on the paths where it converts)" if "switch" in names else ")"))
-    elif "switch" in names:
-        what.append("converting the site to hosting (switch, on the paths where it converts)")
-    if scenario is not None and any(n in names for n in ("mine", "hybrid", "switch")):
+                    + (f", {later} on the paths where it converts)" if later else ")"))
+    elif later:
+        what.append(f"converting the site to hosting ({later}, on the paths where it converts)")
+    if scenario is not None and any(s.mines for s in specs):
         what.append(f"a new ASIC fleet every {scenario.mining.refresh_years:g} years while the site mines")
     return f"Negative stretches are spending: {' and '.join(what)}." if what else ""
 

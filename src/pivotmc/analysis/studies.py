@@ -21,6 +21,7 @@ from pivotmc.analysis.summary import _column_decimals, _fmt_pct, _pm_cells, _tab
 from pivotmc.run.simulate import simulate
 from pivotmc.errors import ValidationError, require_dataset
 from pivotmc.model.scenario import Bound, Scenario
+from pivotmc.model.strategies import STATIC_STRATEGIES, learned_strategy, tie_reason
 
 __all__ = [
     "sensitivity",
@@ -44,6 +45,15 @@ _RELEARN_SECTIONS = ("simulation", "switch")
 _WHOLE_STEPS = ("simulation.horizon_years", "mining.refresh_years")
 _SHOCKS = ("down", "up")
 _MILLION = 1e6
+#: The two static strategies, staying and converting (mine, host): studies report how often the second beats the first.
+_STAY, _CONVERT = STATIC_STRATEGIES
+_BEATS = f"p_{_CONVERT}_beats_{_STAY}"
+_BEATS_LONG_NAME = f"share of paths on which {_CONVERT}'s NPV exceeds {_STAY}'s"
+
+
+def _rivals(strategies: list[str]) -> tuple[int, int] | None:
+    """Positions of the two static strategies among ``strategies``, staying first, if both are valued."""
+    return (strategies.index(_STAY), strategies.index(_CONVERT)) if {_STAY, _CONVERT} <= set(strategies) else None
 
 
 def continuous_parameters(scenario: Scenario) -> list[str]:
@@ -236,11 +246,12 @@ def sensitivity(
     base = simulate(scenario, n_paths=n_paths, seed=seed, backend=backend)
     _tick(progress, 1, total)
     policy = None
-    if "switch" in scenario.strategies.evaluate and not relearn:
+    if learned_strategy(scenario.strategies.evaluate) is not None and not relearn:
         from pivotmc.policy.switch import learn
 
         policy = learn(scenario)  # the base run's, from the cache
     strategies = [str(s) for s in base.strategy.values]
+    rivals = _rivals(strategies)
     base_npv = base.npv.values
     shape = (len(names), 2, len(strategies))
     out = {k: np.full(shape, np.nan) for k in ("mean_npv", "mean_npv_se", "change", "change_se", "change_se_unpaired")}
@@ -275,8 +286,8 @@ def sensitivity(
                 out["change"][i, j] = diff.mean(axis=1)
                 out["change_se"][i, j] = diff.std(axis=1, ddof=1) / root_n
                 out["change_se_unpaired"][i, j] = np.sqrt(npv.var(axis=1, ddof=1) + sd_base**2) / root_n
-                if "host" in strategies and "mine" in strategies:
-                    p_host[i, j] = float(np.mean(npv[strategies.index("host")] > npv[strategies.index("mine")]))
+                if rivals is not None:
+                    p_host[i, j] = float(np.mean(npv[rivals[1]] > npv[rivals[0]]))
             done += 1
             _tick(progress, done, total)
     dims = ("parameter", "shock", "strategy")
@@ -293,8 +304,7 @@ def sensitivity(
             "change_se": (dims, out["change_se"], {"units": usd, "long_name": "standard error of the change, paired"}),
             "change_se_unpaired": (dims, out["change_se_unpaired"],
                                    {"units": usd, "long_name": "standard error of the change had the runs been independent"}),
-            "p_host_beats_mine": (("parameter", "shock"), p_host,
-                                  {"units": "1", "long_name": "share of paths on which host's NPV exceeds mine's"}),
+            _BEATS: (("parameter", "shock"), p_host, {"units": "1", "long_name": _BEATS_LONG_NAME}),
             "base_mean_npv": (("strategy",), base_npv.mean(axis=1), {"units": usd, "long_name": "mean NPV of the base case"}),
             "base_mean_npv_se": (("strategy",), sd_base / root_n, {"units": usd, "long_name": "standard error of base_mean_npv"}),
             "base_value": (("parameter",), np.array([p.value for p in params]), {"long_name": "parameter value of the base case"}),
@@ -405,9 +415,9 @@ def sweep(
     pair_dims = dims + ("versus",)
     data["prob_greater"] = (pair_dims, greater, {"units": "1", "long_name": "share of paths on which NPV(strategy) > NPV(versus)"})
     data["prob_equal"] = (pair_dims, equal, {"units": "1", "long_name": "share of paths on which NPV(strategy) == NPV(versus)"})
-    if "host" in strategies and "mine" in strategies:
-        data["p_host_beats_mine"] = (tuple(names), greater[..., strategies.index("host"), strategies.index("mine")],
-                                     {"units": "1", "long_name": "share of paths on which host's NPV exceeds mine's"})
+    rivals = _rivals(strategies)
+    if rivals is not None:
+        data[_BEATS] = (tuple(names), greater[..., rivals[1], rivals[0]], {"units": "1", "long_name": _BEATS_LONG_NAME})
     data["base_mean_npv"] = (("strategy",), base_npv.mean(axis=1), {"units": "USD", "long_name": "mean NPV of the base case"})
     data["base_mean_npv_se"] = (("strategy",), base_npv.std(axis=1, ddof=1) / root_n,
                                 {"units": "USD", "long_name": "standard error of base_mean_npv"})
@@ -652,10 +662,8 @@ def format_sweep(ds: xr.Dataset, scale: float = _MILLION, unit_label: str = "USD
                         fixed=1 + len(names), align="l" + "r" * (len(header) - 1 + len(pair_header)))
         note = "P(B > A) = 100% - P(A > B) - P(A = B)"
         note += "; ties are shown where a pair ties on some path." if tied else "; no pair ties on any path."
-        if ("switch", "mine") in tied:
-            note += " Switch equals mine on the paths on which it never converts."
-        if ("switch", "host") in tied:
-            note += " Switch equals host on the paths on which it converts at the start."
+        for reason in (tie_reason(a, b) for a, b in tied):
+            note += f" {reason[0].upper()}{reason[1:]}." if reason else ""
         lines += _wrap(note)
     if any_zero:
         lines += _wrap("0: no path changes from the base case.")

@@ -21,8 +21,9 @@ import numpy as np
 import xarray as xr
 
 from pivotmc.errors import ValidationError, require_dataset
+from pivotmc.model.outcomes import option_value_variables, paired_difference, recorded_shares
 from pivotmc.model.scenario import STEP_NAMES
-from pivotmc.policy.switch import STATIC_STRATEGIES
+from pivotmc.model.strategies import LEARNED_STRATEGY, STATIC_STRATEGIES, learned_strategy, static_strategies, tie_reason
 
 __all__ = ["QUANTILE_PROBS", "format_summary", "pairwise_probabilities", "summarize"]
 
@@ -92,21 +93,6 @@ def _tail_geometry(n: int, level: float) -> tuple[float, int]:
     return k, m
 
 
-_BLOCK = 1 << 22
-
-
-def _difference_moments(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Mean and sample sd of ``a - b``, two passes over blocks (no full-size temporary)."""
-    n = a.size
-    if n <= _BLOCK:
-        diff = a - b
-        return float(diff.mean()), float(diff.std(ddof=1))
-    total = sum(float((a[i : i + _BLOCK] - b[i : i + _BLOCK]).sum()) for i in range(0, n, _BLOCK))
-    mean = total / n
-    squares = sum(float(np.square(a[i : i + _BLOCK] - b[i : i + _BLOCK] - mean).sum()) for i in range(0, n, _BLOCK))
-    return mean, math.sqrt(squares / (n - 1))
-
-
 def _binomial_se(p: np.ndarray | float, n: int) -> np.ndarray:
     return np.sqrt(np.asarray(p) * (1.0 - np.asarray(p)) / n)
 
@@ -142,8 +128,9 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
     xarray.Dataset
         Variables over ``strategy``:
 
-        ``mean``, ``sd`` (sample, ddof=1), ``std_error`` (``sd / sqrt(n)``)
-            Moments of NPV, USD.
+        ``mean``, ``mean_se`` (``sd / sqrt(n)``), ``sd`` (sample, ddof=1)
+            Moments of NPV, USD. Every standard error is named for its
+            figure with ``_se`` appended.
         ``p5``, ``p50``, ``p95``
             NPV quantiles at 0.05, 0.5 and 0.95, USD, always at those
             probabilities whatever ``level`` is.
@@ -182,7 +169,7 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
             strategies' own standard errors.
 
         Where ``switch`` and at least one of ``mine`` and ``host`` are valued
-        (scalars):
+        (scalars; :func:`pivotmc.model.outcomes.option_value`):
 
         ``option_value``, ``option_value_se``
             The value of the option to wait: the mean pathwise difference of
@@ -272,7 +259,7 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
     mean_diff_se = np.full((n_strat, n_strat), np.nan)
     for i, j in combinations(range(n_strat), 2):
         a, b = values[i], values[j]
-        d_mean, d_sd = _difference_moments(a, b)
+        d_mean, d_sd = paired_difference(a, b)
         d_se = d_sd / sqrt_n
         mean_diff[i, j], mean_diff[j, i] = d_mean, 0.0 - d_mean  # not -d_mean: no "-0.0" for equal strategies
         mean_diff_se[i, j] = mean_diff_se[j, i] = d_se
@@ -294,7 +281,7 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
     out = xr.Dataset(
         {
             "mean": per(mean, usd, "mean NPV"),
-            "std_error": per(sd / sqrt_n, usd, "standard error of the mean NPV"),
+            "mean_se": per(sd / sqrt_n, usd, "standard error of the mean NPV"),
             "sd": per(sd, usd, "sample standard deviation of NPV (ddof=1)"),
             "p5": per(quantiles["p5"], usd, "5th percentile of NPV"),
             "p50": per(quantiles["p50"], usd, "median NPV"),
@@ -331,8 +318,8 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
         },
     )
     names = [str(s) for s in labels]
-    if "switch" in names:
-        out = out.assign(_option_value(names, mean, mean_diff, mean_diff_se))
+    if learned_strategy(names) is not None:
+        out = out.assign(option_value_variables(lambda name: values[names.index(name)], names))
         out = out.assign(_conversions(ds, n))
     return out
 
@@ -367,44 +354,13 @@ def _run_attrs(attrs: dict) -> dict:
     return out
 
 
-def _option_value(names: list[str], mean: np.ndarray, mean_diff: np.ndarray, mean_diff_se: np.ndarray) -> dict:
-    """The switch's option value: its pathwise mean difference with the better static strategy."""
-    static = [s for s in STATIC_STRATEGIES if s in names]
-    if not static:
-        return {}
-    best = max(static, key=lambda s: mean[names.index(s)])
-    i, j = names.index("switch"), names.index(best)
-    attrs = {"units": "USD", "compared_with": best}
-    return {
-        "option_value": xr.DataArray(
-            mean_diff[i, j], attrs={**attrs, "long_name": f"value of the option to wait: mean pathwise NPV of switch - {best}"}
-        ),
-        "option_value_se": xr.DataArray(
-            mean_diff_se[i, j], attrs={**attrs, "long_name": "standard error of option_value (pathwise)"}
-        ),
-    }
-
-
-def _conversion_counts(ds: xr.Dataset, n: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """Paths converting at each decision date and the dates' times, if the dataset records them."""
-    if "decision_time" not in ds.coords:
-        return None
-    times = np.asarray(ds["decision_time"].values, dtype=np.float64)
-    if "switch_share" in ds and ds["switch_share"].dims == ("decision",):
-        # share = count / n, correctly rounded: the counts come back exactly.
-        return np.rint(np.asarray(ds["switch_share"].values, dtype=np.float64) * n).astype(np.int64), times
-    if "switch_decision" in ds and ds["switch_decision"].dims == ("path",):
-        decision = np.asarray(ds["switch_decision"].values)
-        return np.bincount(decision[decision >= 0].astype(np.int64), minlength=times.size), times
-    return None
-
-
 def _conversions(ds: xr.Dataset, n: int) -> dict:
     """Share of paths on which the switch converts, and the median date among those."""
-    found = _conversion_counts(ds, n)
-    if found is None:
+    shares = recorded_shares(ds)
+    if shares is None:
         return {}
-    counts, times = found
+    counts = np.rint(shares * n).astype(np.int64)  # shares are count / n, correctly rounded: exact
+    times = np.asarray(ds["decision_time"].values, dtype=np.float64)
     total = int(counts.sum())
     dates = ds["decision_date"].values if "decision_date" in ds.coords else None
     if total:
@@ -548,11 +504,13 @@ def _switch_lines(summary: xr.Dataset, scale: float, unit_label: str) -> list[st
         best = summary["option_value"].attrs.get("compared_with", "the better static strategy")
         value = float(summary["option_value"]) / scale
         se = float(summary["option_value_se"]) / scale
-        static = [s for s in STATIC_STRATEGIES if s in summary["strategy"].values]
+        names = [str(s) for s in summary["strategy"].values]
+        learned = learned_strategy(names) or LEARNED_STRATEGY
+        static = static_strategies(names)
         which = (f"{best} being the better of {' and '.join(static)} by mean NPV" if len(static) > 1
                  else f"{best} being the only one of {' and '.join(STATIC_STRATEGIES)} valued")
-        lines.append(f"Option to wait (switch - {best}, path by path): {_fmt_pm(value, se, 1)} {unit_label}")
-        lines += _wrap(f"= the mean over paths of NPV(switch) - NPV({best}), {which}; ± is the standard "
+        lines.append(f"Option to wait ({learned} - {best}, path by path): {_fmt_pm(value, se, 1)} {unit_label}")
+        lines += _wrap(f"= the mean over paths of NPV({learned}) - NPV({best}), {which}; ± is the standard "
                        "error of that mean, from the paired differences.", indent="  ")
     if "switch_converted" in summary:
         share = float(summary["switch_converted"])
@@ -603,11 +561,7 @@ def _tie_lines(names: list[str], equal: np.ndarray) -> list[str]:
         return _wrap("No ties: for every pair, P(row > column) + P(column > row) = 100%.")
     lines = _wrap("Ties, P(row = column): " + ", ".join(f"{a} = {b} on {_fmt_pct(p)} of paths" for a, b, p in ties) + ".")
     note = "For every pair, P(row > column) + P(column > row) + ties = 100%"
-    pairs = [{a, b} for a, b, _ in ties]
-    if {"switch", "mine"} in pairs:
-        note += "; switch equals mine on the paths on which it never converts"
-    if {"switch", "host"} in pairs:
-        note += "; switch equals host on the paths on which it converts at the start"
+    note += "".join(f"; {reason}" for a, b, _ in ties if (reason := tie_reason(a, b)) is not None)
     return lines + _wrap(note + ".")
 
 
@@ -642,7 +596,7 @@ def format_summary(summary: xr.Dataset, scale: float = 1e6, unit_label: str = "U
         amounts share their decimals); probabilities are percentages with one
         decimal.
     """
-    require_dataset(summary, ("mean", "std_error"), "pivotmc.summarize", "summary")
+    require_dataset(summary, ("mean", "mean_se"), "pivotmc.summarize", "summary")
     if not scale > 0 or not math.isfinite(scale):
         raise ValidationError(f"scale must be a positive finite number, got {scale!r}")
     names = [str(s) for s in summary["strategy"].values]
@@ -653,7 +607,7 @@ def format_summary(summary: xr.Dataset, scale: float = 1e6, unit_label: str = "U
     def money(var: str) -> np.ndarray:
         return np.asarray(summary[var].values, dtype=np.float64) / scale
 
-    mean, se, sd = money("mean"), money("std_error"), money("sd")
+    mean, se, sd = money("mean"), money("mean_se"), money("sd")
     p5, p50, p95 = money("p5"), money("p50"), money("p95")
     var, cvar = money("var"), money("cvar")
     prob_loss = np.asarray(summary["prob_loss"].values, dtype=np.float64)

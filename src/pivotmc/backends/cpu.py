@@ -70,7 +70,7 @@ def _run(plan: Plan, key, first_path, n_paths, keep_paths, block_paths, switch_a
         key[0], key[1], first_path, n_paths, keep_paths, int(block_paths or DEFAULT_BLOCK_PATHS),
         npv, sums_hi, sums_lo, kept_factors, kept.cash_flow,
         switch_index, decision_steps, centre, scale, coef, terms, switch_out,
-        learn, float(plan.scenario.terminal.switch), features, gains,
+        learn, plan.switch_exit_multiple, features, gains,
     )
     if overflow:
         raise overflow_error(overflow)

@@ -430,7 +430,7 @@ def _learning_block(plan: Plan, key: tuple[int, int], paths: np.ndarray) -> tupl
     n = paths.size
     lead_time, capex_per_mw = _per_path_draws(plan, key, paths)
     grid = plan.grid_mw
-    exit_weight = plan.discount[-1] * plan.scenario.terminal.switch
+    exit_weight = plan.discount[-1] * plan.switch_exit_multiple
     markets = _Markets(plan, n)
     decision_at = {int(k): j for j, k in enumerate(plan.decision_steps)}
     n_dates = plan.decision_steps.size

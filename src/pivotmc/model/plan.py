@@ -41,13 +41,11 @@ import numpy as np
 
 from pivotmc.model.protocol import DAYS_PER_YEAR, step_subsidy_btc
 from pivotmc.model.scenario import HashrateSettings, Scenario
+from pivotmc.model.strategies import LEARNED_STRATEGY, conversion_shares, exit_multiples, learned_strategy, spec
 
 __all__ = ["Plan", "lower", "hashprice", "log_hstar_coefficient", "lower_cholesky_psd", "poisson_cdf_table", "step_dates"]
 
 HOURS_PER_YEAR = DAYS_PER_YEAR * 24.0
-#: Strategies are splits of the grid between mining and hosting at t = 0; the
-#: switch mines until its policy converts the whole site.
-CONVERSION_SHARE = {"mine": 0.0, "host": 1.0, "switch": 0.0}
 #: Lease dates this close to a step boundary (years; about 0.03 s) count as on it.
 BOUNDARY_TOLERANCE_YEARS = 1e-9
 #: State variables the switch policy regresses on (their logs), at each decision date.
@@ -139,8 +137,8 @@ class Plan:
 
     scenario: Scenario
     strategies: tuple[str, ...]
-    conversion_share: np.ndarray  # (n_strategies,) share of grid converted to hosting at t = 0
-    exit_multiple: np.ndarray  # (n_strategies,)
+    conversion_share: np.ndarray  # (n_strategies,) share of grid converted to hosting at t = 0 (pivotmc.model.strategies)
+    exit_multiple: np.ndarray  # (n_strategies,) of final-year EBITDA
     n_steps: int
     steps_per_year: int
     dt: float
@@ -216,12 +214,17 @@ class Plan:
     renewal_probability: float
     grid_mw: float
     # -- the switch strategy ---------------------------------------------------
-    switch_index: int  # position of "switch" in strategies, -1 if it is not valued
+    switch_index: int  # position of the learned strategy (the switch) in strategies, -1 if it is not valued
     decision_steps: np.ndarray  # (dates,) int: the switch decides at t_k for these k
 
     @property
     def n_strategies(self) -> int:
         return len(self.strategies)
+
+    @property
+    def switch_exit_multiple(self) -> float:
+        """The exit multiple of the learned strategy, which its policy learns with whether or not it is valued."""
+        return float(self.scenario.value(spec(LEARNED_STRATEGY).exit_multiple))
 
     @property
     def decision_times(self) -> np.ndarray:
@@ -287,7 +290,7 @@ def lower(scenario: Scenario) -> Plan:
     salvage_per_mw = float(salvage_per_hashprice[0] * initial_hashprice)
 
     strategies = scenario.strategies.evaluate
-    share = {**CONVERSION_SHARE, "hybrid": scenario.strategies.hybrid_fraction}
+    learned = learned_strategy(strategies)
     terminal_weight = (k >= K - spy).astype(np.float64)
     every = spy / scenario.switch.decisions_per_year
     decision_steps = np.unique(np.rint(np.arange(0.0, K, every)).astype(np.int64))
@@ -296,8 +299,8 @@ def lower(scenario: Scenario) -> Plan:
     return Plan(
         scenario=scenario,
         strategies=strategies,
-        conversion_share=np.array([share[s] for s in strategies]),
-        exit_multiple=np.array([getattr(scenario.terminal, s) for s in strategies]),
+        conversion_share=conversion_shares(scenario, strategies),
+        exit_multiple=exit_multiples(scenario, strategies),
         n_steps=K,
         steps_per_year=spy,
         dt=dt,
@@ -368,7 +371,7 @@ def lower(scenario: Scenario) -> Plan:
         boundary_tolerance=BOUNDARY_TOLERANCE_YEARS,
         renewal_probability=host.renewal_probability,
         grid_mw=site.grid_mw,
-        switch_index=strategies.index("switch") if "switch" in strategies else -1,
+        switch_index=strategies.index(learned) if learned is not None else -1,
         decision_steps=decision_steps,
     )
 

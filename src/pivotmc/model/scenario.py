@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 import numpy as np
 
 from pivotmc.errors import ParameterTypeError, ValidationError
+from pivotmc.model.strategies import STRATEGIES
 
 if TYPE_CHECKING:
     import tomlkit
@@ -51,8 +52,6 @@ __all__ = [
 
 #: Market factors in the order of the correlation matrix.
 FACTORS = ("btc", "fees", "hashrate", "power", "lease")
-#: Strategies pivotmc knows, in the order they appear in results.
-STRATEGIES = ("mine", "host", "hybrid", "switch")
 #: Strategies a scenario values unless told otherwise.
 DEFAULT_STRATEGIES = STRATEGIES
 MAX_HORIZON_YEARS = 50.0

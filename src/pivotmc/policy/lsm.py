@@ -142,7 +142,7 @@ class StoppingResult:
     ----------
     value : float
         Mean discounted payoff of the learned policy on the valuation paths.
-    std_error : float
+    value_se : float
         Its standard error (independent valuation paths).
     stopping_date : ndarray of int
         Per path (all paths, in input order), the index of the date it stops at, -1 if never.
@@ -157,7 +157,7 @@ class StoppingResult:
     """
 
     value: float
-    std_error: float
+    value_se: float
     stopping_date: np.ndarray
     valuation_paths: np.ndarray
     payoffs: np.ndarray
@@ -232,7 +232,7 @@ def optimal_stopping(
     out = payoffs[valuation]
     return StoppingResult(
         value=float(out.mean()),
-        std_error=float(out.std(ddof=1) / math.sqrt(out.size)),
+        value_se=float(out.std(ddof=1) / math.sqrt(out.size)),
         stopping_date=stop_date,
         valuation_paths=valuation,
         payoffs=payoffs,

@@ -48,12 +48,10 @@ from pivotmc.model.plan import SWITCH_FEATURES, Plan, lower
 from pivotmc.model.scenario import Scenario
 
 __all__ = [
-    "SwitchPolicy", "learn", "policy_for", "check_policy", "option_value", "BOUNDARY_POINTS",
+    "SwitchPolicy", "learn", "policy_for", "check_policy", "BOUNDARY_POINTS",
     "cache_dir", "clear_cache", "is_cached", "CACHE_DIR_ENV",
 ]
 
-#: The static strategies the option value compares switch with: the better of them by mean NPV.
-STATIC_STRATEGIES = ("mine", "host")
 #: Hashprice quantiles at which the exercise boundary is reported, per decision date.
 BOUNDARY_QUANTILES = np.linspace(0.05, 0.95, 19)
 BOUNDARY_POINTS = BOUNDARY_QUANTILES.size
@@ -378,17 +376,3 @@ def exercise_boundary(stopping: StoppingPolicy, features: np.ndarray) -> tuple[n
             lease[d, i] = math.exp(grid[first - 1] + w * (grid[first] - grid[first - 1]))
     return hashprice, lease, power
 
-
-def option_value(npv_switch: np.ndarray, npv_static: dict[str, np.ndarray]) -> tuple[float, float, str]:
-    """Value of the option to wait: mean of switch minus the better static strategy, with its standard error.
-
-    The better of ``npv_static`` (``{"mine": ..., "host": ...}``) is the one
-    with the higher mean NPV, a choice made at t = 0; the difference is taken
-    path by path (common random numbers), which makes its standard error small.
-    """
-    if not npv_static:
-        raise ValidationError("the option value compares switch with mine or host: value at least one of them.")
-    best = max(npv_static, key=lambda s: float(np.mean(npv_static[s])))
-    diff = np.asarray(npv_switch, dtype=np.float64) - np.asarray(npv_static[best], dtype=np.float64)
-    se = float(diff.std(ddof=1) / math.sqrt(diff.size)) if diff.size > 1 else float("nan")
-    return float(diff.mean()), se, best

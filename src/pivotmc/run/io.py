@@ -8,6 +8,7 @@ from pathlib import Path
 import xarray as xr
 
 from pivotmc.errors import ParameterTypeError, ValidationError, require_dataset
+from pivotmc.model.outcomes import current_names
 from pivotmc.run.results import plain_values
 
 __all__ = ["save", "load", "result_path", "is_store", "ENGINE"]
@@ -98,4 +99,4 @@ def load(path: str | Path) -> xr.Dataset:
         raise ValidationError(f"{str(path)!r} cannot be read as netCDF ({reason.rstrip('.')}): {what}.") from None
     if not any(key.startswith("pivotmc") for key in loaded.attrs) and "n_paths" not in loaded.attrs:
         raise ValidationError(f"{str(path)!r} is a netCDF file but not a pivotmc result (it has no pivotmc attributes).")
-    return plain_values(loaded)
+    return current_names(plain_values(loaded))

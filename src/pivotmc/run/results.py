@@ -5,14 +5,13 @@ store build the same Dataset from here."""
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Callable
-
 import numpy as np
 import xarray as xr
 
 from pivotmc import random as rng
 from pivotmc.backends import KEPT_FACTORS, ChunkResult, KeptPaths
 from pivotmc.backends.accumulate import ExactSum
+from pivotmc.model.outcomes import conversion_counts, option_value_variables, share_variables
 from pivotmc.model.plan import Plan, step_dates
 
 FACTOR_ATTRS = {
@@ -142,9 +141,8 @@ def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarra
     """Add the switch strategy's per-path dates, option value, policy and exercise boundary.
 
     With lazy (store layout) arrays, ``switch_share`` and the option value are
-    left out: they need every path, and the store writes them with
-    :func:`switch_share_variables` and :func:`option_value_variables` once its
-    chunks are done.
+    left out: they need every path, and the store writes them (with the same
+    functions of :mod:`pivotmc.model.outcomes`) once its chunks are done.
     """
     from pivotmc.model.plan import SWITCH_FEATURES
     from pivotmc.policy.switch import BOUNDARY_QUANTILES
@@ -170,8 +168,7 @@ def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarra
         ds["switch_decision"] = ("path", decision, dict(SWITCH_DECISION_ATTRS))
         ds["switch_time"] = ("path", times, dict(SWITCH_TIME_ATTRS))
         if not lazy:
-            counts = np.bincount(decision[decision >= 0].astype(np.int64), minlength=steps.size)
-            ds = ds.assign(switch_share_variables(counts, decision.size))
+            ds = ds.assign(share_variables(conversion_counts(decision, steps.size), decision.size))
             ds = ds.assign(option_value_variables(lambda s: chunk.npv[plan.strategies.index(s)], plan.strategies))
     p = policy.stopping
     ds["switch_boundary_hashprice"] = (("decision", "boundary_point"), policy.boundary_hashprice, {"units": "USD/PH/day", "long_name": "hashprice on the exercise boundary"})
@@ -204,33 +201,6 @@ SWITCH_TIME_ATTRS = {"units": "years", "long_name": "time at which the switch co
 def switch_times(decision: np.ndarray, decision_times: np.ndarray) -> np.ndarray:
     """Model time (years) at which each path converts, from its decision-date index (-1, never: NaN)."""
     return np.where(decision >= 0, decision_times[np.maximum(decision, 0)], np.nan)
-
-
-def switch_share_variables(counts: np.ndarray, n_paths: int) -> dict:
-    """``switch_share(decision)`` from the number of paths converting at each decision date."""
-    return {"switch_share": ("decision", counts / n_paths, {"units": "1", "long_name": "share of paths converting at the date"})}
-
-
-def option_value_variables(npv_of: Callable[[str], np.ndarray], strategies) -> dict:
-    """``option_value`` and ``option_value_std_error`` (0-d), or nothing where switch has no static strategy to beat.
-
-    ``npv_of(strategy)`` gives a strategy's NPVs over every path; it is called
-    one strategy at a time (a store reads each from disk), and holds at most
-    two of them at once.
-    """
-    from pivotmc.policy.switch import STATIC_STRATEGIES, option_value
-
-    static = [s for s in STATIC_STRATEGIES if s in strategies]
-    if "switch" not in strategies or not static:
-        return {}
-    means = {s: float(np.mean(npv_of(s))) for s in static}
-    best = max(means, key=means.get)  # the choice switch.option_value makes, without holding both rows
-    value, se, best = option_value(npv_of("switch"), {best: npv_of(best)})
-    note = f"mean of switch minus {best} (the better static strategy by mean NPV), path by path"
-    return {
-        "option_value": ((), value, {"units": "USD", "long_name": "value of the option to wait", "compared_with": best, "comment": note}),
-        "option_value_std_error": ((), se, {"units": "USD", "long_name": "standard error of option_value"}),
-    }
 
 
 def _plain(attrs: dict) -> dict:

@@ -96,10 +96,11 @@ def simulate(
         When ``switch`` is valued, also: ``switch_time(path)`` (years; NaN
         where the path never converts) and ``switch_decision(path)`` (index of
         the decision date, -1 for never); ``switch_share(decision)``, the share
-        of paths converting at each date; ``option_value`` and
-        ``option_value_std_error`` (switch minus the better of mine and host,
-        USD); the exercise boundary ``switch_boundary_lease_rate(decision,
-        boundary_point)`` at the hashprices ``switch_boundary_hashprice``; and
+        of paths converting at each date; ``option_value`` and its standard
+        error ``option_value_se`` (switch minus the better of mine and host,
+        path by path, USD; :mod:`pivotmc.model.outcomes`); the exercise
+        boundary ``switch_boundary_lease_rate(decision, boundary_point)`` at
+        the hashprices ``switch_boundary_hashprice``; and
         the learned policy's coefficients (see :mod:`pivotmc.policy.switch`).
 
     Raises

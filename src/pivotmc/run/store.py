@@ -60,9 +60,8 @@ from pivotmc.model.plan import Plan, lower
 from pivotmc.model.scenario import Scenario
 from pivotmc.policy.switch import policy_for
 from pivotmc.run.arguments import MAX_PATHS, _check_count
-from pivotmc.run.results import (
-    build_dataset, option_value_variables, plain_values, switch_share_variables, switch_times,
-)
+from pivotmc.model.outcomes import conversion_counts, current_names, option_value_variables, share_variables
+from pivotmc.run.results import build_dataset, plain_values, switch_times
 
 if TYPE_CHECKING:
     import xarray as xr
@@ -80,8 +79,9 @@ __all__ = [
 #: Paths per chunk when none is given: 24 MB of NPVs for three strategies, a few
 #: seconds of work on one core, and a hundred tasks for 1e8 paths.
 DEFAULT_CHUNK_PATHS = 1_000_000
-#: Version of the layout below; part of a run's identity (2: the switch strategy's variables).
-STORE_FORMAT = 2
+#: Version of the layout below; part of a run's identity (2: the switch strategy's variables;
+#: 3: ``option_value_se``, formerly ``option_value_std_error``).
+STORE_FORMAT = 3
 STATE_GROUP = "_chunks"
 _ZARR_FORMAT = 2  # read by every Zarr implementation, and consolidated metadata are part of its spec
 #: Bytes of limb sums read at a time when the means are finished.
@@ -337,7 +337,7 @@ def _switch_placeholders(plan: Plan) -> dict:
 
     n_dates = plan.decision_steps.size
     out = {}
-    for name, (dims, _, attrs) in switch_share_variables(np.zeros(n_dates, dtype=np.int64), 1).items():
+    for name, (dims, _, attrs) in share_variables(np.zeros(n_dates, dtype=np.int64), 1).items():
         out[name] = (dims, _lazy((n_dates,), (n_dates,)), attrs)
     # Their attributes depend on the numbers (the strategy compared with); only units until then.
     probe = option_value_variables(lambda s: np.zeros(2), plan.strategies)
@@ -489,8 +489,8 @@ def _finish(path: str, plan: Plan, n_paths: int) -> None:
 def _finish_switch(path: str, root, plan: Plan, n_paths: int) -> None:
     """Write ``switch_share`` and the option value, read from the chunks' decisions and NPVs.
 
-    Memory: the NPVs of two strategies over every path and their difference
-    (as :func:`pivotmc.policy.switch.option_value` takes it), and a batch of chunks.
+    Memory: the NPVs of two strategies over every path (as
+    :func:`pivotmc.model.outcomes.option_value` takes them), and a batch of chunks.
     """
     import zarr
 
@@ -499,8 +499,7 @@ def _finish_switch(path: str, root, plan: Plan, n_paths: int) -> None:
     counts = np.zeros(plan.decision_steps.size, dtype=np.int64)
     batch = max(1, _SUM_BATCH_BYTES // np.dtype(np.int64).itemsize)  # the decisions are counted as int64
     for start in range(0, n_paths, batch):
-        part = decision[start : start + batch]
-        counts += np.bincount(part[part >= 0].astype(np.int64), minlength=counts.size)
+        counts += conversion_counts(decision[start : start + batch], counts.size)
     strategies = list(plan.strategies)
     npv = root["npv"]
     # A whole number of Zarr chunks at a time: reading a row at once would decode every chunk,
@@ -515,7 +514,7 @@ def _finish_switch(path: str, root, plan: Plan, n_paths: int) -> None:
         return out
 
     # One strategy's NPVs at a time, whole: the same numbers, summed in the same order, as in memory.
-    variables = {**switch_share_variables(counts, n_paths), **option_value_variables(row, strategies)}
+    variables = {**share_variables(counts, n_paths), **option_value_variables(row, strategies)}
     for name, (_, value, attrs) in variables.items():
         root[name][...] = value
         root[name].attrs.update(attrs)
@@ -647,7 +646,7 @@ def open_store(path, *, chunks="auto") -> xr.Dataset:
     from xarray.indexes import PandasIndex
 
     path = _finished_store(path)
-    ds = plain_values(xr.open_zarr(path, chunks=chunks, consolidated=True))
+    ds = current_names(plain_values(xr.open_zarr(path, chunks=chunks, consolidated=True)))
     # A range index costs nothing; an array of 1e8 path numbers would cost 0.8 GB, twice over while indexed.
     paths = PandasIndex(pd.RangeIndex(ds.sizes["path"], name="path"), dim="path")
     return ds.assign_coords(xr.Coordinates.from_xindex(paths))
