@@ -11,9 +11,6 @@
  * contraction (nvcc/NVRTC --fmad=false, g++ -ffp-contract=off), since one
  * fused multiply-add in a Horner chain changes the last bits.
  *
- * The coefficient expressions are exact rationals that every compiler folds
- * to the correctly rounded double, as Python does for 1.0 / math.factorial(i).
- *
  * Same constraints as pivotmc_rng.cuh: no includes, built-in types only.
  */
 #ifndef PIVOTMC_MATH_CUH
@@ -21,9 +18,11 @@
 
 #include "pivotmc_rng.cuh"
 
-/* PIVOTMC_LN2_HI, _LN2_LO, _INV_LN2, _SQRT2, _EXP_COEF0 .. 13 and _LOG_COEF0 .. 10 are -D options made from
-   pivotmc.backends.fastmath, which the Numba kernels use too (pivotmc.backends.cuda.math_defines()). */
-#ifndef PIVOTMC_EXP_COEF13
+/* PIVOTMC_LN2_HI, _LN2_LO, _INV_LN2, _SQRT2, _EXP_MIN_ARG, _EXP_MAX_ARG and the polynomials _EXP_COEF and
+   _LOG_COEF (with their lengths _EXP_COEF_COUNT, _LOG_COEF_COUNT; see PIVOTMC_COEF in pivotmc_rng.cuh) are -D
+   options made from pivotmc.backends.fastmath, which the Numba kernels use too
+   (pivotmc.backends.cuda.math_defines()). */
+#if !defined(PIVOTMC_EXP_COEF_COUNT) || !defined(PIVOTMC_LOG_COEF_COUNT) || !defined(PIVOTMC_EXP_MAX_ARG)
 #error "compile with pivotmc.backends.cuda.compile_options() (or math_defines()): the constants come from pivotmc.backends.fastmath"
 #endif
 
@@ -39,35 +38,24 @@ PIVOTMC_DEVICE double pivotmc_max(double a, double b)
     return b > a ? b : a;
 }
 
-/* e**x for -708 <= x <= 709 (clamped there): Taylor series to r**13 on
+/* e**x for PIVOTMC_EXP_MIN_ARG <= x <= PIVOTMC_EXP_MAX_ARG (clamped there): Taylor series on
    |r| <= ln2 / 2 after removing n ln2, then the exponent bits. */
 PIVOTMC_DEVICE double pivotmc_fast_exp(double x)
 {
-    x = pivotmc_min(pivotmc_max(x, -708.0), 709.0);
+    const double coef[PIVOTMC_EXP_COEF_COUNT] = {PIVOTMC_EXP_COEF};
+    x = pivotmc_min(pivotmc_max(x, PIVOTMC_EXP_MIN_ARG), PIVOTMC_EXP_MAX_ARG);
     const double n = floor(x * PIVOTMC_INV_LN2 + 0.5);
     const double r = (x - n * PIVOTMC_LN2_HI) - n * PIVOTMC_LN2_LO;
-    double p = PIVOTMC_EXP_COEF13;
-    p = p * r + PIVOTMC_EXP_COEF12;
-    p = p * r + PIVOTMC_EXP_COEF11;
-    p = p * r + PIVOTMC_EXP_COEF10;
-    p = p * r + PIVOTMC_EXP_COEF9;
-    p = p * r + PIVOTMC_EXP_COEF8;
-    p = p * r + PIVOTMC_EXP_COEF7;
-    p = p * r + PIVOTMC_EXP_COEF6;
-    p = p * r + PIVOTMC_EXP_COEF5;
-    p = p * r + PIVOTMC_EXP_COEF4;
-    p = p * r + PIVOTMC_EXP_COEF3;
-    p = p * r + PIVOTMC_EXP_COEF2;
-    p = p * r + PIVOTMC_EXP_COEF1;
-    p = p * r + PIVOTMC_EXP_COEF0;
+    const double p = pivotmc_horner(coef, r);
     const double scale = __longlong_as_double(((long long)n + 1023LL) << 52);
     return p * scale;
 }
 
 /* Natural log of a positive normal double: exponent plus the atanh series
-   2 (s + s**3/3 + ... + s**21/21), s = (m - 1) / (m + 1), m in [sqrt2/2, sqrt2]. */
+   2 (s + s**3/3 + s**5/5 + ...), s = (m - 1) / (m + 1), m in [sqrt2/2, sqrt2]. */
 PIVOTMC_DEVICE double pivotmc_fast_log(double x)
 {
+    const double coef[PIVOTMC_LOG_COEF_COUNT] = {PIVOTMC_LOG_COEF};
     const long long bits = __double_as_longlong(x);
     double e = (double)((bits >> 52) - 1023LL);
     double m = __longlong_as_double((bits & 0x000FFFFFFFFFFFFFLL) | (1023LL << 52));
@@ -77,17 +65,7 @@ PIVOTMC_DEVICE double pivotmc_fast_log(double x)
     }
     const double s = (m - 1.0) / (m + 1.0);
     const double s2 = s * s;
-    double p = PIVOTMC_LOG_COEF10;
-    p = p * s2 + PIVOTMC_LOG_COEF9;
-    p = p * s2 + PIVOTMC_LOG_COEF8;
-    p = p * s2 + PIVOTMC_LOG_COEF7;
-    p = p * s2 + PIVOTMC_LOG_COEF6;
-    p = p * s2 + PIVOTMC_LOG_COEF5;
-    p = p * s2 + PIVOTMC_LOG_COEF4;
-    p = p * s2 + PIVOTMC_LOG_COEF3;
-    p = p * s2 + PIVOTMC_LOG_COEF2;
-    p = p * s2 + PIVOTMC_LOG_COEF1;
-    p = p * s2 + PIVOTMC_LOG_COEF0;
+    const double p = pivotmc_horner(coef, s2);
     return e * PIVOTMC_LN2_HI + (s * p + e * PIVOTMC_LN2_LO);
 }
 

@@ -40,11 +40,31 @@
 #endif
 
 /* The random-number layout (PIVOTMC_SLOT_*, PIVOTMC_N_STEP_PAIRS, PIVOTMC_PER_PATH_STEP,
- * PIVOTMC_LEARNING_PATH0, PIVOTMC_PHILOX_*, PIVOTMC_RNG_LAYOUT_VERSION) comes from pivotmc.random, its one
- * source, as -D options: pivotmc.backends.cuda.rng_defines(), part of compile_options(). */
-#ifndef PIVOTMC_RNG_LAYOUT_VERSION
+ * PIVOTMC_LEARNING_PATH0, PIVOTMC_RNG_LAYOUT_VERSION), Philox's constants (PIVOTMC_PHILOX_*), the bits of a
+ * uniform (PIVOTMC_UNIFORM_BITS) and AS241's region bounds and coefficients (PIVOTMC_AS241_*) come from
+ * pivotmc.random, their one source, as -D options: pivotmc.backends.cuda.rng_defines(), part of
+ * compile_options(). */
+#if !defined(PIVOTMC_RNG_LAYOUT_VERSION) || !defined(PIVOTMC_PHILOX_ROUNDS) || !defined(PIVOTMC_AS241_A_COUNT)
 #error "compile with pivotmc.backends.cuda.compile_options() (or rng_defines()): the random-number layout comes from pivotmc.random"
 #endif
+
+/* A list of coefficients arrives as one -D option PIVOTMC_COEF(c0)PIVOTMC_COEF(c1)... (nvcc splits option
+   values at commas) with its length in NAME_COUNT; {NAME} is then an array initialiser. */
+#define PIVOTMC_COEF(c) c,
+
+/* The polynomial sum of coef[i] * x**i by Horner's rule from the highest coefficient, the order of
+   pivotmc.random.normal and of the Numba kernels: acc = coef[N - 1], then acc = acc * x + coef[i] for
+   i = N - 2 .. 0.  Unrolled on the GPU, so that the coefficients become immediates. */
+template <int N>
+PIVOTMC_DEVICE double pivotmc_horner(const double (&coef)[N], double x)
+{
+    double acc = coef[N - 1];
+PIVOTMC_UNROLL
+    for (int i = N - 2; i >= 0; --i) {
+        acc = acc * x + coef[i];
+    }
+    return acc;
+}
 
 /* ------------------------------------------------------------------------
  * Philox4x32-10
@@ -54,7 +74,7 @@
 PIVOTMC_DEVICE void pivotmc_philox4x32(unsigned int x[4], unsigned int k0, unsigned int k1)
 {
 PIVOTMC_UNROLL
-    for (int round = 0; round < 10; ++round) {
+    for (int round = 0; round < PIVOTMC_PHILOX_ROUNDS; ++round) {
         const unsigned int hi0 = __umulhi(PIVOTMC_PHILOX_M0, x[0]);
         const unsigned int lo0 = PIVOTMC_PHILOX_M0 * x[0];
         const unsigned int hi1 = __umulhi(PIVOTMC_PHILOX_M1, x[2]);
@@ -80,57 +100,42 @@ PIVOTMC_DEVICE double pivotmc_uniform(unsigned int hi, unsigned int lo)
        the conversion and the product are exact: no rounding to 0 or 1 and
        bitwise agreement with the numpy version on any backend. */
     const unsigned long long w = ((unsigned long long)hi << 32) | lo;
-    const unsigned long long odd = (w >> 11) | 1ull;
-    return (double)odd * 1.1102230246251565404236316680908203125e-16; /* 2**-53 */
+    const unsigned long long odd = (w >> (64 - PIVOTMC_UNIFORM_BITS)) | 1ull;
+    return (double)odd * (1.0 / (double)(1ull << PIVOTMC_UNIFORM_BITS));
 }
 
 /* ------------------------------------------------------------------------
  * Inverse normal CDF, Wichura AS241 (PPND16)
  *
- * Same coefficients, branches and operation order as pivotmc.random.ndtri.
- * The coefficients are pivotmc.random's, as -D options PIVOTMC_AS241_A0 .. _F7
- * (from pivotmc.backends.cuda.rng_defines(); one option each, as nvcc splits
- * option values at commas), listed eight at a time by PIVOTMC_AS241(X):
- * Horner from the highest coefficient, numerator / denominator, the tail
- * evaluated on p = min(u, 1 - u) and then signed.  Only log (and, in
- * principle, sqrt) may round differently between math libraries.
+ * Same coefficients, region bounds, branches and operation order as
+ * pivotmc.random.ndtri, whose constants arrive as -D options: the bounds
+ * PIVOTMC_AS241_SPLIT1, _CONST1, _SPLIT2, _CONST2 and the polynomials
+ * PIVOTMC_AS241_A .. _F (with their lengths _A_COUNT ..).  Horner from the
+ * highest coefficient, numerator / denominator, the tail evaluated on
+ * p = min(u, 1 - u) and then signed.  Only log (and, in principle, sqrt) may
+ * round differently between math libraries.
  * ---------------------------------------------------------------------- */
 
-#define PIVOTMC_AS241(X) PIVOTMC_AS241_##X##0, PIVOTMC_AS241_##X##1, PIVOTMC_AS241_##X##2, PIVOTMC_AS241_##X##3, \
-    PIVOTMC_AS241_##X##4, PIVOTMC_AS241_##X##5, PIVOTMC_AS241_##X##6, PIVOTMC_AS241_##X##7
-
-PIVOTMC_DEVICE double pivotmc_horner8(double x, double c0, double c1, double c2, double c3,
-                                      double c4, double c5, double c6, double c7)
-{
-    double acc = c7;
-    acc = acc * x + c6;
-    acc = acc * x + c5;
-    acc = acc * x + c4;
-    acc = acc * x + c3;
-    acc = acc * x + c2;
-    acc = acc * x + c1;
-    acc = acc * x + c0;
-    return acc;
-}
-
-/* The central branch, exact where |u - 1/2| <= 0.425 and finite elsewhere in
-   (0, 1): kernels may evaluate it everywhere and overwrite the tail lanes. */
+/* The central branch, exact where |u - 1/2| <= PIVOTMC_AS241_SPLIT1 and finite
+   elsewhere in (0, 1): kernels may evaluate it everywhere and overwrite the tail lanes. */
 PIVOTMC_DEVICE double pivotmc_ndtri_central(double u)
 {
+    const double a[PIVOTMC_AS241_A_COUNT] = {PIVOTMC_AS241_A};
+    const double b[PIVOTMC_AS241_B_COUNT] = {PIVOTMC_AS241_B};
     const double q = u - 0.5;
-    const double r = 0.180625 - q * q;
-    const double num = pivotmc_horner8(r, PIVOTMC_AS241(A));
-    const double den = pivotmc_horner8(r, PIVOTMC_AS241(B));
+    const double r = PIVOTMC_AS241_CONST1 - q * q;
+    const double num = pivotmc_horner(a, r);
+    const double den = pivotmc_horner(b, r);
     return q * (num / den);
 }
 
 PIVOTMC_DEVICE bool pivotmc_ndtri_is_tail(double u)
 {
     const double q = u - 0.5;
-    return !(q <= 0.425 && q >= -0.425);
+    return !(q <= PIVOTMC_AS241_SPLIT1 && q >= -PIVOTMC_AS241_SPLIT1);
 }
 
-/* The tail branches (|u - 1/2| > 0.425), and the values at 0, 1 and outside. */
+/* The tail branches (|u - 1/2| > PIVOTMC_AS241_SPLIT1), and the values at 0, 1 and outside. */
 PIVOTMC_DEVICE double pivotmc_ndtri_tail(double u)
 {
     /* Tested on u, not q: below 2**-54, u - 0.5 already rounds to -0.5. */
@@ -139,14 +144,16 @@ PIVOTMC_DEVICE double pivotmc_ndtri_tail(double u)
         const double p = lower ? u : 1.0 - u;
         const double r = sqrt(-log(p));
         double val;
-        if (r <= 5.0) {
-            const double s = r - 1.6;
-            val = pivotmc_horner8(s, PIVOTMC_AS241(C))
-                / pivotmc_horner8(s, PIVOTMC_AS241(D));
+        if (r <= PIVOTMC_AS241_SPLIT2) {
+            const double c[PIVOTMC_AS241_C_COUNT] = {PIVOTMC_AS241_C};
+            const double d[PIVOTMC_AS241_D_COUNT] = {PIVOTMC_AS241_D};
+            const double s = r - PIVOTMC_AS241_CONST2;
+            val = pivotmc_horner(c, s) / pivotmc_horner(d, s);
         } else {
-            const double s = r - 5.0;
-            val = pivotmc_horner8(s, PIVOTMC_AS241(E))
-                / pivotmc_horner8(s, PIVOTMC_AS241(F));
+            const double e[PIVOTMC_AS241_E_COUNT] = {PIVOTMC_AS241_E};
+            const double f[PIVOTMC_AS241_F_COUNT] = {PIVOTMC_AS241_F};
+            const double s = r - PIVOTMC_AS241_SPLIT2;
+            val = pivotmc_horner(e, s) / pivotmc_horner(f, s);
         }
         return lower ? -val : val;
     }

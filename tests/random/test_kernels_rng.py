@@ -5,19 +5,20 @@ tests/cuda_shim.h (see cuda_harness.py) and compared with pivotmc.random.
 Floating-point contraction is disabled (g++ ``-ffp-contract=off``, as nvcc
 and NVRTC get ``--fmad=false``), because a fused multiply-add rounds once
 where numpy rounds twice and the backends must agree bit for bit. Every
-kernel's compilation (nvcc PTX, NVRTC) is tested in test_cuda.py.
+kernel's compilation (nvcc PTX, NVRTC) is tested in test_cuda.py; that the
+layout and the AS241 coefficients reach the kernels from pivotmc.random alone,
+with no copy in a kernel source, in tests/backends/test_kernel_constants.py.
 """
 
 from __future__ import annotations
 
 import ctypes
-import re
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from cuda_harness import GXX_FLAGS, KERNELS, TESTS, build_shim, ulp_distance
+from cuda_harness import GXX_FLAGS, TESTS, build_shim, ulp_distance
 
 from pivotmc import random as rng
 
@@ -44,30 +45,6 @@ MAX_TAIL_NORMAL_ULP = 8
 # --------------------------------------------------------------------------
 # The header against pivotmc.random (compilation of every kernel: test_cuda.py)
 # --------------------------------------------------------------------------
-
-
-def test_the_layout_reaches_the_kernels_from_pivotmc_rng_alone():
-    """No copy of the layout in the CUDA sources: every constant is a -D option made from pivotmc.random."""
-    from pivotmc.backends.cuda import rng_defines
-
-    sources = "".join(path.read_text() for path in sorted(KERNELS.glob("*.cu*")))
-    exported = {name: getattr(rng, name) for name in rng.__all__
-                if isinstance(getattr(rng, name), int) and not isinstance(getattr(rng, name), bool)}
-    defined = {}
-    integers = [o for o in rng_defines() if not o.startswith("-DPIVOTMC_AS241_")]
-    for name in "ABCDEF":  # the inverse normal's polynomials, each coefficient back exactly
-        options = [o for o in rng_defines() if re.match(rf"-DPIVOTMC_AS241_{name}\d=", o)]
-        assert tuple(float(o.split("=")[1]) for o in options) == tuple(getattr(rng.normal, "_" + name))
-    for option in integers:
-        name, _, value = option.removeprefix("-DPIVOTMC_").partition("=")
-        defined[name] = int(value.rstrip("ul"))
-        assert not re.search(rf"#define\s+PIVOTMC_{name}\b", sources), f"PIVOTMC_{name} is typed into a kernel source"
-    assert defined == exported
-    assert not re.search(r"pivotmc_horner8\(\w+,\s*[-+0-9.]", sources)  # no coefficients typed in a kernel
-    for option in integers:  # C literals of the right width: int below 2**31, unsigned above
-        value = int(option.split("=")[1].rstrip("ul"))
-        suffix = option.split("=")[1][len(str(value)):]
-        assert suffix == ("" if value < 2**31 else "u" if value < 2**32 else "ull"), option
 
 
 def test_kernels_refuse_to_compile_without_the_layout(tmp_path, gxx):
@@ -123,7 +100,7 @@ def shim(tmp_path_factory, gxx):
 
 def _assert_normals_close(z: np.ndarray, ref: np.ndarray, u: np.ndarray, what: str) -> None:
     """Bitwise in the central region, within MAX_TAIL_NORMAL_ULP in the tails."""
-    central = np.abs(u - 0.5) <= 0.425
+    central = np.abs(u - 0.5) <= rng.AS241_SPLIT1
     tail = ~central
     assert np.count_nonzero(central) > 100 and np.count_nonzero(tail) > 100, "both regions must be covered"
     assert z[central].tobytes() == ref[central].tobytes()
@@ -223,16 +200,3 @@ def test_host_shim_normals_are_antisymmetric(shim):
     z = shim.ndtri(u)
     zc = shim.ndtri(1.0 - u)
     assert z.tobytes() == (-zc).tobytes()
-
-
-def test_exp_and_log_constants_reach_the_kernels_from_python_alone():
-    """The CUDA exp/log take their constants from pivotmc.backends.fastmath, as the Numba kernels do."""
-    from pivotmc.backends import _cpu_kernels, fastmath
-    from pivotmc.backends.cuda import math_defines
-
-    header = (KERNELS / "pivotmc_math.cuh").read_text()
-    assert not re.search(r"#define\s+PIVOTMC_(LN2|INV_LN2|SQRT2|EXP_COEF|LOG_COEF)", header)
-    assert not re.search(r"p \* s?2? ?r? ?\+ [0-9]", header)  # no coefficient typed into a Horner step
-    values = {o.removeprefix("-DPIVOTMC_").split("=")[0]: float(o.split("=")[1]) for o in math_defines()}
-    assert values == fastmath.constants()
-    assert tuple(_cpu_kernels._EXP_COEF) == fastmath.EXP_COEF and tuple(_cpu_kernels._LOG_COEF) == fastmath.LOG_COEF

@@ -25,37 +25,42 @@ import numpy as np
 from numba import njit, prange
 
 from pivotmc import random as rng
-from pivotmc.random import normal
-from pivotmc.backends.accumulate import QUANTISED_LIMIT, QUANTUM
-from pivotmc.backends import fastmath
-from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS
+from pivotmc.backends import KEPT_FACTORS, fastmath, kernel_constants
+from pivotmc.backends.accumulate import LIMB_BITS, QUANTISED_LIMIT, QUANTUM
+from pivotmc.backends.kernel_constants import GROWTH_TABLE_SIZE, MAX_STRATEGIES
+from pivotmc.model.plan import SWITCH_FEATURES, TINY_YEARS
 from pivotmc.model.plan import ScalarIndex as P
 from pivotmc.model.plan import StepIndex as T
+from pivotmc.model.units import HOURS_PER_DAY, MONTHS_PER_YEAR, PH_PER_EH
 
+# Every constant below comes from its one Python source (see pivotmc.backends.kernel_constants).
 _M0 = np.uint64(rng.PHILOX_M0)
 _M1 = np.uint64(rng.PHILOX_M1)
 _W0 = np.uint64(rng.PHILOX_W0)
 _W1 = np.uint64(rng.PHILOX_W1)
 _MASK32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
-_S12 = np.uint64(12)
-_TWO_M53 = 2.0**-53
-_TINY_YEARS = 1e-300
+_UNIFORM_SHIFT = np.uint64(64 - (rng.UNIFORM_BITS - 1))  # k: the top UNIFORM_BITS - 1 bits of the word
+_UNIFORM_SCALE = 2.0**-rng.UNIFORM_BITS
 _QUANTUM = QUANTUM
 _Q_LIMIT = QUANTISED_LIMIT
-_LIMB_MASK = np.int64(0xFFFFFFFF)
+_LIMB_MASK = np.int64((1 << LIMB_BITS) - 1)
 _PER_PATH_STEP = np.uint64(rng.PER_PATH_STEP)
-# Spike i's size and arrival time are the two halves of one pair (see pivotmc.random).
+# Spike i's size and arrival time are the two halves of one pair (see pivotmc.random), and so are
+# a path's lead time and capex overrun.
 assert rng.SLOT_POWER_SPIKE_SIZE0 % 2 == 0 and rng.SLOT_POWER_SPIKE_TIME0 == rng.SLOT_POWER_SPIKE_SIZE0 + 1
+assert rng.SLOT_LEAD_TIME % 2 == 0 and rng.SLOT_CAPEX_OVERRUN == rng.SLOT_LEAD_TIME + 1
 _SPIKE_PAIR0 = rng.SLOT_POWER_SPIKE_SIZE0 // 2
+_PER_PATH_PAIR = np.uint64(rng.SLOT_LEAD_TIME // 2)
 
-# AS241 coefficients, shared with the numpy implementation.
-_A = np.array(normal._A)
-_B = np.array(normal._B)
-_C = np.array(normal._C)
-_D = np.array(normal._D)
-_E = np.array(normal._E)
-_F = np.array(normal._F)
+# AS241 (pivotmc.random.normal): region bounds and coefficients.
+_SPLIT1, _CONST1, _SPLIT2, _CONST2 = rng.AS241_SPLIT1, rng.AS241_CONST1, rng.AS241_SPLIT2, rng.AS241_CONST2
+_A = np.array(rng.AS241_A)
+_B = np.array(rng.AS241_B)
+_C = np.array(rng.AS241_C)
+_D = np.array(rng.AS241_D)
+_E = np.array(rng.AS241_E)
+_F = np.array(rng.AS241_F)
 
 # error_model="numpy": no zero-division branches, which would stop loops from vectorising.
 _JIT = dict(nogil=True, cache=os.environ.get("PIVOTMC_NO_CACHE") is None, error_model="numpy")
@@ -77,35 +82,21 @@ def _bump(k0, k1):
 def philox(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 on uint64 values holding 32-bit words.
 
-    The ten rounds are written out so that a loop over lanes around a call
-    becomes straight-line integer code that LLVM vectorises.
+    The round count is a compile-time constant, so LLVM unrolls the rounds and
+    a loop over lanes around a call becomes straight-line integer code that it
+    vectorises.
     """
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    k0, k1 = _bump(k0, k1)
+    for _ in range(rng.PHILOX_ROUNDS - 1):
+        c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+        k0, k1 = _bump(k0, k1)
     return _philox_round(c0, c1, c2, c3, k0, k1)
 
 
 @njit(inline="always", **_JIT)
 def uniform(hi, lo):
-    """Open-interval uniform (2k + 1) 2^-53 from the top 52 bits of hi:lo."""
-    k = ((hi << _S32) | lo) >> _S12
-    return (2.0 * np.float64(k) + 1.0) * _TWO_M53
+    """Open-interval uniform (2k + 1) 2^-53 from the top 52 bits of hi:lo (rng.UNIFORM_BITS = 53)."""
+    k = ((hi << _S32) | lo) >> _UNIFORM_SHIFT
+    return (2.0 * np.float64(k) + 1.0) * _UNIFORM_SCALE
 
 
 @njit(inline="always", **_JIT)
@@ -120,7 +111,7 @@ def _horner(coef, x):
 def ndtri_central(u):
     """AS241 central branch; exact where |u - 1/2| <= 0.425, finite elsewhere in (0, 1)."""
     q = u - 0.5
-    r = 0.180625 - q * q
+    r = _CONST1 - q * q
     return q * (_horner(_A, r) / _horner(_B, r))
 
 
@@ -130,16 +121,16 @@ def ndtri_tail(u):
     lower = u < 0.5
     p = u if lower else 1.0 - u
     r = math.sqrt(-math.log(p))
-    if r <= 5.0:
-        val = _horner(_C, r - 1.6) / _horner(_D, r - 1.6)
+    if r <= _SPLIT2:
+        val = _horner(_C, r - _CONST2) / _horner(_D, r - _CONST2)
     else:
-        val = _horner(_E, r - 5.0) / _horner(_F, r - 5.0)
+        val = _horner(_E, r - _SPLIT2) / _horner(_F, r - _SPLIT2)
     return -val if lower else val
 
 
 @njit(inline="always", **_JIT)
 def ndtri(u):
-    if abs(u - 0.5) <= 0.425:
+    if abs(u - 0.5) <= _SPLIT1:
         return ndtri_central(u)
     return ndtri_tail(u)
 
@@ -174,6 +165,7 @@ def philox_words(c0, c1, c2, c3, k0, k1):
 # --------------------------------------------------------------------------- #
 # Straight-line polynomials and a bit cast (see pivotmc.backends.fastmath), which LLVM vectorises.
 _LN2_HI, _LN2_LO, _INV_LN2, _SQRT2 = fastmath.LN2_HI, fastmath.LN2_LO, fastmath.INV_LN2, fastmath.SQRT2
+_EXP_MIN_ARG, _EXP_MAX_ARG = fastmath.EXP_MIN_ARG, fastmath.EXP_MAX_ARG
 _EXP_COEF = np.array(fastmath.EXP_COEF)
 _LOG_COEF = np.array(fastmath.LOG_COEF)
 _MANTISSA = np.int64((1 << 52) - 1)
@@ -183,7 +175,7 @@ _EXP_BIAS = np.int64(1023)
 @njit(inline="always", **_JIT)
 def fast_exp(x):
     """e**x for -708 <= x <= 709 (arguments are clamped to that range)."""
-    x = min(max(x, -708.0), 709.0)
+    x = min(max(x, _EXP_MIN_ARG), _EXP_MAX_ARG)
     n = math.floor(x * _INV_LN2 + 0.5)
     r = (x - n * _LN2_HI) - n * _LN2_LO
     p = _horner(_EXP_COEF, r)
@@ -213,7 +205,6 @@ def fast_log(x):
 # constant offset, proves the rows independent, and vectorises the lane loops;
 # with separate arrays it must check aliasing at run time and gives up.
 LANES = 256
-MAX_STRATEGIES = 8
 _ROWS = (
     "jump", "spike",
     "log_btc", "log_fees", "fees", "log_hr", "power_dev", "lease_dev",
@@ -233,6 +224,11 @@ LEAD, CAPEX_PER_MW, START, END, RATE, SPENT = _OFF["lead"], _OFF["capex_per_mw"]
 SW_INDEX, SW_DECISION, SW_START, SW_END = _OFF["sw_index"], _OFF["sw_decision"], _OFF["sw_start"], _OFF["sw_end"]
 SW_RATE, SW_SPENT, SW_EBITDA, SW_CAPEX, SW_SALVAGE = _OFF["sw_rate"], _OFF["sw_spent"], _OFF["sw_ebitda"], _OFF["sw_capex"], _OFF["sw_salvage"]
 MINE_PV, S_EBITDA, S_CASH = _OFF["mine_pv"], _OFF["s_ebitda"], _OFF["s_cash"]
+#: The factors' rows by their result names, in the orders of KEPT_FACTORS and SWITCH_FEATURES.
+_FACTOR_ROWS = {"btc_price": BTC, "hashrate": HASHRATE, "fees": FEES, "power_price": POWER, "lease_rate": MARKET,
+                "hashprice": HASHPRICE}  # fmt: skip
+_KEPT_ROWS = tuple(_FACTOR_ROWS[name] for name in KEPT_FACTORS)
+_FEATURE_ROWS = tuple(_FACTOR_ROWS[name] for name in SWITCH_FEATURES)
 #: Rows of the learning workspace (one set per decision date): see switch_learning_data.
 _LEARN_ROWS = ("decision", "start", "end", "rate", "spent", "host_pv", "mine_before", "salvage")
 L_DECISION, L_START, L_END, L_RATE, L_SPENT, L_HOST_PV, L_MINE_BEFORE, L_SALVAGE = range(len(_LEARN_ROWS))
@@ -263,7 +259,7 @@ def _draw_step(u, z, tails, key0, key1, path0, m, k):
         n_tail = 0
         for j in range(m):
             tails[n_tail] = j
-            n_tail += 1 if abs(u[i, j] - 0.5) > 0.425 else 0
+            n_tail += 1 if abs(u[i, j] - 0.5) > _SPLIT1 else 0
         for t in range(n_tail):
             j = tails[t]
             z[i, j] = ndtri_tail(u[i, j])
@@ -278,7 +274,7 @@ def step_uniforms_only(k0, k1, first_path, n_paths, n_steps, block):
     for b in prange(n_blocks):
         lo = b * lanes
         m = min(lanes, n_paths - lo)
-        u = np.empty((10, lanes))
+        u = np.empty((rng.N_STEP_SLOTS, lanes))
         z = np.empty((5, lanes))
         tails = np.empty(lanes, dtype=np.int64)
         acc = 0.0
@@ -374,7 +370,7 @@ def _simulate_block(
     dr_credit = scalars[P.mining_dr_credit]
     fixed_opex = scalars[P.mining_fixed_opex_per_step]
     asic_price = scalars[P.asic_price_per_th_per_hashprice]
-    kw_revenue = 12.0 * scalars[P.lease_kw_per_mw]
+    kw_revenue = MONTHS_PER_YEAR * scalars[P.lease_kw_per_mw]
     noi = scalars[P.noi_margin]
     hours_per_year = scalars[P.hours_per_step] / dt
     hr_drift = scalars[P.hashrate_drift]
@@ -400,8 +396,8 @@ def _simulate_block(
     c30, c31, c32, c33 = chol[3, 0], chol[3, 1], chol[3, 2], chol[3, 3]
     c40, c41, c42, c43, c44 = chol[4, 0], chol[4, 1], chol[4, 2], chol[4, 3], chol[4, 4]
     # Escalator factors by whole contract year (a lookup instead of pow in the lease loop).
-    growth_pow = np.empty(128)
-    for i in range(128):
+    growth_pow = np.empty(GROWTH_TABLE_SIZE)
+    for i in range(GROWTH_TABLE_SIZE):
         growth_pow[i] = g_lease ** np.float64(i)
     mining_mw = np.empty(n_strat)
     hosting_mw = np.empty(n_strat)
@@ -457,7 +453,7 @@ def _simulate_block(
     lt_hi = scalars[P.lead_time_max]
     for j in range(m):
         p = np.uint64(path0 + j)
-        x0, x1, x2, x3 = philox(p & _MASK32, p >> _S32, _PER_PATH_STEP, np.uint64(0), key0, key1)
+        x0, x1, x2, x3 = philox(p & _MASK32, p >> _S32, _PER_PATH_STEP, _PER_PATH_PAIR, key0, key1)
         u_lead = uniform(x0, x1)
         u_over = uniform(x2, x3)
         if lt_hi <= lt_lo:
@@ -486,9 +482,8 @@ def _simulate_block(
             # Every lane converts at this date in its own copy of the host economics.
             t_now = steps[T.t_start, k]
             for j in range(m):
-                learn_features[date, lo + j, 0] = math.log(w[HASHPRICE + j])
-                learn_features[date, lo + j, 1] = math.log(w[MARKET + j])
-                learn_features[date, lo + j, 2] = math.log(w[POWER + j])
+                for f in range(len(_FEATURE_ROWS)):
+                    learn_features[date, lo + j, f] = math.log(w[_FEATURE_ROWS[f] + j])
                 r = date * _LEARN_STRIDE + j
                 lw[r + L_DECISION * LANES] = t_now
                 lw[r + L_START * LANES] = t_now + w[LEAD + j]
@@ -505,13 +500,7 @@ def _simulate_block(
                     continue
                 # The policy: estimated advantage of converting now, on the scaled log state.
                 for f in range(n_features):
-                    if f == 0:
-                        v = w[HASHPRICE + j]
-                    elif f == 1:
-                        v = w[MARKET + j]
-                    else:
-                        v = w[POWER + j]
-                    x = (math.log(v) - centre[date, f]) / scale[date, f]
+                    x = (math.log(w[_FEATURE_ROWS[f] + j]) - centre[date, f]) / scale[date, f]
                     powers[f, 0] = 1.0
                     for e in range(1, degree + 1):
                         powers[f, e] = powers[f, e - 1] * x
@@ -607,11 +596,11 @@ def _simulate_block(
             w[HASHRATE + j] = h
             w[POWER + j] = e
             w[MARKET + j] = fast_exp(lease_level + lease_dev)
-            price = blocks_per_day * (subsidy + f) * b / (1000.0 * h)
+            price = blocks_per_day * (subsidy + f) * b / (PH_PER_EH * h)
             w[HASHPRICE + j] = price
 
             revenue_full = price * ph * days * net_share
-            breakeven = price * ph * pool_keep / 24.0
+            breakeven = price * ph * pool_keep / HOURS_PER_DAY
             curtailed = 1.0 if (curtailment and e > breakeven) else 0.0
             running = ppa + spot_share * (1.0 - curtailed)
             power_cost = energy * (ppa * ppa_price + spot_share * (1.0 - curtailed) * e)
@@ -691,7 +680,7 @@ def _simulate_block(
                 scaled = np.rint(cash_flow * _QUANTUM)
                 ok = abs(scaled) < _Q_LIMIT
                 q = np.int64(scaled if ok else 0.0)
-                hi_sum += q >> 32
+                hi_sum += q >> LIMB_BITS
                 lo_sum += q & _LIMB_MASK
                 bad += 0 if ok else 1
             sums_hi[s, k] += hi_sum
@@ -700,13 +689,8 @@ def _simulate_block(
             for j in range(n_keep):
                 kept_cf[s, lo + j, k] = w[S_CASH + j]
         for j in range(n_keep):
-            row = lo + j
-            kept_factors[0, row, k] = w[BTC + j]
-            kept_factors[1, row, k] = w[HASHRATE + j]
-            kept_factors[2, row, k] = w[FEES + j]
-            kept_factors[3, row, k] = w[POWER + j]
-            kept_factors[4, row, k] = w[MARKET + j]
-            kept_factors[5, row, k] = w[HASHPRICE + j]
+            for f in range(len(_KEPT_ROWS)):
+                kept_factors[f, lo + j, k] = w[_KEPT_ROWS[f] + j]
 
     last = steps[T.discount, n_steps - 1]
     for s in range(n_strat):
@@ -747,7 +731,7 @@ def _lease_pass(
         end = ls[row + LANES + j]
         rate = ls[row + 2 * LANES + j]
         decision = ls[decision_row + j] if decision_row >= 0 else 0.0
-        now_spent = min((t1 - decision) / max(lead, _TINY_YEARS), 1.0)
+        now_spent = min((t1 - decision) / max(lead, TINY_YEARS), 1.0)
         capex_share = now_spent - ls[row + 3 * LANES + j]
         ls[row + 3 * LANES + j] = now_spent
         if math.isnan(rate) and start <= by_t1:
@@ -800,19 +784,16 @@ def _escalated(a, b, start, growth, growth_pow):
 # Cache freshness
 # --------------------------------------------------------------------------- #
 # Numba invalidates a cached kernel when this file changes, not when a module it
-# takes constants from does (the packed-plan layout in plan.py, the RNG layout).
-# The fingerprint of those constants is frozen into the cached code; a mismatch
-# means the cache is stale.
-LAYOUT_FINGERPRINT = np.int64(
-    int.from_bytes(
-        hashlib.sha256(
-            repr((SCALAR_FIELDS, STEP_FIELDS, _ROWS, _LEARN_ROWS, LANES, MAX_STRATEGIES, QUANTUM, QUANTISED_LIMIT,
-                  [(name, getattr(rng, name)) for name in rng.__all__ if isinstance(getattr(rng, name), int)],
-                  sorted(fastmath.constants().items()), tuple(_A), tuple(_C), tuple(_E))).encode()
-        ).digest()[:7],
-        "little",
-    )
-)
+# takes constants from does (the packed-plan layout in plan.py, the RNG layout,
+# units ...). The fingerprint of those constants is frozen into the cached code;
+# a mismatch means the cache is stale.
+def layout_fingerprint(shared: dict) -> np.int64:
+    """Fingerprint of the constants the kernels take from Python (``shared``: kernel_constants.constants())."""
+    frozen = (sorted(shared.items()), GROWTH_TABLE_SIZE, _ROWS, _LEARN_ROWS, LANES)
+    return np.int64(int.from_bytes(hashlib.sha256(repr(frozen).encode()).digest()[:7], "little"))
+
+
+LAYOUT_FINGERPRINT = layout_fingerprint(kernel_constants.constants())
 
 
 @njit(**_JIT)

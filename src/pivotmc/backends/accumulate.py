@@ -18,15 +18,17 @@ import numpy as np
 
 from pivotmc.errors import ValidationError
 
-__all__ = ["ExactSum", "QUANTUM_BITS", "QUANTUM", "QUANTISED_LIMIT", "quantise", "overflow_error"]
+__all__ = ["ExactSum", "QUANTUM_BITS", "QUANTUM", "QUANTISED_LIMIT", "LIMB_BITS", "quantise", "overflow_error"]
 
 QUANTUM_BITS = 16
 #: One unit of the exact sums, in USD^-1: values are summed as integers of 2**-16 USD.
 QUANTUM = float(2**QUANTUM_BITS)
 #: Largest |quantised value|: beyond it a value cannot be split into the sums' 64-bit limbs.
 QUANTISED_LIMIT = 2.0**62
+#: A quantised value is summed as its high limb ``q >> LIMB_BITS`` (signed) and its low limb (the rest).
+LIMB_BITS = 32
 _LIMIT = QUANTISED_LIMIT / QUANTUM  # largest |value| in USD that quantises without overflow
-_MASK = np.int64(0xFFFFFFFF)
+_MASK = np.int64((1 << LIMB_BITS) - 1)
 
 
 def overflow_error(count: int) -> ValidationError:
@@ -63,7 +65,7 @@ class ExactSum:
     def add(self, values: np.ndarray, index: tuple = (...,)) -> None:
         """Add ``values`` summed over their last axis into ``self[index]``."""
         q = quantise(values)
-        self.hi[index] += (q >> 32).sum(axis=-1)
+        self.hi[index] += (q >> LIMB_BITS).sum(axis=-1)
         self.lo[index] += (q & _MASK).sum(axis=-1)
         self._normalise()
 
@@ -77,7 +79,7 @@ class ExactSum:
         self.add_limbs(other.hi, other.lo)
 
     def _normalise(self) -> None:
-        carry = self.lo >> 32
+        carry = self.lo >> LIMB_BITS
         self.hi += carry
         self.lo &= _MASK
 
@@ -85,7 +87,7 @@ class ExactSum:
         """Exact sums as Python integers, in units of the quantum (object array)."""
         total = np.empty(self.hi.shape, dtype=object)
         for idx in np.ndindex(self.hi.shape):
-            total[idx] = (int(self.hi[idx]) << 32) + int(self.lo[idx])
+            total[idx] = (int(self.hi[idx]) << LIMB_BITS) + int(self.lo[idx])
         return total
 
     def mean(self, count: int) -> np.ndarray:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 from pivotmc.backends.accumulate import ExactSum, overflow_error
+from pivotmc.backends.kernel_constants import MAX_STRATEGIES
 from pivotmc.errors import ValidationError
-from pivotmc.model.plan import Plan, pack
+from pivotmc.model.plan import SWITCH_FEATURES, Plan, pack
 from pivotmc.backends import NO_POLICY_MESSAGE, Capabilities, ChunkResult, KeptPaths
 
 __all__ = ["CAPABILITIES", "prepare", "run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
@@ -31,7 +32,10 @@ def unavailable_reason() -> str | None:
 
 
 #: (centre, scale, coefficients, terms) of no policy: runs without the switch, and learning runs.
-_NO_POLICY = (np.zeros((0, 3)), np.ones((0, 3)), np.zeros((0, 1)), np.zeros((0, 3), dtype=np.int64))
+_N_FEATURES = len(SWITCH_FEATURES)
+_NO_POLICY = (
+    np.zeros((0, _N_FEATURES)), np.ones((0, _N_FEATURES)), np.zeros((0, 1)), np.zeros((0, _N_FEATURES), dtype=np.int64)
+)  # fmt: skip
 
 
 def _switch_arguments(plan: Plan, policy) -> tuple:
@@ -47,7 +51,7 @@ def _switch_arguments(plan: Plan, policy) -> tuple:
 def _run(plan: Plan, key, first_path, n_paths, keep_paths, block_paths, switch_args, learn: bool, n_strat: int):
     import numba
 
-    from pivotmc.backends._cpu_kernels import MAX_STRATEGIES, ensure_fresh_cache, simulate_paths
+    from pivotmc.backends._cpu_kernels import ensure_fresh_cache, simulate_paths
 
     ensure_fresh_cache()
     packed = pack(plan)
@@ -62,7 +66,7 @@ def _run(plan: Plan, key, first_path, n_paths, keep_paths, block_paths, switch_a
     switch_index, decision_steps, centre, scale, coef, terms = switch_args
     switch_out = np.full(n_paths if switch_index >= 0 else 0, -1, dtype=np.int16)
     n_dates = decision_steps.size if learn else 0
-    features = np.empty((n_dates, n_paths if learn else 0, 3), dtype=np.float32)
+    features = np.empty((n_dates, n_paths if learn else 0, _N_FEATURES), dtype=np.float32)
     gains = np.empty((n_dates, n_paths if learn else 0))
     overflow = simulate_paths(
         packed.scalars, packed.steps, packed.chol, packed.btc_jump_cdf, packed.power_spike_cdf,

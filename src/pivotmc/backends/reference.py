@@ -18,13 +18,12 @@ from pivotmc import random as rng
 from pivotmc.backends import KEPT_FACTORS, NO_POLICY_MESSAGE, Capabilities, ChunkResult, KeptPaths
 from pivotmc.backends.accumulate import ExactSum
 from pivotmc.errors import ValidationError
-from pivotmc.model.plan import Plan
+from pivotmc.model.plan import SWITCH_FEATURES, TINY_YEARS, Plan, hashprice
+from pivotmc.model.units import HOURS_PER_DAY, MONTHS_PER_YEAR
 
 __all__ = ["CAPABILITIES", "run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
 
 DEFAULT_BLOCK_PATHS = 1 << 13
-#: Lead times are clipped below so that spreading capex never divides by zero.
-_TINY_YEARS = 1e-300
 CAPABILITIES = Capabilities(learning=True, compiles=False)
 
 
@@ -83,7 +82,7 @@ def switch_learning_data(
 
     Returns
     -------
-    features : ndarray, float32, shape (dates, n_paths, 3)
+    features : ndarray, float32, shape (dates, n_paths, len(SWITCH_FEATURES))
         Logs of hashprice, lease rate and power price at each decision date.
     gains : ndarray, float64, shape (dates, n_paths)
         Realised NPV (to t = 0) of converting at each decision date minus that
@@ -93,7 +92,7 @@ def switch_learning_data(
     """
     block = int(block_paths or DEFAULT_BLOCK_PATHS)
     n_dates = plan.decision_steps.size
-    features = np.empty((n_dates, n_paths, 3), dtype=np.float32)
+    features = np.empty((n_dates, n_paths, len(SWITCH_FEATURES)), dtype=np.float32)
     gains = np.empty((n_dates, n_paths))
     for lo in range(0, n_paths, block):
         hi = min(n_paths, lo + block)
@@ -188,7 +187,7 @@ class _Markets:
             "fees": fees,
             "power_price": np.exp(plan.power_log_level[k] + self.power_dev),
             "lease_rate": np.exp(plan.lease_log_level[k] + self.lease_dev),
-            "hashprice": plan.blocks_per_day * (plan.subsidy_per_block[k] + fees) * btc_price / (1000.0 * hashrate),
+            "hashprice": hashprice(plan.blocks_per_day, plan.subsidy_per_block[k], fees, btc_price, hashrate),
         }
 
 
@@ -221,7 +220,7 @@ def mining_per_mw(plan: Plan, k: int, m: dict[str, np.ndarray]) -> tuple[np.ndar
     energy = plan.mining_uptime * plan.hours_per_step  # MWh per grid MW while hashing
     spot_share = 1.0 - plan.mining_ppa_fraction
     if plan.mining_curtailment:
-        breakeven = hp * plan.ph_per_mw[k] * plan.pool_keep / 24.0  # USD earned per MWh drawn
+        breakeven = hp * plan.ph_per_mw[k] * plan.pool_keep / HOURS_PER_DAY  # USD earned per MWh drawn
         curtailed = (m["power_price"] > breakeven).astype(np.float64)
     else:
         curtailed = np.zeros_like(hp)
@@ -269,7 +268,7 @@ class _Lease:
         t0, t1 = plan.t_start[k], plan.t_end[k]
         market = m["lease_rate"]
 
-        spent = np.minimum((t1 - self.decision) / np.maximum(self.lead_time, _TINY_YEARS), 1.0)
+        spent = np.minimum((t1 - self.decision) / np.maximum(self.lead_time, TINY_YEARS), 1.0)
         capex_share = spent - self.spent
         self.spent = spent
 
@@ -315,7 +314,7 @@ def hosting_per_mw(
     leases), for its whole grid MW at full draw, at the blend of the PPA
     fraction at the PPA price and the rest at the spot price of the step's end.
     """
-    revenue = rate_years * (12.0 * plan.lease_kw_per_mw)
+    revenue = rate_years * (MONTHS_PER_YEAR * plan.lease_kw_per_mw)
     ebitda = revenue * plan.noi_margin
     if not plan.power_passthrough:
         blend = plan.mining_ppa_fraction * plan.ppa_price + (1.0 - plan.mining_ppa_fraction) * m["power_price"]
@@ -328,7 +327,8 @@ def hosting_per_mw(
 # --------------------------------------------------------------------------- #
 def _per_path_draws(plan: Plan, key, paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each path's construction lead time (years) and capex per grid MW with its overrun."""
-    u_lead, u_overrun = rng.uniform_pair(key, paths, rng.PER_PATH_STEP, 0)
+    # One pair: SLOT_LEAD_TIME and SLOT_CAPEX_OVERRUN.
+    u_lead, u_overrun = rng.uniform_pair(key, paths, rng.PER_PATH_STEP, rng.SLOT_LEAD_TIME // 2)
     lead_time = triangular_inverse(u_lead, plan.lead_time_min, plan.lead_time_mode, plan.lead_time_max)
     capex_per_mw = plan.host_capex_per_mw * np.exp(plan.capex_overrun_sigma * rng.ndtri(u_overrun))
     return lead_time, capex_per_mw
@@ -344,8 +344,8 @@ def _initial_state(plan: Plan, n: int) -> dict[str, np.ndarray]:
 
 
 def switch_features(state: dict[str, np.ndarray]) -> np.ndarray:
-    """The switch policy's regressors (paths, 3): logs of hashprice, lease rate and power price."""
-    return np.column_stack([np.log(state["hashprice"]), np.log(state["lease_rate"]), np.log(state["power_price"])])
+    """The switch policy's regressors (paths, features): logs of the state's SWITCH_FEATURES, in order."""
+    return np.column_stack([np.log(state[name]) for name in SWITCH_FEATURES])
 
 
 def _simulate_block(
@@ -434,7 +434,7 @@ def _learning_block(plan: Plan, key: tuple[int, int], paths: np.ndarray) -> tupl
     markets = _Markets(plan, n)
     decision_at = {int(k): j for j, k in enumerate(plan.decision_steps)}
     n_dates = plan.decision_steps.size
-    features = np.empty((n_dates, n, 3))
+    features = np.empty((n_dates, n, len(SWITCH_FEATURES)))
     host_pv = np.zeros((n_dates, n))  # NPV of the hosting cash flows after converting at each date
     mine_before = np.zeros((n_dates, n))  # NPV of the mining cash flows before each date
     mine_pv = np.zeros(n)

@@ -39,22 +39,25 @@ from enum import IntEnum
 
 import numpy as np
 
-from pivotmc.model.protocol import DAYS_PER_YEAR, step_subsidy_btc
+from pivotmc.model.protocol import step_subsidy_btc
 from pivotmc.model.scenario import HashrateSettings, Scenario
 from pivotmc.model.strategies import LEARNED_STRATEGY, conversion_shares, exit_multiples, learned_strategy, spec
+from pivotmc.model.units import DAYS_PER_YEAR, HOURS_PER_DAY, HOURS_PER_YEAR, MONTHS_PER_YEAR, PH_PER_EH
 
 __all__ = ["Plan", "lower", "hashprice", "log_hstar_coefficient", "lower_cholesky_psd", "poisson_cdf_table", "step_dates"]
 
-HOURS_PER_YEAR = DAYS_PER_YEAR * 24.0
 #: Lease dates this close to a step boundary (years; about 0.03 s) count as on it.
 BOUNDARY_TOLERANCE_YEARS = 1e-9
+#: Lead times are clipped below to this (years) where capex is spread over them: a lead time of
+#: zero spends it all in the first step instead of dividing by zero.
+TINY_YEARS = 1e-300
 #: State variables the switch policy regresses on (their logs), at each decision date.
 SWITCH_FEATURES = ("hashprice", "lease_rate", "power_price")
 
 
 def hashprice(blocks_per_day: float, subsidy_btc: np.ndarray | float, fees_btc, btc_price, hashrate_ehs):
     """Hashprice in USD per PH/s per day: ``blocks_per_day (subsidy + F) S / (1000 H)``."""
-    return blocks_per_day * (subsidy_btc + fees_btc) * btc_price / (1000.0 * hashrate_ehs)
+    return blocks_per_day * (subsidy_btc + fees_btc) * btc_price / (PH_PER_EH * hashrate_ehs)
 
 
 def log_hstar_coefficient(blocks_per_day: float, hashrate: HashrateSettings, t: np.ndarray, markup: float = 1.0) -> np.ndarray:
@@ -64,7 +67,7 @@ def log_hstar_coefficient(blocks_per_day: float, hashrate: HashrateSettings, t: 
     network's fleet efficiency at ``t``; the engine and the hashrate calibration both use it.
     """
     eps = hashrate.efficiency_j_per_th * (1.0 - hashrate.efficiency_improvement) ** t
-    return np.log(blocks_per_day / (24.0 * eps * hashrate.marginal_power_price * markup))
+    return np.log(blocks_per_day / (HOURS_PER_DAY * eps * hashrate.marginal_power_price * markup))
 
 
 def lower_cholesky_psd(matrix: np.ndarray, tol: float = 1e-12) -> np.ndarray:
@@ -248,7 +251,7 @@ def lower(scenario: Scenario) -> Plan:
     # Network fleet efficiency eps_k at t_k; phi calibrated so that H*_0 = H_0 by default.
     if hr.markup is None:
         revenue0 = proto.blocks_per_day * (subsidy_per_block[0] + fees.initial_btc) * btc.price
-        markup = revenue0 / (24.0 * hr.efficiency_j_per_th * hr.marginal_power_price * hr.initial_ehs)
+        markup = revenue0 / (HOURS_PER_DAY * hr.efficiency_j_per_th * hr.marginal_power_price * hr.initial_ehs)
     else:
         markup = hr.markup
     log_hstar_coef = log_hstar_coefficient(proto.blocks_per_day, hr, t_start, markup)
@@ -359,15 +362,15 @@ def lower(scenario: Scenario) -> Plan:
         lease_kw_per_mw=1000.0 / host.pue,
         host_capex_per_mw=host.capex_per_it_mw / host.pue * (1.0 - host.tenant_capex_share),
         capex_overrun_sigma=host.capex_overrun_sigma,
-        lead_time_min=host.lead_time_min_months / 12.0,
-        lead_time_mode=host.lead_time_mode_months / 12.0,
-        lead_time_max=host.lead_time_max_months / 12.0,
+        lead_time_min=host.lead_time_min_months / MONTHS_PER_YEAR,
+        lead_time_mode=host.lead_time_mode_months / MONTHS_PER_YEAR,
+        lead_time_max=host.lead_time_max_months / MONTHS_PER_YEAR,
         lease_escalator=host.escalator,
         lease_term=host.term_years,
         power_passthrough=host.power_passthrough,
         noi_margin=host.noi_margin,
         default_hazard=host.default_hazard,
-        release_time=host.release_months / 12.0,
+        release_time=host.release_months / MONTHS_PER_YEAR,
         boundary_tolerance=BOUNDARY_TOLERANCE_YEARS,
         renewal_probability=host.renewal_probability,
         grid_mw=site.grid_mw,

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from pivotmc.model.scenario import ProtocolSettings
+from pivotmc.model.units import DAYS_PER_YEAR
 
 __all__ = ["block_subsidy_btc", "subsidy_between_btc", "step_subsidy_btc", "DAYS_PER_YEAR", "SATOSHI_PER_BTC"]
 
-#: Julian year: the day count behind every per-year to per-day conversion.
-DAYS_PER_YEAR = 365.25
 SATOSHI_PER_BTC = 100_000_000
 
 

@@ -1,7 +1,8 @@
 """The inverse normal CDF every executor uses: Wichura's AS241 (PPND16), accurate to ~1e-16.
 
-Its coefficients are given to the Numba kernels as arrays and to the CUDA kernels as
-``-D`` options, so that all executors evaluate the same rational functions in the same order.
+Its coefficients and region bounds are given to the Numba kernels as globals and to the CUDA
+kernels as ``-D`` options, so that all executors evaluate the same rational functions in the
+same order.
 """
 
 from __future__ import annotations
@@ -13,8 +14,16 @@ from numpy.typing import ArrayLike, NDArray
 # Inverse normal CDF (Wichura 1988, AS241 PPND16)
 # --------------------------------------------------------------------------
 
-# Central region |u - 1/2| <= 0.425, rational in r = 0.180625 - q**2.
-_A = (
+#: The central region is ``|u - 1/2| <= AS241_SPLIT1``, rational in ``r = AS241_CONST1 - q**2`` (0.425 squared).
+AS241_SPLIT1 = 0.425
+AS241_CONST1 = 0.180625
+#: The tails, in ``r = sqrt(-log(p))``: rational in ``r - AS241_CONST2`` up to ``AS241_SPLIT2``,
+#: in ``r - AS241_SPLIT2`` beyond.
+AS241_SPLIT2 = 5.0
+AS241_CONST2 = 1.6
+
+# Numerator (A) and denominator (B) of the central region, lowest power first.
+AS241_A = (
     3.3871328727963666080e0,
     1.3314166789178437745e2,
     1.9715909503065514427e3,
@@ -24,7 +33,7 @@ _A = (
     3.3430575583588128105e4,
     2.5090809287301226727e3,
 )
-_B = (
+AS241_B = (
     1.0,
     4.2313330701600911252e1,
     6.8718700749205790830e2,
@@ -34,8 +43,8 @@ _B = (
     2.8729085735721942674e4,
     5.2264952788528545610e3,
 )
-# Intermediate tail, r = sqrt(-log(p)) <= 5, rational in r - 1.6.
-_C = (
+# Intermediate tail, r <= AS241_SPLIT2.
+AS241_C = (
     1.42343711074968357734e0,
     4.63033784615654529590e0,
     5.76949722146069140550e0,
@@ -45,7 +54,7 @@ _C = (
     2.27238449892691845833e-2,
     7.74545014278341407640e-4,
 )
-_D = (
+AS241_D = (
     1.0,
     2.05319162663775882187e0,
     1.67638483018380384940e0,
@@ -55,8 +64,8 @@ _D = (
     5.47593808499534494600e-4,
     1.05075007164441684324e-9,
 )
-# Far tail, r > 5, rational in r - 5.
-_E = (
+# Far tail, r > AS241_SPLIT2.
+AS241_E = (
     6.65790464350110377720e0,
     5.46378491116411436990e0,
     1.78482653991729133580e0,
@@ -66,7 +75,7 @@ _E = (
     2.71155556874348757815e-5,
     2.01033439929228813265e-7,
 )
-_F = (
+AS241_F = (
     1.0,
     5.99832206555887937690e-1,
     1.36929880922735805310e-1,
@@ -128,8 +137,8 @@ def ndtri(u: ArrayLike) -> NDArray[np.float64]:
 
     # Most uniforms fall in the central region: evaluating it on every element and
     # overwriting the tails is cheaper than gathering and scattering the centre.
-    central = np.abs(q) <= 0.425
-    np.multiply(q, _ratio(_A, _B, 0.180625 - q * q), out=out)
+    central = np.abs(q) <= AS241_SPLIT1
+    np.multiply(q, _ratio(AS241_A, AS241_B, AS241_CONST1 - q * q), out=out)
 
     # Tested on u itself: for u < 2**-54, u - 0.5 rounds to -0.5.
     tail = ~central & (x > 0.0) & (x < 1.0)
@@ -138,13 +147,13 @@ def ndtri(u: ArrayLike) -> NDArray[np.float64]:
         lower = xt < 0.5
         p = np.where(lower, xt, 1.0 - xt)
         r = np.sqrt(-np.log(p))
-        mid = r <= 5.0
+        mid = r <= AS241_SPLIT2
         val = np.empty_like(r)
         if mid.any():
-            val[mid] = _ratio(_C, _D, r[mid] - 1.6)
+            val[mid] = _ratio(AS241_C, AS241_D, r[mid] - AS241_CONST2)
         far = ~mid
         if far.any():
-            val[far] = _ratio(_E, _F, r[far] - 5.0)
+            val[far] = _ratio(AS241_E, AS241_F, r[far] - AS241_SPLIT2)
         np.negative(val, out=val, where=lower)
         out[tail] = val
 

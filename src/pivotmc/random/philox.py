@@ -20,7 +20,9 @@ PHILOX_M0: int = 0xD2511F53
 PHILOX_M1: int = 0xCD9E8D57
 PHILOX_W0: int = 0x9E3779B9
 PHILOX_W1: int = 0xBB67AE85
-_PHILOX_ROUNDS = 10
+PHILOX_ROUNDS: int = 10
+#: Bits of a uniform: ``(2 k + 1) 2**-UNIFORM_BITS`` with ``k`` the top ``UNIFORM_BITS - 1`` bits of a 64-bit word.
+UNIFORM_BITS: int = 53
 
 _MASK32 = 0xFFFFFFFF
 _U64_MASK32 = np.uint64(_MASK32)
@@ -28,9 +30,9 @@ _U64_32 = np.uint64(32)
 _U64_M0 = np.uint64(PHILOX_M0)
 _U64_M1 = np.uint64(PHILOX_M1)
 _U64_1 = np.uint64(1)
-_U64_11 = np.uint64(11)
-_U64_21 = np.uint64(21)
-_TWO_M53 = 2.0**-53
+_U64_LO_SHIFT = np.uint64(64 - UNIFORM_BITS)  # the low word's bits below the uniform's
+_U64_HI_SHIFT = np.uint64(UNIFORM_BITS - 32)  # the high word's place above them
+_UNIFORM_SCALE = 2.0**-UNIFORM_BITS
 
 # Arrays are processed in blocks of this many elements so that the five
 # working buffers of the round loop (5 x 8 bytes per element) stay in the
@@ -46,7 +48,7 @@ def _key_schedule(k0: Any, k1: Any) -> list[tuple[Any, Any]]:
     sched = []
     w0 = np.uint64(PHILOX_W0)
     w1 = np.uint64(PHILOX_W1)
-    for _ in range(_PHILOX_ROUNDS):
+    for _ in range(PHILOX_ROUNDS):
         sched.append((k0, k1))
         # uint64 arithmetic does not wrap at 32 bits, hence the mask.
         k0 = (k0 + w0) & _U64_MASK32
@@ -207,11 +209,11 @@ def _words_to_uniform(hi: NDArray[np.uint64], lo: NDArray[np.uint64], out: NDArr
     # (top 52 bits of hi:lo) * 2 + 1 == (hi:lo >> 11) | 1, an odd integer
     # below 2**53, hence exactly representable as a double; the scaling by
     # a power of two is exact too.
-    np.left_shift(hi, _U64_21, out=hi)
-    np.right_shift(lo, _U64_11, out=lo)
+    np.left_shift(hi, _U64_HI_SHIFT, out=hi)
+    np.right_shift(lo, _U64_LO_SHIFT, out=lo)
     np.bitwise_or(hi, lo, out=hi)
     np.bitwise_or(hi, _U64_1, out=hi)
-    np.multiply(hi, _TWO_M53, out=out)
+    np.multiply(hi, _UNIFORM_SCALE, out=out)
 
 
 def uniform_from_words(hi: ArrayLike, lo: ArrayLike) -> NDArray[np.float64]:
