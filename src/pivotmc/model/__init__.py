@@ -1,2 +1,2 @@
-"""The model, declared once: the scenario and its parameters, the protocol's rules (halvings,
-subsidy), and the plan that lowers a scenario to the arrays every executor reads."""
+"""The model, declared once: the market factors, the scenario and its parameters, the protocol's rules
+(halvings, subsidy), and the plan that lowers a scenario to the arrays every executor reads."""
