@@ -17,6 +17,7 @@ import pivotmc
 from pivotmc import random as rng
 from pivotmc.model.scenario import Scenario
 from pivotmc.testing import scenarios
+from closed_forms import correlation_matrix
 
 K = pytest.importorskip("pivotmc.backends._cpu_kernels")
 
@@ -189,3 +190,12 @@ def test_path_indices_beyond_32_bits_are_not_needed_but_high_paths_agree():
     assert np.all(np.abs(cpu.npv - ref.npv) <= np.maximum(1e-10 * np.abs(ref.npv), 1e-6))
     assert math.isfinite(float(cpu.npv.sum()))
 
+
+
+@pytest.mark.parametrize("matrix", ["dense", "singular"])
+def test_correlated_factors_match_reference(matrix):
+    # Every entry of the Cholesky factor enters the shocks (the default matrix has many zeros).
+    scenario = Scenario.default().with_overrides(
+        {"correlation.matrix": correlation_matrix(matrix), "simulation.horizon_years": 4.0}
+    )
+    assert_same_numbers(*_pair(scenario, 500, 13))

@@ -50,6 +50,7 @@ import numpy as np
 
 from pivotmc.backends.accumulate import QUANTISED_LIMIT, QUANTUM, ExactSum, overflow_error
 from pivotmc.errors import ValidationError
+from pivotmc.model.factors import FACTORS, SHOCK_SLOTS
 from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, Plan, ScalarIndex, StepIndex, pack
 from pivotmc.backends import KEPT_FACTORS, ChunkResult, KeptPaths
 
@@ -62,6 +63,7 @@ __all__ = [
     "layout_defines",
     "rng_defines",
     "math_defines",
+    "factor_defines",
     "compile_options",
     "kernel_inputs",
     "switch_inputs",
@@ -183,14 +185,27 @@ def math_defines() -> list[str]:
     return [f"-DPIVOTMC_{name}={value!r}" for name, value in fastmath.constants().items()]
 
 
+def factor_defines() -> list[str]:
+    """``-D`` options of the market factors (:mod:`pivotmc.model.factors`): their number, each one's position, and
+    the random slot of each one's shock, byte f of ``PIVOTMC_SHOCK_SLOTS`` holding factor f's (one option without
+    commas, which nvcc would split at).
+    """
+    if len(SHOCK_SLOTS) > 8 or max(SHOCK_SLOTS) > 0xFF:
+        raise ValueError("the cuda kernels take at most 8 factors, with shocks in slots below 256.")
+    packed = sum(slot << (8 * f) for f, slot in enumerate(SHOCK_SLOTS))
+    defines = [f"-DPIVOTMC_N_FACTORS={len(FACTORS)}", f"-DPIVOTMC_SHOCK_SLOTS={packed:#x}ull"]
+    return defines + [f"-DPIVOTMC_FACTOR_{name}={i}" for i, name in enumerate(FACTORS)]
+
+
 def layout_defines(n_strategies: int) -> list[str]:
-    """``-D`` options giving the kernels the random-number layout, the packed-plan layout and the number of strategies."""
+    """``-D`` options giving the kernels the random-number layout, the packed-plan layout, the factors and the number of strategies."""
     defines = rng_defines() + math_defines()
     defines += [f"-DPIVOTMC_QUANTUM={QUANTUM!r}", f"-DPIVOTMC_Q_LIMIT={QUANTISED_LIMIT!r}",
                 f"-DPIVOTMC_SWITCH_FEATURES={len(SWITCH_FEATURES)}"]
     defines += [f"-DPIVOTMC_P_{name}={i}" for i, name in enumerate(SCALAR_FIELDS)]
     defines += [f"-DPIVOTMC_T_{name}={i}" for i, name in enumerate(STEP_FIELDS)]
     defines += [f"-DPIVOTMC_KEPT_{name}={i}" for i, name in enumerate(KEPT_FACTORS)]
+    defines += factor_defines()
     defines.append(f"-DPIVOTMC_N_STRATEGIES={int(n_strategies)}")
     return defines
 
