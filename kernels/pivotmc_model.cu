@@ -519,8 +519,8 @@ PIVOTMC_UNROLL
             spike = total;
         }
 
-        /* Markets: correlated shocks, row i of the Cholesky factor times the
-           normals, summed left to right with the diagonal last (as every
+        /* Markets: correlated shocks, each row of the Cholesky factor times
+           the normals, summed left to right with the diagonal last (as every
            executor does). */
         double shock[PIVOTMC_N_FACTORS];
 PIVOTMC_UNROLL

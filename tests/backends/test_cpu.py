@@ -15,13 +15,15 @@ from hypothesis import HealthCheck, given, settings
 
 import pivotmc
 from pivotmc import random as rng
+from pivotmc.model.factors import KEPT_FACTORS
 from pivotmc.model.scenario import Scenario
 from pivotmc.testing import scenarios
 from closed_forms import correlation_matrix
 
 K = pytest.importorskip("pivotmc.backends._cpu_kernels")
 
-FACTORS = ("btc_price", "hashrate", "fees", "power_price", "lease_rate", "hashprice", "cash_flow")
+#: Kept trajectories compared path by path: every declared kept variable, and the strategies' cash flows.
+KEPT = (*KEPT_FACTORS, "cash_flow")
 
 
 def assert_same_numbers(cpu, ref) -> None:
@@ -30,7 +32,7 @@ def assert_same_numbers(cpu, ref) -> None:
     allowed = np.maximum(1e-10 * np.abs(ref.npv.values), 1e-6)
     worst = np.argmax(diff - allowed)
     assert np.all(diff <= allowed), (cpu.npv.values.flat[worst], ref.npv.values.flat[worst])
-    for name in FACTORS:
+    for name in KEPT:
         a, b = cpu[name].values, ref[name].values
         assert np.all(np.abs(a - b) <= np.maximum(1e-10 * np.abs(b), 1e-6)), name
     np.testing.assert_allclose(cpu.cash_flow_mean.values, ref.cash_flow_mean.values, rtol=1e-10, atol=1e-4)
