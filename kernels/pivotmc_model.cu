@@ -21,6 +21,11 @@
  *                                         (pivotmc.backends.KEPT_FACTORS)
  *   PIVOTMC_F_<name>, _SWITCH_FEATURES    positions and number of the switch
  *                                         policy's features (pivotmc.model.plan.SWITCH_FEATURES)
+ *   PIVOTMC_N_FACTORS, PIVOTMC_FACTOR_<name>
+ *                                         the market factors and the position of
+ *                                         each one's shock (pivotmc.model.factors)
+ *   PIVOTMC_SHOCK_SLOTS                   the random slot of factor f's shock in
+ *                                         its byte f (PIVOTMC_SHOCK_SLOT(f))
  *   PIVOTMC_N_STRATEGIES                  strategies of the plan, so that their
  *                                         accumulators live in registers (at most
  *                                         PIVOTMC_MAX_STRATEGIES)
@@ -47,7 +52,7 @@
 #if !defined(PIVOTMC_P_dt) || !defined(PIVOTMC_T_discount) || !defined(PIVOTMC_KEPT_hashprice) || \
     !defined(PIVOTMC_F_hashprice) || !defined(PIVOTMC_N_STRATEGIES) || !defined(PIVOTMC_MAX_STRATEGIES) || \
     !defined(PIVOTMC_TINY_YEARS) || !defined(PIVOTMC_MONTHS_PER_YEAR) || !defined(PIVOTMC_LIMB_BITS) || \
-    !defined(PIVOTMC_WARP_SIZE)
+    !defined(PIVOTMC_WARP_SIZE) || !defined(PIVOTMC_N_FACTORS) || !defined(PIVOTMC_SHOCK_SLOTS)
 #error "compile with the options of pivotmc.backends.cuda.compile_options(): the plan layout, units and sizes come from Python"
 #endif
 
@@ -69,6 +74,13 @@
 #if PIVOTMC_LIMB_BITS > 32 || PIVOTMC_WARP_SIZE > 32
 #error "a low limb must fit 32 bits and a warp's lanes one 32-bit member mask"
 #endif
+
+/* One bit per factor in the mask of the normals that need a tail branch. */
+#if PIVOTMC_N_FACTORS < 1 || PIVOTMC_N_FACTORS > 32
+#error "the tail mask holds one bit per factor: 1 to 32 factors"
+#endif
+/* The random slot of factor f's shock, f a constant once loops over factors are unrolled. */
+#define PIVOTMC_SHOCK_SLOT(f) ((int)((PIVOTMC_SHOCK_SLOTS >> (8 * (f))) & 0xFFull))
 
 #if defined(__CUDA_ARCH__)
 #define PIVOTMC_WARP_LANES PIVOTMC_WARP_SIZE
@@ -269,7 +281,7 @@ PIVOTMC_UNROLL
  * multiple of 32).  Outputs:
  *   npv_out       (strategies, n_paths)
  *   sums_hi/lo    (n_replicas, strategies, n_steps), added to
- *   kept_factors  (6, n_kept, n_steps), rows PIVOTMC_KEPT_<factor>
+ *   kept_factors  (kept variables, n_kept, n_steps), rows PIVOTMC_KEPT_<name>
  *   kept_cf       (strategies, n_kept, n_steps); rows are paths first_path + row
  *   switch_out    (n_paths,) the decision date at which the path's switch
  *                 converts, -1 never (written only when switch_index >= 0)
@@ -345,11 +357,13 @@ extern "C" __global__ void pivotmc_simulate(
     const double lease_decay = scalars[PIVOTMC_P_lease_decay];
     const double lease_noise = scalars[PIVOTMC_P_lease_noise];
     const double salvage_per_mw = scalars[PIVOTMC_P_salvage_per_mw];
-    const double c00 = chol[0];
-    const double c10 = chol[5], c11 = chol[6];
-    const double c20 = chol[10], c21 = chol[11], c22 = chol[12];
-    const double c30 = chol[15], c31 = chol[16], c32 = chol[17], c33 = chol[18];
-    const double c40 = chol[20], c41 = chol[21], c42 = chol[22], c43 = chol[23], c44 = chol[24];
+    /* The Cholesky factor (factors x factors, row-major): indexed by constants once the loops over factors are
+       unrolled, its lower triangle stays in registers. */
+    double cholesky[PIVOTMC_N_FACTORS * PIVOTMC_N_FACTORS];
+PIVOTMC_UNROLL
+    for (int e = 0; e < PIVOTMC_N_FACTORS * PIVOTMC_N_FACTORS; ++e) {
+        cholesky[e] = chol[e];
+    }
     pivotmc_lease_terms lease_terms;
     lease_terms.g_lease = 1.0 + scalars[PIVOTMC_P_lease_escalator];
     lease_terms.release = scalars[PIVOTMC_P_release_time];
@@ -456,35 +470,35 @@ PIVOTMC_UNROLL
         for (unsigned int pair = 0; pair < PIVOTMC_N_STEP_PAIRS; ++pair) {
             pivotmc_uniform_pair(k0, k1, path, (unsigned int)k, pair, &u[2 * pair], &u[2 * pair + 1]);
         }
-        /* Normals: the central branch everywhere, then the tails one per pass.
-           About 15% of uniforms need the logarithm of a tail, so nearly every
-           warp has a lane needing each of the five; tested one by one, a warp
-           would run the tail five times a step.  Listed, it runs it as often as
-           its busiest lane needs it (about 2.7 times).  Same values either way. */
-        double z0 = pivotmc_ndtri_central(u[PIVOTMC_SLOT_Z_BTC]);
-        double z1 = pivotmc_ndtri_central(u[PIVOTMC_SLOT_Z_FEES]);
-        double z2 = pivotmc_ndtri_central(u[PIVOTMC_SLOT_Z_HASHRATE]);
-        double z3 = pivotmc_ndtri_central(u[PIVOTMC_SLOT_Z_POWER]);
-        double z4 = pivotmc_ndtri_central(u[PIVOTMC_SLOT_Z_LEASE]);
-        unsigned int tails = (pivotmc_ndtri_is_tail(u[PIVOTMC_SLOT_Z_BTC]) ? 1u : 0u)
-                           | (pivotmc_ndtri_is_tail(u[PIVOTMC_SLOT_Z_FEES]) ? 2u : 0u)
-                           | (pivotmc_ndtri_is_tail(u[PIVOTMC_SLOT_Z_HASHRATE]) ? 4u : 0u)
-                           | (pivotmc_ndtri_is_tail(u[PIVOTMC_SLOT_Z_POWER]) ? 8u : 0u)
-                           | (pivotmc_ndtri_is_tail(u[PIVOTMC_SLOT_Z_LEASE]) ? 16u : 0u);
+        /* The factors' normals: the central branch everywhere, then the tails
+           one per pass.  About 15% of uniforms need the logarithm of a tail, so
+           nearly every warp has a lane needing each factor's; tested one by
+           one, a warp would run the tail once per factor a step.  Listed (bit f
+           of the mask: factor f), it runs it as often as its busiest lane needs
+           it (about 2.7 times for five factors).  Same values either way.  Tail
+           values are selected into place, never stored at a variable index, so
+           z and u stay in registers. */
+        double z[PIVOTMC_N_FACTORS];
+        unsigned int tails = 0u;
+PIVOTMC_UNROLL
+        for (int f = 0; f < PIVOTMC_N_FACTORS; ++f) {
+            const double uf = u[PIVOTMC_SHOCK_SLOT(f)];
+            z[f] = pivotmc_ndtri_central(uf);
+            tails |= pivotmc_ndtri_is_tail(uf) ? 1u << f : 0u;
+        }
         while (tails != 0u) {
             const int j = __ffs((int)tails) - 1;
             tails &= tails - 1u;
-            const double uj = j == 0 ? u[PIVOTMC_SLOT_Z_BTC]
-                            : j == 1 ? u[PIVOTMC_SLOT_Z_FEES]
-                            : j == 2 ? u[PIVOTMC_SLOT_Z_HASHRATE]
-                            : j == 3 ? u[PIVOTMC_SLOT_Z_POWER]
-                                     : u[PIVOTMC_SLOT_Z_LEASE];
+            double uj = 0.0;
+PIVOTMC_UNROLL
+            for (int f = 0; f < PIVOTMC_N_FACTORS; ++f) {
+                uj = j == f ? u[PIVOTMC_SHOCK_SLOT(f)] : uj;
+            }
             const double zj = pivotmc_ndtri_tail(uj);
-            z0 = j == 0 ? zj : z0;
-            z1 = j == 1 ? zj : z1;
-            z2 = j == 2 ? zj : z2;
-            z3 = j == 3 ? zj : z3;
-            z4 = j == 4 ? zj : z4;
+PIVOTMC_UNROLL
+            for (int f = 0; f < PIVOTMC_N_FACTORS; ++f) {
+                z[f] = j == f ? zj : z[f];
+            }
         }
 
         const double t0 = steps[PIVOTMC_T_t_start * n_steps + k];
@@ -524,12 +538,24 @@ PIVOTMC_UNROLL
             spike = total;
         }
 
-        /* Markets: correlated shocks (Cholesky rows summed left to right). */
-        const double z_btc = c00 * z0;
-        const double z_fees = c10 * z0 + c11 * z1;
-        const double z_hr = c20 * z0 + c21 * z1 + c22 * z2;
-        const double z_power = c30 * z0 + c31 * z1 + c32 * z2 + c33 * z3;
-        const double z_lease = c40 * z0 + c41 * z1 + c42 * z2 + c43 * z3 + c44 * z4;
+        /* Markets: correlated shocks, each row of the Cholesky factor times
+           the normals, summed left to right with the diagonal last (as every
+           executor does). */
+        double shock[PIVOTMC_N_FACTORS];
+PIVOTMC_UNROLL
+        for (int row = 0; row < PIVOTMC_N_FACTORS; ++row) {
+            double acc = cholesky[row * PIVOTMC_N_FACTORS] * z[0];
+PIVOTMC_UNROLL
+            for (int col = 1; col <= row; ++col) {
+                acc = acc + cholesky[row * PIVOTMC_N_FACTORS + col] * z[col];
+            }
+            shock[row] = acc;
+        }
+        const double z_btc = shock[PIVOTMC_FACTOR_btc];
+        const double z_fees = shock[PIVOTMC_FACTOR_fees];
+        const double z_hr = shock[PIVOTMC_FACTOR_hashrate];
+        const double z_power = shock[PIVOTMC_FACTOR_power];
+        const double z_lease = shock[PIVOTMC_FACTOR_lease];
 
         /* Hashrate corrects toward the equilibrium of the state at t_k (fees before this step's move). */
         const double log_hstar = hstar_coef + pivotmc_fast_log(subsidy + fees) + log_btc;
@@ -629,9 +655,9 @@ PIVOTMC_UNROLL
 }
 
 /*
- * The floor of the fused kernel: the same per-step random numbers (the
- * step's uniforms, the factors' normals among them) and nothing else.  One value per path keeps the
- * draws from being optimised away.
+ * The floor of the fused kernel: the same per-step random numbers (every
+ * per-step uniform, the normal of each factor's shock) and nothing else.  One
+ * value per path keeps the draws from being optimised away.
  */
 extern "C" __global__ void pivotmc_draws_only(unsigned int k0, unsigned int k1, unsigned long long first_path,
                                               long long n_paths, int n_steps, double* __restrict__ out)
@@ -649,12 +675,13 @@ PIVOTMC_UNROLL
             pivotmc_uniform_pair(k0, k1, path, (unsigned int)k, pair, &u[2 * pair], &u[2 * pair + 1]);
         }
 PIVOTMC_UNROLL
-        for (int j = PIVOTMC_SLOT_Z_BTC; j <= PIVOTMC_SLOT_Z_LEASE; ++j) {
-            acc = acc + pivotmc_ndtri(u[j]);
-        }
+        for (int s = 0; s < PIVOTMC_N_STEP_SLOTS; ++s) {
+            bool shock = false;
 PIVOTMC_UNROLL
-        for (int j = PIVOTMC_SLOT_Z_LEASE + 1; j < PIVOTMC_N_STEP_SLOTS; ++j) {
-            acc = acc + u[j];
+            for (int f = 0; f < PIVOTMC_N_FACTORS; ++f) {
+                shock = shock || PIVOTMC_SHOCK_SLOT(f) == s;
+            }
+            acc = acc + (shock ? pivotmc_ndtri(u[s]) : u[s]);
         }
     }
     out[i] = acc;

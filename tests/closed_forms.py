@@ -1,4 +1,5 @@
-"""Closed forms shared by the model's tests and the CUDA executor's (which runs the same checks through the host shim)."""
+"""Closed forms shared by the model's tests and the CUDA executor's (which runs the same checks through the host shim),
+and the correlation matrices both use to compare executors."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 import numpy as np
 
 import pivotmc.random
+from pivotmc.model.factors import N_FACTORS
 from pivotmc.model.plan import lower
 from pivotmc.model.scenario import Scenario
 
@@ -42,3 +44,23 @@ def spike_part_at_horizon(run_chunk, steps_per_year: int, n: int, seed: int = 29
         result = run_chunk(plan, key, first, m, first + m)
         out[first : first + m] = np.log(result.kept.factors["power_price"][:, -1]) - math.log(42.0)
     return out
+
+
+def correlation_matrix(kind: str) -> list[list[float]]:
+    """A correlation matrix of the declared factors in which every Cholesky entry counts.
+
+    ``"dense"``: entries s_i s_j 0.3 x 0.8^|i - j| off the diagonal, signs s alternating in threes (the Schur
+    product of two correlation matrices, so positive definite); ``"singular"``: the first two factors move as one
+    and the next two are correlated at 0.5, the rest independent.
+    """
+    n = N_FACTORS
+    i = np.arange(n)
+    sign = np.where(i % 3 == 1, -1.0, 1.0)
+    if kind == "dense":
+        m = 0.3 * np.outer(sign, sign) * 0.8 ** np.abs(i[:, None] - i[None, :])
+    else:
+        m = np.zeros((n, n))
+        m[0, 1] = m[1, 0] = 1.0
+        m[2, 3] = m[3, 2] = 0.5
+    np.fill_diagonal(m, 1.0)
+    return m.tolist()

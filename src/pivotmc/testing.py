@@ -35,7 +35,8 @@ except ImportError as exc:  # pragma: no cover - exercised only without the test
 
 import numpy as np
 
-from pivotmc.model.scenario import FACTORS, MAX_HORIZON_YEARS, STRATEGIES, Scenario
+from pivotmc.model.factors import FACTORS, N_FACTORS
+from pivotmc.model.scenario import MAX_HORIZON_YEARS, STRATEGIES, Scenario
 from pivotmc.model.strategies import STRATEGY_SPECS
 
 __all__ = ["CASES", "case", "scenarios", "invalid_overrides", "correlation_matrices"]
@@ -184,7 +185,7 @@ _PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
 
 
 @st.composite
-def correlation_matrices(draw: st.DrawFn, n: int = len(FACTORS), decimals: int = 3) -> tuple[tuple[float, ...], ...]:
+def correlation_matrices(draw: st.DrawFn, n: int = N_FACTORS, decimals: int = 3) -> tuple[tuple[float, ...], ...]:
     """Valid correlation matrices: symmetric, exactly unit diagonal, positive semi-definite.
 
     Each matrix is the Gram matrix of ``n`` random unit vectors in a space of
@@ -426,7 +427,7 @@ def invalid_overrides(draw: st.DrawFn) -> tuple[dict[str, Any], str]:
         return {f"{section}.{draw(_IDENT)}": 1.0}, section
 
     default = [list(r) for r in Scenario.default().correlation.matrix]
-    n = len(FACTORS)
+    n = N_FACTORS
     if kind == "asymmetric":
         i, j = draw(st.lists(st.integers(0, n - 1), min_size=2, max_size=2, unique=True))
         default[i][j] = draw(_floats(-1.0, 1.0).filter(lambda v, old=default[i][j]: v != old))

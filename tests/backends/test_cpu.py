@@ -15,13 +15,16 @@ from hypothesis import HealthCheck, given, settings
 
 import pivotmc
 from pivotmc import random as rng
+from pivotmc.model.factors import KEPT_FACTORS
 from pivotmc.model.scenario import Scenario
 from pivotmc.testing import CASES, case, scenarios
+from closed_forms import correlation_matrix
 
 K = pytest.importorskip("pivotmc.backends._cpu_kernels")
 
 LEARNING_PATHS = 500  # of the switch policy in the table's cases
-FACTORS = ("btc_price", "hashrate", "fees", "power_price", "lease_rate", "hashprice", "cash_flow")
+#: Kept trajectories compared path by path: every declared kept variable, and the strategies' cash flows.
+KEPT = (*KEPT_FACTORS, "cash_flow")
 
 
 def assert_same_numbers(cpu, ref) -> None:
@@ -30,7 +33,7 @@ def assert_same_numbers(cpu, ref) -> None:
     allowed = np.maximum(1e-10 * np.abs(ref.npv.values), 1e-6)
     worst = np.argmax(diff - allowed)
     assert np.all(diff <= allowed), (cpu.npv.values.flat[worst], ref.npv.values.flat[worst])
-    for name in FACTORS:
+    for name in KEPT:
         a, b = cpu[name].values, ref[name].values
         assert np.all(np.abs(a - b) <= np.maximum(1e-10 * np.abs(b), 1e-6)), name
     np.testing.assert_allclose(cpu.cash_flow_mean.values, ref.cash_flow_mean.values, rtol=1e-10, atol=1e-4)
@@ -170,3 +173,12 @@ def test_path_indices_beyond_32_bits_are_not_needed_but_high_paths_agree():
     assert np.all(np.abs(cpu.npv - ref.npv) <= np.maximum(1e-10 * np.abs(ref.npv), 1e-6))
     assert math.isfinite(float(cpu.npv.sum()))
 
+
+
+@pytest.mark.parametrize("matrix", ["dense", "singular"])
+def test_correlated_factors_match_reference(matrix):
+    # Every entry of the Cholesky factor enters the shocks (the default matrix has many zeros).
+    scenario = Scenario.default().with_overrides(
+        {"correlation.matrix": correlation_matrix(matrix), "simulation.horizon_years": 4.0}
+    )
+    assert_same_numbers(*_pair(scenario, 500, 13))

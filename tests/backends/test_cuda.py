@@ -49,11 +49,12 @@ import pivotmc
 from pivotmc import random as rng
 from pivotmc.backends import BACKENDS, KEPT_FACTORS, cuda, get_backend
 from pivotmc.errors import BackendUnavailableError, ValidationError
+from pivotmc.model.factors import FACTORS, SHOCK_SLOTS
 from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, lower
 from pivotmc.model.scenario import Scenario
 from pivotmc.policy.switch import policy_for
 from pivotmc.testing import CASES, case, scenarios
-from closed_forms import Z_TOL, spike_moments, spike_part_at_horizon
+from closed_forms import Z_TOL, correlation_matrix, spike_moments, spike_part_at_horizon
 
 RTOL = 1e-9  # per-path NPV, cuda against cpu (ENGINEERING.md)
 ATOL = 1e-6  # USD, for values near zero
@@ -192,10 +193,19 @@ def test_layout_reaches_the_kernel_only_through_generated_defines():
     assert [defines[f"PIVOTMC_P_{n}"] for n in SCALAR_FIELDS] == [str(i) for i in range(len(SCALAR_FIELDS))]
     assert [defines[f"PIVOTMC_T_{n}"] for n in STEP_FIELDS] == [str(i) for i in range(len(STEP_FIELDS))]
     assert [defines[f"PIVOTMC_KEPT_{n}"] for n in KEPT_FACTORS] == [str(i) for i in range(len(KEPT_FACTORS))]
+    assert [defines[f"PIVOTMC_FACTOR_{n}"] for n in FACTORS] == [str(i) for i in range(len(FACTORS))]
+    assert defines["PIVOTMC_N_FACTORS"] == str(len(FACTORS))
+    packed = int(defines["PIVOTMC_SHOCK_SLOTS"].rstrip("ul"), 0)  # byte f: the slot of factor f's shock
+    assert tuple((packed >> (8 * f)) & 0xFF for f in range(len(FACTORS))) == SHOCK_SLOTS
+    assert packed >> (8 * len(FACTORS)) == 0
     source = cuda.kernel_source()
-    used = set(re.findall(r"\bPIVOTMC_(?:P|T|KEPT)_\w+", source))
+    used = set(re.findall(r"\bPIVOTMC_(?:P|T|KEPT|FACTOR)_\w+", source))
     assert used and used <= set(defines), used - set(defines)
-    assert not re.search(r"#\s*define\s+PIVOTMC_(?:P|T|KEPT)_", source), "layout positions are generated, not written"
+    assert not re.search(r"#\s*define\s+PIVOTMC_(?:P|T|KEPT|FACTOR)_|#\s*define\s+PIVOTMC_N_FACTORS", source), (
+        "layout positions are generated, not written"
+    )
+    # The factors' normals are drawn from their declared slots, not from slots named in the kernel.
+    assert not re.search(r"PIVOTMC_SLOT_Z_", source)
 
 
 # --------------------------------------------------------------------------
@@ -509,10 +519,25 @@ def test_floor_kernel_draws_the_model_numbers(shim_libraries):
     )  # fmt: skip
     paths = np.arange(first, first + n, dtype=np.uint64)
     want = np.zeros(n)
+    shock = np.isin(np.arange(rng.N_STEP_SLOTS), SHOCK_SLOTS)  # the factors' slots give normals, the others uniforms
     for k in range(steps):
         u = rng.step_uniforms(key, paths, k)
-        want = want + rng.ndtri(u[:5]).sum(axis=0) + u[5:].sum(axis=0)
+        want = want + rng.ndtri(u[shock]).sum(axis=0) + u[~shock].sum(axis=0)
     np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("matrix", ["dense", "singular"])
+def test_correlation_step_matches_cpu_bit_for_bit(shim_libraries, matrix):
+    # Every product of the Cholesky rows enters, so a change in the order of the sums would show.
+    scenario = Scenario.default().with_overrides(
+        {"correlation.matrix": correlation_matrix(matrix), "simulation.horizon_years": 3.0, "btc.jump_intensity": 8.0,
+         "power.spike_intensity": 4.0, "strategies.evaluate": ["mine", "host", "switch"]}
+    )  # fmt: skip
+    plan, policy = plan_of(scenario)
+    key = rng.seed_key(23)
+    want = cpu_chunk(plan, key, 0, 600, 9, policy=policy)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 600, 9, batch_paths=250, policy=policy)
+    assert_bitwise(got, want, "correlation")
 
 
 # --------------------------------------------------------------------------

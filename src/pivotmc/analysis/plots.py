@@ -16,6 +16,7 @@ import numpy as np
 import xarray as xr
 
 from pivotmc.errors import ValidationError
+from pivotmc.model.factors import FAN_CHART_VARIABLES, KEPT_VARIABLES
 from pivotmc.model.outcomes import recorded_shares
 from pivotmc.model.strategies import LEARNED_STRATEGY, spec
 
@@ -31,15 +32,10 @@ __all__ = [
 
 _MILLION = 1e6
 
-#: Kept trajectories, as a reader names them, with their units in words.
-_FACTOR_WORDS = {
-    "btc_price": ("BTC price", "USD"),
-    "hashprice": ("Hashprice", "USD per PH/s per day"),
-    "power_price": ("Site spot power price", "USD/MWh"),
-    "lease_rate": ("AI-hosting lease rate", "USD per kW of IT load per month"),
-    "hashrate": ("Network hashrate", "EH/s"),
-    "fees": ("Transaction fees", "BTC per block"),
-}
+#: Kept trajectories, as a reader names them, with their units in words (pivotmc.model.factors).
+_FACTOR_WORDS = {v.variable: (v.title, v.axis_units) for v in KEPT_VARIABLES}
+#: Kept trajectories drawn on a logarithmic axis.
+_LOG_AXIS = frozenset(v.variable for v in KEPT_VARIABLES if v.log_axis)
 
 
 def _figure(*args, **kwargs):
@@ -182,7 +178,7 @@ def fan_chart(ds: xr.Dataset, variable: str = "btc_price", ax=None, n_lines: int
     title, units = _FACTOR_WORDS.get(variable, (ds[variable].attrs.get("long_name", variable), ds[variable].attrs.get("units", "")))
     ax.set(title=title, ylabel=units)
     _date_axis(ax)
-    if variable == "btc_price":
+    if variable in _LOG_AXIS:
         from matplotlib.ticker import FuncFormatter
 
         ax.set_yscale("log")
@@ -193,8 +189,8 @@ def fan_chart(ds: xr.Dataset, variable: str = "btc_price", ax=None, n_lines: int
     return fig if fig is not None else ax.figure
 
 
-def fan_charts(ds: xr.Dataset, variables=("btc_price", "hashprice", "power_price", "lease_rate")):
-    """Fan charts of several kept trajectories in one figure."""
+def fan_charts(ds: xr.Dataset, variables=FAN_CHART_VARIABLES):
+    """Fan charts of several kept trajectories in one figure; by default the panels the factor declaration names."""
     _kept(ds, "fan charts need")
     if isinstance(variables, str):
         variables = [variables]

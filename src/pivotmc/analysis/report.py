@@ -26,6 +26,7 @@ import xarray as xr
 from pivotmc.analysis import plots
 from pivotmc.analysis.summary import format_summary, summarize
 from pivotmc.errors import ValidationError
+from pivotmc.model.factors import FAN_CHART_VARIABLES, KEPT_VARIABLES
 from pivotmc.model.scenario import STEP_NAMES
 from pivotmc.model.strategies import learned_strategy, spec
 
@@ -377,6 +378,14 @@ def _spending(ds: xr.Dataset, scenario) -> str:
     return f"Negative stretches are spending: {' and '.join(what)}." if what else ""
 
 
+def _log_axes_note() -> str:
+    """The sentence naming the default fan charts drawn on a log scale, after a space ("" if none)."""
+    logged = [v.long_name for v in KEPT_VARIABLES if v.log_axis and v.variable in FAN_CHART_VARIABLES]
+    if not logged:
+        return ""
+    return f" The {' and the '.join(logged)} {'is' if len(logged) == 1 else 'are'} on a log scale."
+
+
 def _boundary_rises(ds: xr.Dataset) -> bool:
     """Whether the exercise boundary's median lease rate is higher at the last date with a boundary than at the first."""
     if "switch_boundary_lease_rate" not in ds:
@@ -441,7 +450,7 @@ def render_report(ds: xr.Dataset, sensitivity: xr.Dataset | None = None, title: 
             _caption(
                 f"The market inputs on {_count(kept)} of the simulated paths, kept for drawing: the dark line is their median at "
                 f"each date, the bands hold the middle 50% and 90% of them, and the thin grey lines are {min(5, kept)} single "
-                "paths. The BTC price is on a log scale."
+                f"paths.{_log_axes_note()}"
             ),
         ]
     if sensitivity is not None:

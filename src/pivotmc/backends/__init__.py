@@ -16,11 +16,9 @@ import numpy as np
 
 from pivotmc.backends.accumulate import ExactSum
 from pivotmc.errors import BackendUnavailableError, ParameterTypeError, ValidationError
+from pivotmc.model.factors import KEPT_FACTORS
 
 __all__ = ["Backend", "Capabilities", "Executor", "NO_POLICY_MESSAGE", "ChunkResult", "KeptPaths", "BACKENDS", "get_backend", "available_backends", "KEPT_FACTORS"]
-
-#: Factor trajectories recorded for kept paths, in the order of the result.
-KEPT_FACTORS = ("btc_price", "hashrate", "fees", "power_price", "lease_rate", "hashprice")
 
 
 @dataclass

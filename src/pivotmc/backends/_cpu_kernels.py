@@ -29,6 +29,8 @@ from pivotmc.backends import KEPT_FACTORS, fastmath, kernel_constants
 from pivotmc.backends.accumulate import LIMB_BITS, QUANTISED_LIMIT, QUANTUM
 from pivotmc.backends.kernel_constants import GROWTH_TABLE_SIZE, MAX_STRATEGIES
 from pivotmc.model.plan import SWITCH_FEATURES, TINY_YEARS
+from pivotmc.model.factors import N_FACTORS, SHOCK_SLOTS
+from pivotmc.model.factors import FactorIndex as F
 from pivotmc.model.plan import ScalarIndex as P
 from pivotmc.model.plan import StepIndex as T
 from pivotmc.model.units import HOURS_PER_DAY, MONTHS_PER_YEAR, PH_PER_EH
@@ -52,6 +54,8 @@ assert rng.SLOT_POWER_SPIKE_SIZE0 % 2 == 0 and rng.SLOT_POWER_SPIKE_TIME0 == rng
 assert rng.SLOT_LEAD_TIME % 2 == 0 and rng.SLOT_CAPEX_OVERRUN == rng.SLOT_LEAD_TIME + 1
 _SPIKE_PAIR0 = rng.SLOT_POWER_SPIKE_SIZE0 // 2
 _PER_PATH_PAIR = np.uint64(rng.SLOT_LEAD_TIME // 2)
+#: The random slot of each factor's shock (pivotmc.model.factors); N_FACTORS, a global, is a compile-time trip count.
+_SHOCK_SLOTS = np.array(SHOCK_SLOTS, dtype=np.int64)
 
 # AS241 (pivotmc.random.normal): region bounds and coefficients.
 _SPLIT1, _CONST1, _SPLIT2, _CONST2 = rng.AS241_SPLIT1, rng.AS241_CONST1, rng.AS241_SPLIT2, rng.AS241_CONST2
@@ -240,7 +244,7 @@ WORKSPACE = FINAL0 + MAX_STRATEGIES * LANES
 
 @njit(inline="always", **_JIT)
 def _draw_step(u, z, tails, key0, key1, path0, m, k):
-    """The per-step uniforms into ``u`` (rng.N_STEP_SLOTS, lanes) and the five factor normals into ``z`` (5, lanes)."""
+    """The per-step uniforms into ``u`` (rng.N_STEP_SLOTS, lanes) and the factors' normals into ``z`` (factors, lanes)."""
     kk = np.uint64(k)
     for pair in range(rng.N_STEP_PAIRS):
         pp = np.uint64(pair)
@@ -250,19 +254,21 @@ def _draw_step(u, z, tails, key0, key1, path0, m, k):
             u[2 * pair, j] = uniform(x0, x1)
             u[2 * pair + 1, j] = uniform(x2, x3)
     # The rational central branch for every lane (a SIMD loop), then the tails.
-    for i in range(5):
+    for i in range(N_FACTORS):
+        slot = _SHOCK_SLOTS[i]
         for j in range(m):
-            z[i, j] = ndtri_central(u[i, j])
+            z[i, j] = ndtri_central(u[slot, j])
     # Compact the tail lanes first (a branch-free pass), so the scalar pass over
     # them does not mispredict on the 15% of lanes that need a logarithm.
-    for i in range(5):
+    for i in range(N_FACTORS):
+        slot = _SHOCK_SLOTS[i]
         n_tail = 0
         for j in range(m):
             tails[n_tail] = j
-            n_tail += 1 if abs(u[i, j] - 0.5) > _SPLIT1 else 0
+            n_tail += 1 if abs(u[slot, j] - 0.5) > _SPLIT1 else 0
         for t in range(n_tail):
             j = tails[t]
-            z[i, j] = ndtri_tail(u[i, j])
+            z[i, j] = ndtri_tail(u[slot, j])
 
 
 @njit(parallel=True, **_JIT)
@@ -275,12 +281,12 @@ def step_uniforms_only(k0, k1, first_path, n_paths, n_steps, block):
         lo = b * lanes
         m = min(lanes, n_paths - lo)
         u = np.empty((rng.N_STEP_SLOTS, lanes))
-        z = np.empty((5, lanes))
+        z = np.empty((N_FACTORS, lanes))
         tails = np.empty(lanes, dtype=np.int64)
         acc = 0.0
         for k in range(n_steps):
             _draw_step(u, z, tails, np.uint64(k0), np.uint64(k1), first_path + lo, m, k)
-            acc += z[k % 5, k % m]  # keeps the draws alive without a dependency chain
+            acc += z[k % N_FACTORS, k % m]  # keeps the draws alive without a dependency chain
         partial[b] = acc
     return partial.sum()
 
@@ -300,7 +306,7 @@ def simulate_paths(
 
     Writes ``npv_out`` (strategies, n_paths), adds exact limb sums of each
     step's cash flow into ``sums_hi``/``sums_lo`` (threads, strategies, steps),
-    and fills ``kept_factors`` (6, kept, steps) and ``kept_cf`` (strategies,
+    and fills ``kept_factors`` (len(KEPT_FACTORS), kept, steps) and ``kept_cf`` (strategies,
     kept, steps) for global paths below ``keep_paths``. ``block`` is the number
     of lanes per block (at most :data:`LANES`). Returns the number of cash flows
     too large to quantise (0 when all is well).
@@ -345,7 +351,7 @@ def _simulate_block(
     overflow = 0
     w = np.empty(WORKSPACE)
     u = np.empty((rng.N_STEP_SLOTS, LANES))
-    z = np.empty((5, LANES))
+    z = np.empty((N_FACTORS, LANES))
     tails = np.empty(LANES, dtype=np.int64)
 
     dt = scalars[P.dt]
@@ -390,11 +396,6 @@ def _simulate_block(
     lease_decay = scalars[P.lease_decay]
     lease_noise = scalars[P.lease_noise]
     salvage_per_mw = scalars[P.salvage_per_mw]
-    c00 = chol[0, 0]
-    c10, c11 = chol[1, 0], chol[1, 1]
-    c20, c21, c22 = chol[2, 0], chol[2, 1], chol[2, 2]
-    c30, c31, c32, c33 = chol[3, 0], chol[3, 1], chol[3, 2], chol[3, 3]
-    c40, c41, c42, c43, c44 = chol[4, 0], chol[4, 1], chol[4, 2], chol[4, 3], chol[4, 4]
     # Escalator factors by whole contract year (a lookup instead of pow in the lease loop).
     growth_pow = np.empty(GROWTH_TABLE_SIZE)
     for i in range(GROWTH_TABLE_SIZE):
@@ -560,16 +561,20 @@ def _simulate_block(
 
         # Markets and mining: straight-line arithmetic over lanes (a SIMD loop).
         for j in range(m):
-            z0 = z[0, j]
-            z1 = z[1, j]
-            z2 = z[2, j]
-            z3 = z[3, j]
-            z4 = z[4, j]
-            z_btc = c00 * z0
-            z_fees = c10 * z0 + c11 * z1
-            z_hr = c20 * z0 + c21 * z1 + c22 * z2
-            z_power = c30 * z0 + c31 * z1 + c32 * z2 + c33 * z3
-            z_lease = c40 * z0 + c41 * z1 + c42 * z2 + c43 * z3 + c44 * z4
+            # Correlated shocks, in place: each row of the Cholesky factor times the lane's normals, summed left
+            # to right with the diagonal last (as every executor does); from the last row up, so that a row reads
+            # only normals no row has replaced yet. The trip counts are constants: LLVM unrolls both loops and
+            # the lane loop stays a SIMD loop.
+            for row in range(N_FACTORS - 1, -1, -1):
+                acc = chol[row, 0] * z[0, j]
+                for col in range(1, row + 1):
+                    acc = acc + chol[row, col] * z[col, j]
+                z[row, j] = acc
+            z_btc = z[F.btc, j]
+            z_fees = z[F.fees, j]
+            z_hr = z[F.hashrate, j]
+            z_power = z[F.power, j]
+            z_lease = z[F.lease, j]
 
             log_btc = w[LOG_BTC + j]
             log_hr = w[LOG_HR + j]

@@ -15,6 +15,7 @@ Owner                                Constants (C names, ``PIVOTMC_`` left out)
 :mod:`pivotmc.model.plan`            ``TINY_YEARS``; positions ``P_*`` and ``T_*`` in the packed
                                      plan, ``F_*`` of the switch's features and their number
 :mod:`pivotmc.backends`              rows ``KEPT_*`` of the kept trajectories
+:mod:`pivotmc.model.factors`         ``N_FACTORS``, positions ``FACTOR_*``, the shocks' ``SHOCK_SLOTS``
 :mod:`pivotmc.backends.accumulate`   the exact sums' ``QUANTUM``, ``Q_LIMIT`` and ``LIMB_BITS``
 this module                          ``MAX_STRATEGIES``, ``WARP_SIZE`` (and the growth table's size)
 ===================================  ======================================================
@@ -33,6 +34,7 @@ __all__ = [
     "rng_constants",
     "math_constants",
     "model_constants",
+    "factor_constants",
     "constants",
     "options",
     "rng_defines",
@@ -89,8 +91,22 @@ def model_constants(n_strategies: int | None = None) -> dict[str, Value]:
     out.update({f"T_{name}": i for i, name in enumerate(STEP_FIELDS)})
     out.update({f"KEPT_{name}": i for i, name in enumerate(KEPT_FACTORS)})
     out.update({f"F_{name}": i for i, name in enumerate(SWITCH_FEATURES)})
+    out.update(factor_constants())
     if n_strategies is not None:
         out["N_STRATEGIES"] = int(n_strategies)
+    return out
+
+
+def factor_constants() -> dict[str, Value]:
+    """The market factors (:mod:`pivotmc.model.factors`): ``N_FACTORS``, each one's position ``FACTOR_*``,
+    and ``SHOCK_SLOTS``, byte f of which holds the random slot of factor f's shock (one integer, so one
+    option without commas)."""
+    from pivotmc.model.factors import FACTORS, SHOCK_SLOTS
+
+    if len(SHOCK_SLOTS) > 8 or max(SHOCK_SLOTS) > 0xFF:
+        raise ValueError("the cuda kernels take at most 8 factors, with shocks in slots below 256.")
+    out: dict[str, Value] = {"N_FACTORS": len(FACTORS), "SHOCK_SLOTS": sum(s << (8 * f) for f, s in enumerate(SHOCK_SLOTS))}
+    out.update({f"FACTOR_{name}": i for i, name in enumerate(FACTORS)})
     return out
 
 

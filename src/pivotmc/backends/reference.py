@@ -20,6 +20,7 @@ from pivotmc.backends.accumulate import ExactSum
 from pivotmc.errors import ValidationError
 from pivotmc.model.plan import SWITCH_FEATURES, TINY_YEARS, Plan, hashprice
 from pivotmc.model.units import HOURS_PER_DAY, MONTHS_PER_YEAR
+from pivotmc.model.factors import FACTORS, SHOCK_SLOTS
 
 __all__ = ["CAPABILITIES", "run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
 
@@ -128,6 +129,21 @@ def escalated_years(a: np.ndarray, b: np.ndarray, start: np.ndarray, growth: flo
     return growth**years_in * (before + after * growth)
 
 
+def correlated_shocks(chol: np.ndarray, z: np.ndarray) -> dict[str, np.ndarray]:
+    """Each factor's shock from independent normals ``z`` (factors, paths): row i of ``chol`` times z.
+
+    The products are summed left to right, the diagonal term last: the order
+    every executor keeps, so that they agree to the last bit.
+    """
+    shocks = {}
+    for i, name in enumerate(FACTORS):
+        acc = chol[i, 0] * z[0]
+        for j in range(1, i + 1):
+            acc = acc + chol[i, j] * z[j]
+        shocks[name] = acc
+    return shocks
+
+
 class _Markets:
     """Market state of a block of paths, in logs (and log-deviations for the OU factors)."""
 
@@ -140,16 +156,9 @@ class _Markets:
 
     def advance(self, plan: Plan, k: int, u: np.ndarray, key, paths) -> dict[str, np.ndarray]:
         """Advance from t_k to t_{k+1} with step k's uniforms ``u`` (10, n); return the new levels."""
-        z = rng.ndtri(u[rng.SLOT_Z_BTC : rng.SLOT_Z_LEASE + 1])
-        chol = plan.chol
-        # Correlated shocks: row i of L times z, summed left to right.
-        shocks = []
-        for i in range(5):
-            acc = chol[i, 0] * z[0]
-            for j in range(1, i + 1):
-                acc = acc + chol[i, j] * z[j]
-            shocks.append(acc)
-        z_btc, z_fees, z_hashrate, z_power, z_lease = shocks
+        shock = correlated_shocks(plan.chol, rng.ndtri(u[list(SHOCK_SLOTS)]))
+        z_btc, z_fees, z_hashrate = shock["btc"], shock["fees"], shock["hashrate"]
+        z_power, z_lease = shock["power"], shock["lease"]
 
         # Hashrate: error correction toward the equilibrium of the state at t_k.
         log_hstar = plan.log_hstar_coef[k] + np.log(plan.subsidy_per_block[k] + np.exp(self.log_fees)) + self.log_btc

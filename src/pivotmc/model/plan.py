@@ -161,7 +161,7 @@ class Plan:
     blocks_per_day: float
     days_per_step: float
     hours_per_step: float
-    chol: np.ndarray  # (5, 5) lower-triangular factor of the correlation matrix
+    chol: np.ndarray  # (factors, factors) lower-triangular factor of the correlation matrix (pivotmc.model.factors)
     btc_log_price0: float
     btc_drift: float  # (mu - sigma^2/2 - lambda kbar) dt
     btc_vol: float  # sigma sqrt(dt)
@@ -417,7 +417,7 @@ class PackedPlan:
 
     scalars: np.ndarray  # (len(SCALAR_FIELDS),)
     steps: np.ndarray  # (len(STEP_FIELDS), n_steps)
-    chol: np.ndarray  # (5, 5)
+    chol: np.ndarray  # (factors, factors)
     btc_jump_cdf: np.ndarray
     power_spike_cdf: np.ndarray
     conversion_share: np.ndarray  # (n_strategies,)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Sequence
 import numpy as np
 
 from pivotmc.errors import ParameterTypeError, ValidationError
+from pivotmc.model.factors import FACTORS, N_FACTORS
 from pivotmc.model.strategies import STRATEGIES
 
 if TYPE_CHECKING:
@@ -50,8 +51,6 @@ __all__ = [
     "STEP_NAMES",
 ]
 
-#: Market factors in the order of the correlation matrix.
-FACTORS = ("btc", "fees", "hashrate", "power", "lease")
 #: Strategies a scenario values unless told otherwise.
 DEFAULT_STRATEGIES = STRATEGIES
 MAX_HORIZON_YEARS = 50.0
@@ -386,26 +385,33 @@ class MiningSettings(ParameterSection):
     salvage_fraction: float = param(0.3, "1", "sale value of the fleet on conversion, as a share of its market price", FRACTION)
 
 
-_DEFAULT_CORRELATION = (
-    (1.0, 0.3, 0.1, 0.0, 0.2),
-    (0.3, 1.0, 0.0, 0.0, 0.0),
-    (0.1, 0.0, 1.0, 0.0, 0.0),
-    (0.0, 0.0, 0.0, 1.0, 0.0),
-    (0.2, 0.0, 0.0, 0.0, 1.0),
-)
+#: Default correlations of factor shocks, by pair; every other pair is uncorrelated.
+DEFAULT_CORRELATIONS = {("btc", "fees"): 0.3, ("btc", "hashrate"): 0.1, ("btc", "lease"): 0.2}
+
+
+def _correlation_matrix(pairs: Mapping[tuple[str, str], float]) -> tuple[tuple[float, ...], ...]:
+    """The correlation matrix, in the order of :data:`FACTORS`, with these pairs and zeros elsewhere."""
+    m = np.eye(N_FACTORS)
+    for (a, b), rho in pairs.items():
+        i, j = FACTORS.index(a), FACTORS.index(b)
+        m[i, j] = m[j, i] = rho
+    return tuple(tuple(float(v) for v in row) for row in m)
+
+
+_SHOCKS = ", ".join(f"Z_{name}" for name in FACTORS)
 
 
 @dataclass(frozen=True, slots=True)
 class CorrelationSettings(ParameterSection):
-    """Correlation of the factor shocks, in the order btc, fees, hashrate, power, lease."""
+    __doc__ = f"""Correlation of the factor shocks, in the order {', '.join(FACTORS)}."""
 
     section: ClassVar[str] = "correlation"
     matrix: tuple[tuple[float, ...], ...] = param(
-        _DEFAULT_CORRELATION,
+        _correlation_matrix(DEFAULT_CORRELATIONS),
         "1",
-        "correlation of (Z_btc, Z_fees, Z_hashrate, Z_power, Z_lease): symmetric, unit diagonal, positive semi-definite",
+        f"correlation of ({_SHOCKS}): symmetric, unit diagonal, positive semi-definite",
         Bound(-1.0, 1.0),
-        length=len(FACTORS),
+        length=N_FACTORS,
     )
 
     def _check(self) -> None:

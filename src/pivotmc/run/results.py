@@ -11,17 +11,12 @@ import xarray as xr
 from pivotmc import random as rng
 from pivotmc.backends import KEPT_FACTORS, ChunkResult, KeptPaths
 from pivotmc.backends.accumulate import ExactSum
+from pivotmc.model.factors import KEPT_VARIABLES
 from pivotmc.model.outcomes import conversion_counts, option_value_variables, share_variables
 from pivotmc.model.plan import Plan, step_dates
 
-FACTOR_ATTRS = {
-    "btc_price": ("USD", "BTC price"),
-    "hashrate": ("EH/s", "network hashrate"),
-    "fees": ("BTC/block", "transaction fees per block"),
-    "power_price": ("USD/MWh", "site spot power price"),
-    "lease_rate": ("USD/kW-month", "market AI-hosting lease rate per kW of critical IT load"),
-    "hashprice": ("USD/PH/day", "hashprice"),
-}
+#: Units and long name of each kept trajectory (pivotmc.model.factors).
+FACTOR_ATTRS = {v.variable: (v.units, v.long_name) for v in KEPT_VARIABLES}
 
 
 def merge_chunks(parts: list[ChunkResult]) -> ChunkResult:
