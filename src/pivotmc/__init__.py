@@ -49,6 +49,7 @@ _SUBMODULES = {
     "summary": "analysis.summary",
     "switch": "policy.switch",
     "testing": "testing",
+    "text": "text",
 }
 
 

@@ -21,6 +21,7 @@ from pivotmc import progress as _progress
 from pivotmc.errors import ValidationError
 from pivotmc.model.strategies import learned_strategy
 from pivotmc.policy.switch import CACHE_DIR_ENV
+from pivotmc.text import fixed, wrap
 
 DEFAULT_PATHS = 200_000
 #: Set to 1 to see the traceback of an unexpected error.
@@ -353,7 +354,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         learned = f"learned on {scenario.switch.learning_paths:,} other paths"
         notes.append(f"Switch policy ({learned}) read from the cache (pivotmc cache --clear forgets it)." if cached
                      else f"Switch policy {learned} in {seconds:.2f} s, and cached for the next runs of this scenario.")
-    print("\n" + "\n".join(notes))
+    print("\n" + "\n".join(line for note in notes for line in wrap(note)))
     if store is not None:
         print(f"Result written to {store}.")
     elif args.out:
@@ -390,7 +391,7 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         return 0
     files = sorted(folder.glob("switch-policy-*.npz")) if folder.is_dir() else []
     size = sum(f.stat().st_size for f in files)
-    print(f"{folder}: {len(files)} learned switch polic{'y' if len(files) == 1 else 'ies'}, {size / 1024:,.0f} KiB.")
+    print(f"{folder}: {len(files)} learned switch polic{'y' if len(files) == 1 else 'ies'}, {fixed(size / 1024, 0)} KiB.")
     print(f"Set {CACHE_DIR_ENV} to use another folder; pivotmc cache --clear empties it.")
     return 0
 

@@ -13,7 +13,8 @@ from hypothesis.extra.numpy import arrays
 from scipy import stats
 
 from naming import assert_standard_errors_end_in_se
-from pivotmc.analysis.summary import _fmt_pm, format_summary, summarize
+from pivotmc.analysis.summary import format_summary, summarize
+from pivotmc.text import pm, se_decimals
 
 
 def make_ds(npv: np.ndarray, names: list[str] | None = None) -> xr.Dataset:
@@ -389,7 +390,7 @@ def test_format_summary_shows_the_switch_compactly():
     option = next(line for line in text.splitlines() if line.startswith("Option to wait"))
     value, se = float(s["option_value"]) / 1e6, float(s["option_value_se"]) / 1e6
     assert f"switch - {s['option_value'].attrs['compared_with']}" in option
-    assert f"{_fmt_pm(value, se, 1)} USD m" in option  # amounts as in the table
+    assert f"{pm(value, se, se_decimals(se))} USD m" in option  # amounts as in the table
     converts = next(line for line in text.splitlines() if line.startswith("Switch converts"))
     assert f"{100 * float(s['switch_converted']):.1f}%" in converts
     assert np.datetime_as_string(s["switch_median_date"].values, unit="D") in converts

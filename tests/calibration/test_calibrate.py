@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -66,6 +68,13 @@ def test_table_and_text(daily):
     text = str(result)
     for needle in ("btc_merton", "std. error", "LR =", "Correlation of fitted shocks", "hashrate.speed"):
         assert needle in text
+    assert max(len(line) for line in text.splitlines()) <= 100  # notes and reasons wrap, as every table's do
+    # Every estimate and standard error is printed, to four significant figures ("-" where there is none).
+    words = text.split()
+    for model in result.models.values():
+        for est in model.estimates.values():
+            shown = [f"{x:.4g}" if math.isfinite(x) else "-" for x in (est.value, est.std_error)]
+            assert any(words[i : i + 2] == shown for i in range(len(words) - 1)), (model.name, shown)
 
 
 def _comments_above(text: str) -> dict[str, list[str]]:

@@ -17,11 +17,12 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from pivotmc.analysis.summary import _column_decimals, _fmt_pct, _pm_cells, _table, _wrap, pairwise_probabilities
+from pivotmc.analysis.summary import pairwise_probabilities
 from pivotmc.run.simulate import simulate
 from pivotmc.errors import ValidationError, require_dataset
 from pivotmc.model.scenario import Bound, Scenario
 from pivotmc.model.strategies import STATIC_STRATEGIES, learned_strategy, tie_reason
+from pivotmc.text import Span, error_decimals, exact_cells, percent, pm_cells, table, wrap
 
 __all__ = [
     "sensitivity",
@@ -493,27 +494,16 @@ def simulate_to_precision(
 def _plain(value: Any) -> str:
     """A parameter value as a person writes it: 0.5, 140, 3.166667."""
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
-        return _number_cells([float(value)])[0]
+        return exact_cells([float(value)])[0]
     return str(value)
-
-
-def _number_cells(values: Sequence[float], most: int = 4) -> list[str]:
-    """Numbers in one shared format: the fewest decimals (at most ``most``) that show each exactly; "-" for NaN."""
-    finite = [v for v in values if math.isfinite(v)]
-    decimals = most
-    for d in range(most + 1):
-        if all(abs(round(v, d) - v) <= 1e-9 * max(1.0, abs(v)) for v in finite):
-            decimals = d
-            break
-    return [f"{v:,.{decimals}f}" if math.isfinite(v) else "-" for v in values]
 
 
 def _base_line(ds: xr.Dataset, strategies: list[str], scale: float, unit_label: str) -> list[str]:
     mean = ds["base_mean_npv"].values / scale
     se = ds["base_mean_npv_se"].values / scale if "base_mean_npv_se" in ds else np.full(mean.shape, np.nan)
-    decimals = max(_column_decimals(se[i : i + 1], 1, 4) for i in range(len(strategies)))  # each SE to two figures
-    cells = [cell.strip() for cell in _pm_cells(mean, se, decimals)]
-    return _wrap(f"Base case mean NPV ± SE ({unit_label}): " + ", ".join(f"{s} {c}" for s, c in zip(strategies, cells)))
+    decimals = error_decimals(se, 1, 4, by="smallest")  # each SE to two figures
+    cells = [pm_cells([m], [e], decimals)[0] for m, e in zip(mean, se)]
+    return wrap(f"Base case mean NPV ± SE ({unit_label}): " + ", ".join(f"{s} {c}" for s, c in zip(strategies, cells)))
 
 
 def format_sensitivity(ds: xr.Dataset, scale: float = _MILLION, unit_label: str = "USD m") -> str:
@@ -533,12 +523,12 @@ def format_sensitivity(ds: xr.Dataset, scale: float = _MILLION, unit_label: str 
     strategies = [str(s) for s in ds.strategy.values]
     rel = float(ds.attrs.get("rel_shock", math.nan))
     n_paths = int(ds.attrs.get("n_paths", 0))
-    lines = _wrap(f"Sensitivity: change in mean NPV from the base case ({unit_label}) ± paired standard error")
-    lines += _wrap(f"{n_paths:,} paths per case, seed {ds.attrs.get('seed', '?')}, backend "
-                   f"{ds.attrs.get('backend', '?')!r}, common random numbers; switch policy: "
-                   f"{ds.attrs.get('switch_policy', 'as simulate learns it')}.")
-    lines += _wrap(f"Shocks: down = v - {100 * rel:g}% of |v|, up = v + {100 * rel:g}% of |v| (down always lowers the value); "
-                   "whole-unit parameters move by whole units (steps), at least one; a value of 0 is not shocked.")
+    lines = wrap(f"Sensitivity: change in mean NPV from the base case ({unit_label}) ± paired standard error")
+    lines += wrap(f"{n_paths:,} paths per case, seed {ds.attrs.get('seed', '?')}, backend "
+                  f"{ds.attrs.get('backend', '?')!r}, common random numbers; switch policy: "
+                  f"{ds.attrs.get('switch_policy', 'as simulate learns it')}.")
+    lines += wrap(f"Shocks: down = v - {100 * rel:g}% of |v|, up = v + {100 * rel:g}% of |v| (down always lowers the value); "
+                  "whole-unit parameters move by whole units (steps), at least one; a value of 0 is not shocked.")
     lines += _base_line(ds, strategies, scale, unit_label)
     lines.append("")
 
@@ -546,8 +536,8 @@ def format_sensitivity(ds: xr.Dataset, scale: float = _MILLION, unit_label: str 
     change_se = ds["change_se"].transpose("parameter", "shock", "strategy").values / scale
     columns = []
     for k in range(len(strategies)):
-        decimals = _column_decimals(change_se[:, :, k].ravel(), 2, 4)
-        columns.append(np.array(_pm_cells(change[:, :, k].ravel(), change_se[:, :, k].ravel(), decimals, signed=True),
+        decimals = error_decimals(change_se[:, :, k].ravel(), 2, 4)
+        columns.append(np.array(pm_cells(change[:, :, k].ravel(), change_se[:, :, k].ravel(), decimals, signed=True),
                                 dtype=object).reshape(change.shape[:2]))
     values = ds["value"].transpose("parameter", "shock").values
     base_values = ds["base_value"].values
@@ -556,26 +546,26 @@ def format_sensitivity(ds: xr.Dataset, scale: float = _MILLION, unit_label: str 
     rows: list[Any] = []
     any_zero = any_clipped = False
     for i, name in enumerate(str(p) for p in ds.parameter.values):
-        texts = _number_cells([base_values[i], *values[i]])
+        texts = exact_cells([base_values[i], *values[i]])
         rows.append(f"{name} (base {texts[0]})")
         for j, shock in enumerate(_SHOCKS):
             if not math.isfinite(values[i, j]):
                 reason = str(reasons[i, j]) if reasons is not None and reasons[i, j] else "not run"
-                rows.extend(_wrap(f"skipped: {reason}", indent=f"  {shock:<6}"))
+                rows.append([f"  {shock}", Span(f"skipped: {reason}")])
                 continue
             mark = "*" if clipped[i, j] else " "
             any_clipped |= bool(clipped[i, j])
             cells = [str(col[i, j]) for col in columns]
             any_zero |= any(cell.strip() == "0" for cell in cells)
             rows.append([f"  {shock}", texts[1 + j] + mark, *cells])
-    lines += _table(["", "value", *strategies], rows, fixed=2)
+    lines += table(["", "value", *strategies], rows, fixed_columns=2)
     notes = []
     if any_clipped:
         notes.append("* cut short at the parameter's bound: a smaller shock than the other side's.")
     if any_zero:
         notes.append("0: no path changes; the parameter does not enter that strategy.")
     if notes:
-        lines += [""] + [line for note in notes for line in _wrap(note)]
+        lines += [""] + [line for note in notes for line in wrap(note)]
     return "\n".join(lines) + "\n"
 
 
@@ -595,11 +585,11 @@ def format_sweep(ds: xr.Dataset, scale: float = _MILLION, unit_label: str = "USD
     names = [d for d in ds["mean_npv"].dims if d != "strategy"]
     shape = tuple(ds.sizes[n] for n in names)
     n_cases = int(np.prod(shape))
-    lines = _wrap(f"Sweep over {n_cases} case{'s' if n_cases != 1 else ''}, {int(ds.attrs.get('n_paths', 0)):,} paths "
-                  f"each, seed {ds.attrs.get('seed', '?')}, backend {ds.attrs.get('backend', '?')!r}, "
-                  "on common random numbers.")
+    lines = wrap(f"Sweep over {n_cases} case{'s' if n_cases != 1 else ''}, {int(ds.attrs.get('n_paths', 0)):,} paths "
+                 f"each, seed {ds.attrs.get('seed', '?')}, backend {ds.attrs.get('backend', '?')!r}, "
+                 "on common random numbers.")
     if "base_case" in ds.attrs:
-        lines += _wrap(f"Base case: {ds.attrs['base_case']}.")
+        lines += wrap(f"Base case: {ds.attrs['base_case']}.")
     # Each swept parameter's values, the base's included, in one format.
     axis_cells = []
     for n in names:
@@ -607,7 +597,7 @@ def format_sweep(ds: xr.Dataset, scale: float = _MILLION, unit_label: str = "USD
         base = ds[n].attrs.get("base_value", "")
         if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
                for v in [*coord, base]):
-            cells = _number_cells([float(v) for v in [*coord, base]])
+            cells = exact_cells([float(v) for v in [*coord, base]])
         else:
             cells = [str(v) for v in [*coord, base]]
         axis_cells.append(cells)
@@ -622,7 +612,7 @@ def format_sweep(ds: xr.Dataset, scale: float = _MILLION, unit_label: str = "USD
         if base:
             x = np.vstack([ds["base_mean_npv"].values / scale, x])
             se = np.vstack([ds["base_mean_npv_se"].values / scale, se])
-        cols = [_pm_cells(x[:, k], se[:, k], _column_decimals(se[:, k], 1, 4), signed=signed)
+        cols = [pm_cells(x[:, k], se[:, k], error_decimals(se[:, k], 1, 4), signed=signed)
                 for k in range(len(strategies))]
         return [[col[r] for col in cols] for r in range(x.shape[0])]
 
@@ -634,14 +624,14 @@ def format_sweep(ds: xr.Dataset, scale: float = _MILLION, unit_label: str = "USD
         mean_rows = mean_rows[1:]
     rows += [["", *case_cells(c), *r] for c, r in zip(combos, mean_rows)]
     lines += ["", f"Mean NPV ± standard error ({unit_label})"]
-    lines += _table([*header, *strategies], rows, fixed=1 + len(names), align="l" + "r" * (len(header) - 1 + len(strategies)))
+    lines += table([*header, *strategies], rows, fixed_columns=1 + len(names))
     any_zero = False
     if "change" in ds:
         change_rows = amounts("change", "change_se", True, False)
         any_zero = any(cell.strip() == "0" for r in change_rows for cell in r)
         lines += ["", f"Change in mean NPV from the base case ± paired standard error ({unit_label})"]
-        lines += _table([*header, *strategies], [["", *case_cells(c), *r] for c, r in zip(combos, change_rows)],
-                        fixed=1 + len(names), align="l" + "r" * (len(header) - 1 + len(strategies)))
+        lines += table([*header, *strategies], [["", *case_cells(c), *r] for c, r in zip(combos, change_rows)],
+                       fixed_columns=1 + len(names))
     if "prob_greater" in ds and len(strategies) > 1:
         greater = ds["prob_greater"].transpose(*names, "strategy", "versus").values.reshape(n_cases, len(strategies), -1)
         equal = ds["prob_equal"].transpose(*names, "strategy", "versus").values.reshape(n_cases, len(strategies), -1)
@@ -651,20 +641,20 @@ def format_sweep(ds: xr.Dataset, scale: float = _MILLION, unit_label: str = "USD
         for a, b in itertools.combinations(range(len(strategies)), 2):
             later, earlier = strategies[b], strategies[a]  # later > earlier: "switch>mine", "host>mine"
             pair_header.append(f"{later}>{earlier}")
-            pair_cols.append([_fmt_pct(v) for v in greater[:, b, a]])
+            pair_cols.append([percent(v) for v in greater[:, b, a]])
             if np.nanmax(equal[:, b, a]) > 0.0:
                 pair_header.append(f"{later}={earlier}")
-                pair_cols.append([_fmt_pct(v) for v in equal[:, b, a]])
+                pair_cols.append([percent(v) for v in equal[:, b, a]])
                 tied.append((later, earlier))
         lines += ["", "P(A > B), share of paths on which A's NPV exceeds B's; P(A = B), the share of ties"]
-        lines += _table([*header, *pair_header],
-                        [["", *case_cells(c), *(col[r] for col in pair_cols)] for r, c in enumerate(combos)],
-                        fixed=1 + len(names), align="l" + "r" * (len(header) - 1 + len(pair_header)))
+        lines += table([*header, *pair_header],
+                       [["", *case_cells(c), *(col[r] for col in pair_cols)] for r, c in enumerate(combos)],
+                       fixed_columns=1 + len(names))
         note = "P(B > A) = 100% - P(A > B) - P(A = B)"
         note += "; ties are shown where a pair ties on some path." if tied else "; no pair ties on any path."
         for reason in (tie_reason(a, b) for a, b in tied):
             note += f" {reason[0].upper()}{reason[1:]}." if reason else ""
-        lines += _wrap(note)
+        lines += wrap(note)
     if any_zero:
-        lines += _wrap("0: no path changes from the base case.")
+        lines += wrap("0: no path changes from the base case.")
     return "\n".join(lines) + "\n"

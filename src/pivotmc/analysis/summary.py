@@ -12,7 +12,6 @@ records them, how many paths convert and when.
 from __future__ import annotations
 
 import math
-import textwrap
 import tomllib
 from itertools import combinations
 from numbers import Real
@@ -24,6 +23,7 @@ from pivotmc.errors import ValidationError, require_dataset
 from pivotmc.model.outcomes import option_value_variables, paired_difference, recorded_shares
 from pivotmc.model.scenario import STEP_NAMES
 from pivotmc.model.strategies import LEARNED_STRATEGY, STATIC_STRATEGIES, learned_strategy, static_strategies, tie_reason
+from pivotmc.text import error_decimals, fixed, percent, pm, pm_cells, se_decimals, table, wrap
 
 __all__ = ["QUANTILE_PROBS", "format_summary", "pairwise_probabilities", "summarize"]
 
@@ -385,116 +385,8 @@ def _conversions(ds: xr.Dataset, n: int) -> dict:
 
 
 # ---------------------------------------------------------------------------
-# Text rendering
+# Text rendering (the table and number formats are pivotmc.text's)
 # ---------------------------------------------------------------------------
-
-_DASH = "-"
-#: Width of the plain-text tables and notes, in characters.
-TEXT_WIDTH = 100
-
-
-def _se_decimals(se: float, floor: int) -> int:
-    """Decimals that show a standard error to two significant figures."""
-    if not math.isfinite(se) or se <= 0.0:
-        return floor
-    return int(min(8, max(floor, math.ceil(-math.log10(se)) + 1)))
-
-
-def _fmt_pm(value: float, se: float, floor: int) -> str:
-    if not math.isfinite(value):
-        return _DASH
-    d = _se_decimals(se, floor)
-    return f"{value:,.{d}f} ± {se:,.{d}f}"
-
-
-def _fmt_num(value: float, decimals: int) -> str:
-    return _DASH if not math.isfinite(value) else f"{value:,.{decimals}f}"
-
-
-def _fmt_pct(value: float) -> str:
-    return _DASH if not math.isfinite(value) else f"{100.0 * value:.1f}%"
-
-
-def _column_decimals(ses: np.ndarray, floor: int, cap: int) -> int:
-    """Decimals shared by a column of amounts: two significant figures of its largest standard error.
-
-    The largest, not a typical one: a change that is deterministic (its standard error a
-    rounding residue) would otherwise ask for every decimal up to ``cap``.
-    """
-    ses = np.asarray(ses, dtype=np.float64)
-    finite = ses[np.isfinite(ses)]
-    if finite.size == 0 or finite.max() <= 0.0:
-        return floor
-    return min(cap, _se_decimals(float(finite.max()), floor))
-
-
-def _pm_cells(values: np.ndarray, ses: np.ndarray, decimals: int, signed: bool = False) -> list[str]:
-    """``value ± se`` cells of one width with their ``±`` aligned; "-" for NaN and "0" for an exact 0 ± 0."""
-    parts: list[tuple[str, str] | None] = []  # (value, se) texts; None for NaN
-    for v, s in zip(np.asarray(values, dtype=np.float64), np.asarray(ses, dtype=np.float64)):
-        if not math.isfinite(v):
-            parts.append(None)
-        elif v == 0.0 and s == 0.0:
-            parts.append(("0", ""))
-        else:
-            text = f"{v:+,.{decimals}f}" if signed else f"{v:,.{decimals}f}"
-            parts.append((text, f"{s:,.{decimals}f}" if math.isfinite(s) else "?"))
-    shown = [part for part in parts if part is not None]
-    width_v = max((len(a) for a, _ in shown), default=0)
-    width_s = max((len(b) for _, b in shown), default=0)
-    width = width_v + (width_s + 3 if width_s else 0)
-    return [
-        _DASH.rjust(width) if part is None
-        else part[0].rjust(width_v) + (f" ± {part[1].rjust(width_s)}" if part[1] else "").ljust(width - width_v)
-        for part in parts
-    ]
-
-
-def _table(
-    header: list[str], rows: list, width: int = TEXT_WIDTH, fixed: int = 1, align: str | None = None
-) -> list[str]:
-    """Align rows of cells under a header and a rule, at most ``width`` columns wide.
-
-    The first column aligns left and the others right unless ``align`` (one
-    ``l`` or ``r`` a column) says otherwise. A row that is a ``str`` is printed
-    as it is: a title or a note spanning the table. A table wider than
-    ``width`` continues below in blocks of columns, each repeating the first
-    ``fixed`` columns.
-    """
-    n_col = len(header)
-    align = align or "l" + "r" * (n_col - 1)
-    cell_rows = [row for row in rows if not isinstance(row, str)]
-    widths = [max(len(row[c]) for row in [header, *cell_rows]) for c in range(n_col)]
-    fixed = min(fixed, n_col)
-    fixed_width = sum(widths[:fixed]) + 2 * max(fixed - 1, 0)
-    blocks: list[list[int]] = [[]]
-    used = fixed_width
-    for c in range(fixed, n_col):
-        if blocks[-1] and used + 2 + widths[c] > width:
-            blocks.append([])
-            used = fixed_width
-        blocks[-1].append(c)
-        used += 2 + widths[c]
-
-    def line(row: list[str], columns: list[int]) -> str:
-        cells = [row[c].ljust(widths[c]) if align[c] == "l" else row[c].rjust(widths[c]) for c in columns]
-        return "  ".join(cells).rstrip()
-
-    lines: list[str] = []
-    for number, block in enumerate(blocks):
-        columns = list(range(fixed)) + block
-        if number:
-            lines.append("")
-        lines.append(line(header, columns))
-        lines.append("  ".join("-" * widths[c] for c in columns))
-        lines += [row if isinstance(row, str) else line(row, columns) for row in rows]
-    return lines
-
-
-def _wrap(text: str, indent: str = "", width: int = TEXT_WIDTH) -> list[str]:
-    """``text`` in lines of at most ``width``, the first after ``indent``, the others under it and two further in."""
-    return textwrap.wrap(text, width=width, initial_indent=indent, subsequent_indent=" " * (len(indent) + 2),
-                         break_on_hyphens=False) or [""]
 
 
 def _switch_lines(summary: xr.Dataset, scale: float, unit_label: str) -> list[str]:
@@ -509,16 +401,16 @@ def _switch_lines(summary: xr.Dataset, scale: float, unit_label: str) -> list[st
         static = static_strategies(names)
         which = (f"{best} being the better of {' and '.join(static)} by mean NPV" if len(static) > 1
                  else f"{best} being the only one of {' and '.join(STATIC_STRATEGIES)} valued")
-        lines.append(f"Option to wait ({learned} - {best}, path by path): {_fmt_pm(value, se, 1)} {unit_label}")
-        lines += _wrap(f"= the mean over paths of NPV({learned}) - NPV({best}), {which}; ± is the standard "
-                       "error of that mean, from the paired differences.", indent="  ")
+        lines.append(f"Option to wait ({learned} - {best}, path by path): {pm(value, se, se_decimals(se))} {unit_label}")
+        lines += wrap(f"= the mean over paths of NPV({learned}) - NPV({best}), {which}; ± is the standard "
+                      "error of that mean, from the paired differences.", indent="  ")
     if "switch_converted" in summary:
         share = float(summary["switch_converted"])
         if share > 0.0:
             when = f"year {float(summary['switch_median_time']):.2f}"
             if "switch_median_date" in summary:
                 when = f"{np.datetime_as_string(summary['switch_median_date'].values, unit='D')} ({when})"
-            lines.append(f"Switch converts on {_fmt_pct(share)} of paths; half of those by {when}")
+            lines.append(f"Switch converts on {percent(share)} of paths; half of those by {when}")
         else:
             lines.append("Switch converts on no path: it mines throughout")
     return [""] + lines if lines else []
@@ -540,7 +432,7 @@ def _provenance_lines(attrs: dict) -> list[str]:
     if "site_grid_mw" in attrs:
         parts.append(f"site grid {float(attrs['site_grid_mw']):,.6g} MW")
     if parts:
-        lines += _wrap("Scenario: " + "; ".join(parts))
+        lines += wrap("Scenario: " + "; ".join(parts))
     run = []
     if "seed" in attrs:
         run.append(f"seed {attrs['seed']}")
@@ -549,7 +441,7 @@ def _provenance_lines(attrs: dict) -> list[str]:
     if "pivotmc_version" in attrs:
         run.append(f"pivotmc {attrs['pivotmc_version']}")
     if run:
-        lines += _wrap("Run: " + ", ".join(run))
+        lines += wrap("Run: " + ", ".join(run))
     return lines
 
 
@@ -558,11 +450,11 @@ def _tie_lines(names: list[str], equal: np.ndarray) -> list[str]:
     ties = [(names[j], names[i], equal[i, j]) for i, j in combinations(range(len(names)), 2)
             if math.isfinite(equal[i, j]) and equal[i, j] > 0.0]
     if not ties:
-        return _wrap("No ties: for every pair, P(row > column) + P(column > row) = 100%.")
-    lines = _wrap("Ties, P(row = column): " + ", ".join(f"{a} = {b} on {_fmt_pct(p)} of paths" for a, b, p in ties) + ".")
+        return wrap("No ties: for every pair, P(row > column) + P(column > row) = 100%.")
+    lines = wrap("Ties, P(row = column): " + ", ".join(f"{a} = {b} on {percent(p)} of paths" for a, b, p in ties) + ".")
     note = "For every pair, P(row > column) + P(column > row) + ties = 100%"
     note += "".join(f"; {reason}" for a, b, _ in ties if (reason := tie_reason(a, b)) is not None)
-    return lines + _wrap(note + ".")
+    return lines + wrap(note + ".")
 
 
 def format_summary(summary: xr.Dataset, scale: float = 1e6, unit_label: str = "USD m") -> str:
@@ -612,7 +504,7 @@ def format_summary(summary: xr.Dataset, scale: float = 1e6, unit_label: str = "U
     var, cvar = money("var"), money("cvar")
     prob_loss = np.asarray(summary["prob_loss"].values, dtype=np.float64)
 
-    lines = _wrap(
+    lines = wrap(
         f"NPV summary over {n_paths:,} paths "
         f"(amounts in {unit_label}; VaR/CVaR at level {level:.10g}, loss = -NPV)"
     )
@@ -620,38 +512,25 @@ def format_summary(summary: xr.Dataset, scale: float = 1e6, unit_label: str = "U
     lines.append("")
     header = ["strategy", "mean ± SE", "sd", "P5", "P50", "P95",
               f"VaR{tag}", f"CVaR{tag}", "P(loss)"]
-    mean_cells = _pm_cells(mean, se, min(4, max(_se_decimals(x, 1) for x in se)))
+    mean_cells = pm_cells(mean, se, error_decimals(se, 1, 4, by="smallest"))
     rows = [
-        [
-            name,
-            mean_cells[i],
-            _fmt_num(sd[i], 1),
-            _fmt_num(p5[i], 1),
-            _fmt_num(p50[i], 1),
-            _fmt_num(p95[i], 1),
-            _fmt_num(var[i], 1),
-            _fmt_num(cvar[i], 1),
-            _fmt_pct(prob_loss[i]),
-        ]
+        [name, mean_cells[i], *(fixed(x[i], 1) for x in (sd, p5, p50, p95, var, cvar)), percent(prob_loss[i])]
         for i, name in enumerate(names)
     ]
-    lines += _table(header, rows)
+    lines += table(header, rows)
     lines += _switch_lines(summary, scale, unit_label)
 
     if len(names) > 1:
         pg = np.asarray(summary["prob_greater"].values, dtype=np.float64)
         lines += ["", "P(row > column), pathwise"]
-        lines += _table(
-            ["", *names],
-            [[name, *(_fmt_pct(pg[i, j]) for j in range(len(names)))]
-             for i, name in enumerate(names)],
-        )
+        lines += table(["", *names], [[name, *(percent(pg[i, j]) for j in range(len(names)))]
+                                       for i, name in enumerate(names)])
         if "prob_equal" in summary:
             lines += _tie_lines(names, np.asarray(summary["prob_equal"].values, dtype=np.float64))
         md, md_se = money("mean_difference"), money("mean_difference_se")
         off = ~np.eye(len(names), dtype=bool)
-        decimals = min(4, max(_se_decimals(x, 1) for x in md_se[off]))
-        columns = [_pm_cells(md[:, j], md_se[:, j], decimals) for j in range(len(names))]
+        decimals = error_decimals(md_se[off], 1, 4, by="smallest")
+        columns = [pm_cells(md[:, j], md_se[:, j], decimals) for j in range(len(names))]
         lines += ["", f"Mean difference row - column ± SE, pathwise ({unit_label})"]
-        lines += _table(["", *names], [[name, *(col[i] for col in columns)] for i, name in enumerate(names)])
+        lines += table(["", *names], [[name, *(col[i] for col in columns)] for i, name in enumerate(names)])
     return "\n".join(lines) + "\n"

@@ -8,41 +8,41 @@ from typing import Any, Mapping
 
 import pandas as pd
 
-from pivotmc.calibration.fit import LikelihoodRatioTest, ModelFit, fmt
+from pivotmc.calibration.fit import LikelihoodRatioTest, ModelFit
 from pivotmc.calibration.start import show
 from pivotmc.model.scenario import Scenario
+from pivotmc.text import fixed, paired_cells, significant, table, wrap
 
 __all__ = ["correlation_lines", "model_lines", "start_lines"]
 
 
 def model_lines(model: ModelFit, drift_applied: bool, jump_test: LikelihoodRatioTest | None) -> list[str]:
     """One model: its sample, a row per estimate with the scenario parameter it sets, its notes."""
-    lines = [
-        f"{model.name}: {model.description}",
-        f"  {model.n_obs} intervals, {model.span}, log-likelihood {model.log_likelihood:.6g}",
-        f"  {'parameter':<18} {'estimate':>12} {'std. error':>12}  {'unit':<14} scenario",
-    ]
+    rows = []
     for name, est in model.estimates.items():
         target = est.parameter or ""
         if est.parameter == "btc.mu" and not drift_applied:
             target += " (not applied)"
-        lines.append(f"  {name:<18} {fmt(est.value):>12} {fmt(est.std_error):>12}  {est.unit:<14} {target}")
+        rows.append([name, significant(est.value), significant(est.std_error), est.unit, target])
+    lines = wrap(f"{model.name}: {model.description}")
+    lines += wrap(f"{model.n_obs} intervals, {model.span}, log-likelihood {model.log_likelihood:.6g}", indent="  ")
+    lines += table(["parameter", "estimate", "std. error", "unit", "scenario"], rows, align="lrrll", indent="  ")
     for note in model.notes:
-        lines.append(f"  note: {note}")
+        lines += wrap(f"note: {note}", indent="  ")
     if model.name == "btc_lognormal" and jump_test is not None:
-        lines.append(f"  jumps: {jump_test}")
+        lines += wrap(f"jumps: {jump_test}", indent="  ")
     return lines
 
 
 def correlation_lines(correlation: pd.DataFrame, nobs: pd.DataFrame) -> list[str]:
     """The correlation matrix of the fitted shocks, with the intervals shared in brackets."""
     names = list(correlation.index)
-    lines = ["Correlation of fitted shocks (intervals shared in brackets):"]
-    lines.append("  " + " " * 9 + "".join(f"{n:>16}" for n in names))
-    for a in names:
-        cells = "".join(f"{correlation.loc[a, b]:>9.3f} ({int(nobs.loc[a, b]):>4})" for b in names)
-        lines.append(f"  {a:<9}" + cells)
-    return lines
+    columns = [
+        paired_cells([(fixed(float(correlation.loc[a, b]), 3), f"({int(nobs.loc[a, b])})") for a in names], sep=" ")
+        for b in names
+    ]
+    rows = [[a, *(column[i] for column in columns)] for i, a in enumerate(names)]
+    return ["Correlation of fitted shocks (intervals shared in brackets):", *table(["", *names], rows, indent="  ")]
 
 
 def start_lines(

@@ -13,6 +13,7 @@ from pivotmc.calibration.fit import LikelihoodRatioTest, ModelFit
 from pivotmc.calibration.render import correlation_lines, model_lines, start_lines
 from pivotmc.calibration.toml import header_lines, parameter_notes
 from pivotmc.model.scenario import Scenario
+from pivotmc.text import rewrap
 
 __all__ = ["CalibrationResult"]
 
@@ -121,4 +122,4 @@ class CalibrationResult:
             lines += ["", *correlation_lines(self.correlation, self.correlation_nobs)]
         lines += ["", *self._start_lines(self.scenario()), ""]
         lines.append("Overrides: " + (", ".join(sorted(k for k in self.overrides)) or "none"))
-        return "\n".join(lines)
+        return "\n".join(rewrap(lines))
