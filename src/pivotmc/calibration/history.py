@@ -21,18 +21,16 @@ import pandas as pd
 
 from pivotmc.calibration.fit import warn
 from pivotmc.errors import ValidationError
+from pivotmc.model.factors import MARKET_FACTORS, factor
 from pivotmc.model.protocol import DAYS_PER_YEAR
 
 __all__ = ["COLUMNS", "FREQUENCIES", "MIN_OBSERVATIONS", "History", "Series", "read_history", "to_date"]
 
-#: Columns :func:`calibrate` reads, with the scenario factor each one drives.
-COLUMNS = {"btc_price": "btc", "fees": "fees", "hashrate": "hashrate", "power_price": "power", "lease_rate": "lease"}
-UNITS = {
-    "btc_price": "USD",
-    "fees": "BTC per block or per day (say which with fees_unit)",
-    "hashrate": "EH/s",
-    "power_price": "USD/MWh",
-    "lease_rate": "USD/kW-month",
+#: Columns :func:`calibrate` reads, with the scenario factor each one drives (from the factors' declaration).
+COLUMNS = {f.column: f.name for f in MARKET_FACTORS}
+#: Units of each column: the factor's, except fees, which may come per block or per day.
+UNITS = {f.column: f.units for f in MARKET_FACTORS} | {
+    factor("fees").column: "BTC per block or per day (say which with fees_unit)"
 }
 
 #: Fewest observations (hence intervals, one fewer) a model is fitted from.

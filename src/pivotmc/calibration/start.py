@@ -19,6 +19,7 @@ from pivotmc.calibration.fit import fmt, warn
 from pivotmc.calibration.hashrate import block_heights
 from pivotmc.calibration.history import FREQUENCIES, Series, to_date
 from pivotmc.errors import ValidationError
+from pivotmc.model.factors import MARKET_FACTORS
 from pivotmc.model.scenario import Scenario
 
 __all__ = ["DATED_LEVELS", "START_VALUES", "START_VALUE_DIGITS", "Start", "show", "start_from_data", "take_starting_values"]
@@ -26,13 +27,7 @@ __all__ = ["DATED_LEVELS", "START_VALUES", "START_VALUE_DIGITS", "Start", "show"
 #: Significant digits of the starting values taken from the last observation (data, not estimates).
 START_VALUE_DIGITS = 6
 #: Scenario parameter each column's last observation sets, when the start is taken from the data.
-START_VALUES = {
-    "btc_price": "btc.price",
-    "fees": "fees.initial_btc",
-    "hashrate": "hashrate.initial_ehs",
-    "power_price": "power.price",
-    "lease_rate": "hosting.lease_rate",
-}
+START_VALUES = {f.column: f.initial for f in MARKET_FACTORS}
 #: Parameters that hold "at t = 0" and that calibrate does not move with the start date.
 DATED_LEVELS = ("hashrate.efficiency_j_per_th", "mining.frontier_efficiency_j_per_th", "hosting.lease_long_run")
 
