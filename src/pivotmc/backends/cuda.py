@@ -338,12 +338,46 @@ def launch_layout(
 
 
 # --------------------------------------------------------------------------- #
+# The kernel's records: structs of device pointers passed by value
+# --------------------------------------------------------------------------- #
+def _record(pointers: tuple[str, ...], ints: tuple[str, ...]) -> np.dtype:
+    """The numpy layout of a C struct of ``pointers`` (64-bit addresses) then ``ints`` (int32), in that order."""
+    return np.dtype([(name, np.uint64) for name in pointers] + [(name, np.int32) for name in ints], align=True)
+
+
+_PLAN_ARRAYS = (
+    "scalars", "steps", "chol", "jump_cdf", "spike_cdf", "share", "exit_multiple", "growth_pow", "p_default_full",
+)  # fmt: skip
+_POLICY_ARRAYS = ("decision_date", "centre", "scale", "coef", "terms")
+#: ``pivotmc_plan``: the packed plan and the host-computed tables.
+PLAN_RECORD = _record(_PLAN_ARRAYS, ("n_jump_cdf", "n_spike_cdf", "n_growth", "n_steps"))
+#: ``pivotmc_policy``: the switch strategy's position and policy.
+POLICY_RECORD = _record(_POLICY_ARRAYS, ("switch_index", "n_terms"))
+#: ``pivotmc_outputs``: what a launch writes.
+OUTPUTS_RECORD = _record(
+    ("npv", "sums_hi", "sums_lo", "kept_factors", "kept_cf", "switch_out", "overflow"), ()
+)
+
+
+def record(dtype: np.dtype, values: dict[str, Any], device: Device) -> np.void:
+    """A kernel record: device arrays become their addresses, numbers are stored as the field's type."""
+    if set(values) != set(dtype.names):
+        raise ValueError(f"a {dtype.names} record, given {sorted(values)}")
+    out = np.zeros((), dtype=dtype)
+    for name in dtype.names:
+        value = values[name]
+        out[name] = value if isinstance(value, (int, np.integer)) else device.address(value)
+    return out[()]
+
+
+# --------------------------------------------------------------------------- #
 # The run, written against a small device interface
 # --------------------------------------------------------------------------- #
 class Device(Protocol):
     """What :func:`simulate_chunk` needs from a device (CuPy here; a host shim in the tests)."""
 
     def free_bytes(self) -> int: ...
+    def address(self, array: Any) -> int: ...
     def to_device(self, array: np.ndarray) -> Any: ...
     def zeros(self, size: int, dtype: Any) -> Any: ...
     def empty(self, size: int, dtype: Any) -> Any: ...
@@ -431,6 +465,20 @@ def simulate_chunk(
     d_switch = device.empty(layout.batch_paths if switch else 1, np.int16)
     d_overflow = device.zeros(1, np.uint64)
 
+    plan_record = record(
+        PLAN_RECORD,
+        {
+            **{name: inputs[name] for name in _PLAN_ARRAYS},
+            "n_jump_cdf": host_inputs["jump_cdf"].size, "n_spike_cdf": host_inputs["spike_cdf"].size,
+            "n_growth": GROWTH_TABLE_SIZE, "n_steps": n_steps,
+        },
+        device,
+    )  # fmt: skip
+    policy_record = record(
+        POLICY_RECORD,
+        {**{name: inputs[name] for name in _POLICY_ARRAYS}, "switch_index": plan.switch_index, "n_terms": n_terms},
+        device,
+    )
     npv = np.empty((n_strat, n_paths))
     decisions = np.empty(n_paths, dtype=np.int16) if switch else None
     sums = ExactSum((n_strat, n_steps))
@@ -438,17 +486,14 @@ def simulate_chunk(
     launches = 0
     for lo, size, kept in layout.batches(n_paths, n_kept):
         grid = -(-size // layout.threads_per_block)
+        outputs = {
+            "npv": d_npv, "sums_hi": d_hi, "sums_lo": d_lo, "kept_factors": d_kept_factors,
+            "kept_cf": d_kept_cf, "switch_out": d_switch, "overflow": d_overflow,
+        }  # fmt: skip
         args = (
-            inputs["scalars"], inputs["steps"], inputs["chol"],
-            inputs["jump_cdf"], np.int32(inputs["jump_cdf"].size),
-            inputs["spike_cdf"], np.int32(inputs["spike_cdf"].size),
-            inputs["share"], inputs["exit_multiple"],
-            inputs["growth_pow"], np.int32(GROWTH_TABLE_SIZE), inputs["p_default_full"],
-            np.int32(plan.switch_index), inputs["decision_date"], inputs["centre"], inputs["scale"],
-            inputs["coef"], inputs["terms"], np.int32(n_terms),
-            np.uint32(key0), np.uint32(key1), np.uint64(first_path + lo), np.int64(size), np.int32(n_steps),
-            np.int64(kept), np.int32(layout.replicas),
-            d_npv, d_hi, d_lo, d_kept_factors, d_kept_cf, d_switch, d_overflow,
+            plan_record, policy_record, record(OUTPUTS_RECORD, outputs, device),
+            np.uint32(key0), np.uint32(key1), np.uint64(first_path + lo), np.int64(size), np.int64(kept),
+            np.int32(layout.replicas),
         )  # fmt: skip
         device.launch(SIMULATE_KERNEL, n_strat, grid, layout.threads_per_block, args)
         launches += 1
@@ -594,6 +639,9 @@ class CupyDevice:
 
     def to_device(self, array: np.ndarray) -> Any:
         return self._cp.asarray(array)
+
+    def address(self, array: Any) -> int:
+        return int(array.data.ptr)
 
     def zeros(self, size: int, dtype: Any) -> Any:
         return self._cp.zeros(size, dtype=dtype)
