@@ -128,11 +128,23 @@ PIVOTMC_DEVICE void pivotmc_add_limbs(unsigned long long* hi_acc, unsigned long 
     }
 }
 
+/* A load from the plan's read-only arrays, through the read-only data cache
+   on a GPU (the records' pointers carry no __restrict__ the compiler could use). */
+template <typename T>
+PIVOTMC_DEVICE T pivotmc_read(const T* p)
+{
+#if defined(__CUDA_ARCH__)
+    return __ldg(p);
+#else
+    return *p;
+#endif
+}
+
 /* Number of table entries below u: a Poisson count by inversion. */
 PIVOTMC_DEVICE int pivotmc_count_below(const double* __restrict__ cdf, int size, double u)
 {
     int c = 0;
-    while (c < size && cdf[c] < u) {
+    while (c < size && pivotmc_read(&cdf[c]) < u) {
         ++c;
     }
     return c;
@@ -147,7 +159,7 @@ PIVOTMC_DEVICE double pivotmc_escalated(double a, double b, double start, double
     const double before = pivotmc_min(b, anniversary) - a;
     const double after = pivotmc_max(b - anniversary, 0.0);
     const long long n = (long long)years_in;
-    const double factor = n < n_growth ? growth_pow[n] : pow(growth, years_in);
+    const double factor = n < n_growth ? pivotmc_read(&growth_pow[n]) : pow(growth, years_in);
     return factor * (before + after * growth);
 }
 
@@ -155,13 +167,146 @@ PIVOTMC_DEVICE double pivotmc_nan()
 {
     return __longlong_as_double(0x7FF8000000000000LL);
 }
+/* ------------------------------------------------------------------------ *
+ * Records.  The kernel's arguments group the plan's arrays (pivotmc_plan),
+ * the switch policy (pivotmc_policy) and the outputs (pivotmc_outputs), each
+ * a struct of device pointers passed by value; every thread builds the
+ * other records once from the packed plan (the pivotmc_load_* functions).
+ * ------------------------------------------------------------------------ */
 
-/* What every hosting lease of a path shares: the contract, the site and its power. */
+/* The packed plan (pivotmc.model.plan.pack) and the host-computed tables:
+   pivotmc_read(&growth_pow[i]) = (1 + escalator)**i, p_default_full[k] the default
+   probability over the whole of step k. */
+struct pivotmc_plan {
+    const double* __restrict__ scalars;
+    const double* __restrict__ steps; /* (STEP_FIELDS, n_steps) */
+    const double* __restrict__ chol; /* (factors, factors), row-major */
+    const double* __restrict__ jump_cdf;
+    const double* __restrict__ spike_cdf;
+    const double* __restrict__ share; /* (strategies,) */
+    const double* __restrict__ exit_multiple; /* (strategies,) */
+    const double* __restrict__ growth_pow;
+    const double* __restrict__ p_default_full; /* (n_steps,) */
+    int n_jump_cdf, n_spike_cdf, n_growth, n_steps;
+};
+
+/* The switch strategy at position switch_index (-1: not valued).
+   decision_date[k] is the index of the decision date at t_k, -1 where step k
+   starts with none; centre, scale (dates, features), coef (dates, n_terms; a
+   NaN first coefficient: never convert at that date) and terms (n_terms,
+   features), the exponents of each basis term. */
+struct pivotmc_policy {
+    const int* __restrict__ decision_date;
+    const double* __restrict__ centre;
+    const double* __restrict__ scale;
+    const double* __restrict__ coef;
+    const int* __restrict__ terms;
+    int switch_index, n_terms;
+};
+
+/* What a launch writes:
+     npv           (strategies, n_paths)
+     sums_hi/lo    (n_replicas, strategies, n_steps), added to
+     kept_factors  (kept variables, n_kept, n_steps), rows PIVOTMC_KEPT_<name>
+     kept_cf       (strategies, n_kept, n_steps); rows are paths first_path + row
+     switch_out    (n_paths,) the decision date at which the path's switch
+                   converts, -1 never (written only where switch is valued)
+     overflow      count of cash flows too large (or not finite) to quantise, added to */
+struct pivotmc_outputs {
+    double* __restrict__ npv;
+    unsigned long long* __restrict__ sums_hi;
+    unsigned long long* __restrict__ sums_lo;
+    double* __restrict__ kept_factors;
+    double* __restrict__ kept_cf;
+    short* __restrict__ switch_out;
+    unsigned long long* __restrict__ overflow;
+};
+
+/* A thread's path: its random stream, its rows in the outputs and its warp. */
+struct pivotmc_path {
+    unsigned int k0, k1;
+    unsigned long long path; /* the global path index the stream is keyed on */
+    long long i; /* the row of the launch */
+    bool active, keep, leader; /* a path of the launch; kept; the warp's first lane */
+    unsigned long long* hi_base; /* this block's replica of the limb sums */
+    unsigned long long* lo_base;
+    long long n_kept;
+};
+
+/* The market factors' dynamics (pivotmc.model.factors) and the hashprice's units. */
+struct pivotmc_market_params {
+    double btc_drift, btc_vol, jump_mean, jump_sd;
+    double fees_level, fees_decay, fees_noise;
+    double hr_drift, hr_kdt, hr_vol;
+    double power_decay, power_noise, spike_mean, spike_speed_dt;
+    double lease_decay, lease_noise;
+    double blocks_per_day;
+    const double* __restrict__ jump_cdf;
+    const double* __restrict__ spike_cdf;
+    int n_jump_cdf, n_spike_cdf;
+    bool has_spikes;
+    /* The Cholesky factor: indexed by constants once the loops over factors
+       are unrolled, its lower triangle stays in registers. */
+    double cholesky[PIVOTMC_N_FACTORS * PIVOTMC_N_FACTORS];
+};
+
+/* The mining fleet's economics per grid MW. */
+struct pivotmc_mining_params {
+    double ppa, ppa_price, spot_share, energy, days, net_share, pool_keep, dr_credit, fixed_opex, asic_price;
+    bool curtailment;
+};
+
+/* What every hosting lease of a path shares: the contract, the site and its
+   power; and the construction a lease needs (lead time, capex). */
 struct pivotmc_lease_terms {
     double g_lease, release, boundary, term, hazard, renewal, kw_revenue, noi, hours_per_year, ppa, ppa_price;
     bool passthrough;
     const double* __restrict__ growth_pow;
     int n_growth;
+    double lead_min, lead_mode, lead_max, capex_per_mw, capex_overrun_sigma;
+};
+
+/* How the strategies split the grid: mining_mw[s] + hosting_mw[s] = grid. */
+struct pivotmc_strategies {
+    double grid, salvage_per_mw;
+    double mining_mw[PIVOTMC_N_STRATEGIES];
+    double hosting_mw[PIVOTMC_N_STRATEGIES];
+    const double* __restrict__ exit_multiple;
+    int switch_index;
+};
+
+/* Step k's row of the plan: (t0, t1] and what the step's arithmetic takes from the plan. */
+struct pivotmc_step_inputs {
+    int k;
+    double t0, t1, full_step, discount, subsidy, hstar_coef, power_level, lease_level, ph, refresh_th,
+        salvage_per_hashprice, p_default_full;
+    bool in_final_year;
+};
+
+/* A path's per-path draws: its construction lead time and capex per MW. */
+struct pivotmc_path_draws {
+    double lead, capex_per_mw;
+};
+
+/* The market state at t_k, in logs and log-deviations (fees also in level:
+   the hashrate's equilibrium takes it before the step's move). */
+struct pivotmc_market_state {
+    double log_btc, log_fees, fees, log_hr, power_dev, lease_dev;
+};
+
+/* The step's prices at t_{k+1}. */
+struct pivotmc_prices {
+    double btc, fees, hashrate, power, lease_rate, hashprice;
+};
+
+/* A step's EBITDA and capex per grid MW. */
+struct pivotmc_flows {
+    double ebitda, capex;
+};
+
+/* A strategy's EBITDA and cash flow for a step. */
+struct pivotmc_cash_flow {
+    double ebitda, cash_flow;
 };
 
 /* One lease: (start, end, rate), rate NaN until a lease commences; the share
@@ -172,18 +317,316 @@ struct pivotmc_lease {
     double start, end, rate, spent, decision;
 };
 
-/*
- * One step (t0, t1] of a hosting lease (see _cpu_kernels._lease_pass): the
- * lease events, then the step's EBITDA and capex share per grid MW into
- * *ebitda and *capex.  The host lease and the switch's share the step's
- * uniforms (common random numbers).
- */
-PIVOTMC_DEVICE void pivotmc_lease_step(pivotmc_lease& lease, const pivotmc_lease_terms& c, double lead, double market,
-                                       double power, double capex_per_mw, double t0, double t1, double full_step,
-                                       double p_default_full, double u_default, double u_renewal, double* ebitda,
-                                       double* capex)
+/* The switch: the state it decides on (that at t_k; at t = 0 the plan's
+   initial values), the date it converted at (-1: mining still), the lease it
+   then signed and the salvage of the fleet sold at the step's decision. */
+struct pivotmc_switch_state {
+    double hashprice, lease_rate, power;
+    int index;
+    pivotmc_lease lease;
+    double salvage;
+};
+
+/* Each strategy's NPV so far, final-year EBITDA and the count of cash flows
+   that could not be quantised. */
+struct pivotmc_accumulators {
+    double npv[PIVOTMC_N_STRATEGIES];
+    double final_ebitda[PIVOTMC_N_STRATEGIES];
+    unsigned long long bad;
+};
+
+PIVOTMC_DEVICE pivotmc_market_params pivotmc_load_market(const pivotmc_plan& plan)
 {
-    const double now_spent = pivotmc_min((t1 - lease.decision) / pivotmc_max(lead, PIVOTMC_TINY_YEARS), 1.0);
+    const double* __restrict__ scalars = plan.scalars;
+    pivotmc_market_params m;
+    m.btc_drift = pivotmc_read(&scalars[PIVOTMC_P_btc_drift]);
+    m.btc_vol = pivotmc_read(&scalars[PIVOTMC_P_btc_vol]);
+    m.jump_mean = pivotmc_read(&scalars[PIVOTMC_P_btc_jump_mean]);
+    m.jump_sd = pivotmc_read(&scalars[PIVOTMC_P_btc_jump_sd]);
+    m.fees_level = pivotmc_read(&scalars[PIVOTMC_P_fees_log_level]);
+    m.fees_decay = pivotmc_read(&scalars[PIVOTMC_P_fees_decay]);
+    m.fees_noise = pivotmc_read(&scalars[PIVOTMC_P_fees_noise]);
+    m.hr_drift = pivotmc_read(&scalars[PIVOTMC_P_hashrate_drift]);
+    m.hr_kdt = pivotmc_read(&scalars[PIVOTMC_P_hashrate_kappa_dt]);
+    m.hr_vol = pivotmc_read(&scalars[PIVOTMC_P_hashrate_vol]);
+    m.power_decay = pivotmc_read(&scalars[PIVOTMC_P_power_decay]);
+    m.power_noise = pivotmc_read(&scalars[PIVOTMC_P_power_noise]);
+    m.spike_mean = pivotmc_read(&scalars[PIVOTMC_P_power_spike_mean_log]);
+    m.spike_speed_dt = pivotmc_read(&scalars[PIVOTMC_P_power_speed_dt]);
+    m.lease_decay = pivotmc_read(&scalars[PIVOTMC_P_lease_decay]);
+    m.lease_noise = pivotmc_read(&scalars[PIVOTMC_P_lease_noise]);
+    m.blocks_per_day = pivotmc_read(&scalars[PIVOTMC_P_blocks_per_day]);
+    m.jump_cdf = plan.jump_cdf;
+    m.n_jump_cdf = plan.n_jump_cdf;
+    m.spike_cdf = plan.spike_cdf;
+    m.n_spike_cdf = plan.n_spike_cdf;
+    m.has_spikes = plan.n_spike_cdf > 1;
+PIVOTMC_UNROLL
+    for (int e = 0; e < PIVOTMC_N_FACTORS * PIVOTMC_N_FACTORS; ++e) {
+        m.cholesky[e] = pivotmc_read(&plan.chol[e]);
+    }
+    return m;
+}
+
+PIVOTMC_DEVICE pivotmc_mining_params pivotmc_load_mining(const pivotmc_plan& plan)
+{
+    const double* __restrict__ scalars = plan.scalars;
+    pivotmc_mining_params p;
+    p.ppa = pivotmc_read(&scalars[PIVOTMC_P_mining_ppa_fraction]);
+    p.ppa_price = pivotmc_read(&scalars[PIVOTMC_P_ppa_price]);
+    p.spot_share = 1.0 - p.ppa;
+    p.energy = pivotmc_read(&scalars[PIVOTMC_P_mining_uptime]) * pivotmc_read(&scalars[PIVOTMC_P_hours_per_step]);
+    p.curtailment = pivotmc_read(&scalars[PIVOTMC_P_mining_curtailment]) != 0.0;
+    p.days = pivotmc_read(&scalars[PIVOTMC_P_days_per_step]);
+    p.net_share = pivotmc_read(&scalars[PIVOTMC_P_mining_net_share]);
+    p.pool_keep = pivotmc_read(&scalars[PIVOTMC_P_pool_keep]);
+    p.dr_credit = pivotmc_read(&scalars[PIVOTMC_P_mining_dr_credit]);
+    p.fixed_opex = pivotmc_read(&scalars[PIVOTMC_P_mining_fixed_opex_per_step]);
+    p.asic_price = pivotmc_read(&scalars[PIVOTMC_P_asic_price_per_th_per_hashprice]);
+    return p;
+}
+
+PIVOTMC_DEVICE pivotmc_lease_terms pivotmc_load_lease_terms(const pivotmc_plan& plan)
+{
+    const double* __restrict__ scalars = plan.scalars;
+    pivotmc_lease_terms c;
+    c.g_lease = 1.0 + pivotmc_read(&scalars[PIVOTMC_P_lease_escalator]);
+    c.release = pivotmc_read(&scalars[PIVOTMC_P_release_time]);
+    c.boundary = pivotmc_read(&scalars[PIVOTMC_P_boundary_tolerance]);
+    c.term = pivotmc_read(&scalars[PIVOTMC_P_lease_term]);
+    c.hazard = pivotmc_read(&scalars[PIVOTMC_P_default_hazard]);
+    c.renewal = pivotmc_read(&scalars[PIVOTMC_P_renewal_probability]);
+    c.kw_revenue = PIVOTMC_MONTHS_PER_YEAR * pivotmc_read(&scalars[PIVOTMC_P_lease_kw_per_mw]);
+    c.noi = pivotmc_read(&scalars[PIVOTMC_P_noi_margin]);
+    c.hours_per_year = pivotmc_read(&scalars[PIVOTMC_P_hours_per_step]) / pivotmc_read(&scalars[PIVOTMC_P_dt]);
+    c.ppa = pivotmc_read(&scalars[PIVOTMC_P_mining_ppa_fraction]);
+    c.ppa_price = pivotmc_read(&scalars[PIVOTMC_P_ppa_price]);
+    c.passthrough = pivotmc_read(&scalars[PIVOTMC_P_power_passthrough]) != 0.0;
+    c.growth_pow = plan.growth_pow;
+    c.n_growth = plan.n_growth;
+    c.lead_min = pivotmc_read(&scalars[PIVOTMC_P_lead_time_min]);
+    c.lead_mode = pivotmc_read(&scalars[PIVOTMC_P_lead_time_mode]);
+    c.lead_max = pivotmc_read(&scalars[PIVOTMC_P_lead_time_max]);
+    c.capex_per_mw = pivotmc_read(&scalars[PIVOTMC_P_host_capex_per_mw]);
+    c.capex_overrun_sigma = pivotmc_read(&scalars[PIVOTMC_P_capex_overrun_sigma]);
+    return c;
+}
+
+PIVOTMC_DEVICE pivotmc_strategies pivotmc_load_strategies(const pivotmc_plan& plan, int switch_index)
+{
+    pivotmc_strategies st;
+    st.grid = pivotmc_read(&plan.scalars[PIVOTMC_P_grid_mw]);
+    st.salvage_per_mw = pivotmc_read(&plan.scalars[PIVOTMC_P_salvage_per_mw]);
+PIVOTMC_UNROLL
+    for (int s = 0; s < PIVOTMC_N_STRATEGIES; ++s) {
+        st.mining_mw[s] = st.grid * (1.0 - pivotmc_read(&plan.share[s]));
+        st.hosting_mw[s] = st.grid * pivotmc_read(&plan.share[s]);
+    }
+    st.exit_multiple = plan.exit_multiple;
+    st.switch_index = switch_index;
+    return st;
+}
+
+PIVOTMC_DEVICE pivotmc_step_inputs pivotmc_load_step(const pivotmc_plan& plan, int k)
+{
+    const int n = plan.n_steps;
+    const double* __restrict__ steps = plan.steps;
+    pivotmc_step_inputs s;
+    s.k = k;
+    s.t0 = pivotmc_read(&steps[PIVOTMC_T_t_start * n + k]);
+    s.t1 = pivotmc_read(&steps[PIVOTMC_T_t_end * n + k]);
+    s.full_step = s.t1 - s.t0;
+    s.discount = pivotmc_read(&steps[PIVOTMC_T_discount * n + k]);
+    s.subsidy = pivotmc_read(&steps[PIVOTMC_T_subsidy_per_block * n + k]);
+    s.hstar_coef = pivotmc_read(&steps[PIVOTMC_T_log_hstar_coef * n + k]);
+    s.power_level = pivotmc_read(&steps[PIVOTMC_T_power_log_level * n + k]);
+    s.lease_level = pivotmc_read(&steps[PIVOTMC_T_lease_log_level * n + k]);
+    s.ph = pivotmc_read(&steps[PIVOTMC_T_ph_per_mw * n + k]);
+    s.refresh_th = pivotmc_read(&steps[PIVOTMC_T_refresh_th_per_mw * n + k]);
+    s.salvage_per_hashprice = pivotmc_read(&steps[PIVOTMC_T_salvage_per_hashprice * n + k]);
+    s.p_default_full = pivotmc_read(&plan.p_default_full[k]);
+    s.in_final_year = pivotmc_read(&steps[PIVOTMC_T_terminal_weight * n + k]) != 0.0;
+    return s;
+}
+
+/* ------------------------------------------------------------------------ *
+ * The step functions, in the order a step runs them (the cpu and reference
+ * executors have the same ones, under the same names).
+ * ------------------------------------------------------------------------ */
+
+/* 1. The path's construction lead time (triangular) and capex per MW (lognormal overrun). */
+PIVOTMC_DEVICE pivotmc_path_draws pivotmc_per_path_draws(const pivotmc_path& p, const pivotmc_lease_terms& c)
+{
+    double u_lead, u_over;
+    pivotmc_uniform_pair(p.k0, p.k1, p.path, PIVOTMC_PER_PATH_STEP, PIVOTMC_SLOT_LEAD_TIME / 2, &u_lead, &u_over);
+    const double lt_lo = c.lead_min;
+    const double lt_mode = c.lead_mode;
+    const double lt_hi = c.lead_max;
+    pivotmc_path_draws d;
+    if (lt_hi <= lt_lo) {
+        d.lead = lt_lo;
+    } else {
+        const double width = lt_hi - lt_lo;
+        if (u_lead < (lt_mode - lt_lo) / width) {
+            d.lead = lt_lo + sqrt(u_lead * width * (lt_mode - lt_lo));
+        } else {
+            d.lead = lt_hi - sqrt((1.0 - u_lead) * width * (lt_hi - lt_mode));
+        }
+    }
+    d.capex_per_mw = c.capex_per_mw * exp(c.capex_overrun_sigma * pivotmc_ndtri(u_over));
+    return d;
+}
+
+/*
+ * 2. Step k's uniforms u and the factors' normals z: the central branch
+ * everywhere, then the tails one per pass.  About 15% of uniforms need the
+ * logarithm of a tail, so nearly every warp has a lane needing each
+ * factor's; tested one by one, a warp would run the tail once per factor a
+ * step.  Listed (bit f of the mask: factor f), it runs it as often as its
+ * busiest lane needs it (about 2.7 times for five factors).  Same values
+ * either way.  Tail values are selected into place, never stored at a
+ * variable index, so z and u stay in registers.
+ */
+PIVOTMC_DEVICE void pivotmc_draw_step(const pivotmc_path& p, int k, double u[PIVOTMC_N_STEP_SLOTS],
+                                      double z[PIVOTMC_N_FACTORS])
+{
+PIVOTMC_UNROLL
+    for (unsigned int pair = 0; pair < PIVOTMC_N_STEP_PAIRS; ++pair) {
+        pivotmc_uniform_pair(p.k0, p.k1, p.path, (unsigned int)k, pair, &u[2 * pair], &u[2 * pair + 1]);
+    }
+    unsigned int tails = 0u;
+PIVOTMC_UNROLL
+    for (int f = 0; f < PIVOTMC_N_FACTORS; ++f) {
+        const double uf = u[PIVOTMC_SHOCK_SLOT(f)];
+        z[f] = pivotmc_ndtri_central(uf);
+        tails |= pivotmc_ndtri_is_tail(uf) ? 1u << f : 0u;
+    }
+    while (tails != 0u) {
+        const int j = __ffs((int)tails) - 1;
+        tails &= tails - 1u;
+        double uj = 0.0;
+PIVOTMC_UNROLL
+        for (int f = 0; f < PIVOTMC_N_FACTORS; ++f) {
+            uj = j == f ? u[PIVOTMC_SHOCK_SLOT(f)] : uj;
+        }
+        const double zj = pivotmc_ndtri_tail(uj);
+PIVOTMC_UNROLL
+        for (int f = 0; f < PIVOTMC_N_FACTORS; ++f) {
+            z[f] = j == f ? zj : z[f];
+        }
+    }
+}
+
+/* 3. Correlated shocks: each row of the Cholesky factor times the normals,
+   summed left to right with the diagonal last (as every executor does). */
+PIVOTMC_DEVICE void pivotmc_correlate(const pivotmc_market_params& m, const double z[PIVOTMC_N_FACTORS],
+                                      double shock[PIVOTMC_N_FACTORS])
+{
+PIVOTMC_UNROLL
+    for (int row = 0; row < PIVOTMC_N_FACTORS; ++row) {
+        double acc = m.cholesky[row * PIVOTMC_N_FACTORS] * z[0];
+PIVOTMC_UNROLL
+        for (int col = 1; col <= row; ++col) {
+            acc = acc + m.cholesky[row * PIVOTMC_N_FACTORS + col] * z[col];
+        }
+        shock[row] = acc;
+    }
+}
+
+/*
+ * 4. The markets over step k: BTC jumps (a Poisson count by inversion; the
+ * size normal only when it is positive), power spikes (spike j has its
+ * exponential log-size in slot 16 + 2j and its arrival time, a fraction of
+ * the step, in slot 17 + 2j, and has decayed from its arrival by the step's
+ * end), every factor's log-state update, then the prices and the hashprice
+ * at t_{k+1}.
+ */
+PIVOTMC_DEVICE pivotmc_prices pivotmc_advance_markets(pivotmc_market_state& x, const pivotmc_market_params& m,
+                                                      const pivotmc_step_inputs& s, const pivotmc_path& p,
+                                                      const double u[PIVOTMC_N_STEP_SLOTS],
+                                                      const double shock[PIVOTMC_N_FACTORS])
+{
+    double jump = 0.0;
+    const double u_jump = u[PIVOTMC_SLOT_BTC_JUMP_COUNT];
+    if (u_jump > pivotmc_read(&m.jump_cdf[0])) {
+        const double fj = (double)pivotmc_count_below(m.jump_cdf, m.n_jump_cdf, u_jump);
+        jump = fj * m.jump_mean + sqrt(fj) * m.jump_sd * pivotmc_ndtri(u[PIVOTMC_SLOT_BTC_JUMP_SIZE]);
+    }
+    double spike = 0.0;
+    const double u_spike = u[PIVOTMC_SLOT_POWER_SPIKE_COUNT];
+    if (m.has_spikes && u_spike > pivotmc_read(&m.spike_cdf[0])) {
+        const int count = pivotmc_count_below(m.spike_cdf, m.n_spike_cdf, u_spike);
+        double total = 0.0;
+        for (int j = 0; j < count; ++j) {
+            double u_size, u_time;
+            pivotmc_uniform_pair(p.k0, p.k1, p.path, (unsigned int)s.k,
+                                 PIVOTMC_SLOT_POWER_SPIKE_SIZE0 / 2 + (unsigned int)j, &u_size, &u_time);
+            const double size = m.spike_mean * -log(u_size);
+            total = total + size * exp(-m.spike_speed_dt * (1.0 - u_time));
+        }
+        spike = total;
+    }
+    const double z_btc = shock[PIVOTMC_FACTOR_btc];
+    const double z_fees = shock[PIVOTMC_FACTOR_fees];
+    const double z_hr = shock[PIVOTMC_FACTOR_hashrate];
+    const double z_power = shock[PIVOTMC_FACTOR_power];
+    const double z_lease = shock[PIVOTMC_FACTOR_lease];
+
+    /* Hashrate corrects toward the equilibrium of the state at t_k (fees before this step's move). */
+    const double log_hstar = s.hstar_coef + pivotmc_fast_log(s.subsidy + x.fees) + x.log_btc;
+    x.log_hr = x.log_hr + (m.hr_drift + m.hr_kdt * (log_hstar - x.log_hr)) + m.hr_vol * z_hr;
+    x.log_btc = x.log_btc + m.btc_drift + m.btc_vol * z_btc + jump;
+    x.log_fees = m.fees_level + (x.log_fees - m.fees_level) * m.fees_decay + m.fees_noise * z_fees;
+    x.power_dev = x.power_dev * m.power_decay + m.power_noise * z_power;
+    if (m.has_spikes) {
+        x.power_dev = x.power_dev + spike;
+    }
+    x.lease_dev = x.lease_dev * m.lease_decay + m.lease_noise * z_lease;
+
+    pivotmc_prices q;
+    q.btc = pivotmc_fast_exp(x.log_btc);
+    x.fees = pivotmc_fast_exp(x.log_fees);
+    q.fees = x.fees;
+    q.hashrate = pivotmc_fast_exp(x.log_hr);
+    q.power = pivotmc_fast_exp(s.power_level + x.power_dev);
+    q.lease_rate = pivotmc_fast_exp(s.lease_level + x.lease_dev);
+    q.hashprice = m.blocks_per_day * (s.subsidy + q.fees) * q.btc / (PIVOTMC_PH_PER_EH * q.hashrate);
+    return q;
+}
+
+/* 5. Mining per grid MW; spot load is curtailed when power costs more than it earns. */
+PIVOTMC_DEVICE pivotmc_flows pivotmc_mine(const pivotmc_mining_params& c, const pivotmc_step_inputs& s,
+                                          const pivotmc_prices& q)
+{
+    const double price = q.hashprice;
+    const double refresh_cost = s.refresh_th * c.asic_price;
+    const double revenue_full = price * s.ph * c.days * c.net_share;
+    const double breakeven = price * s.ph * c.pool_keep / PIVOTMC_HOURS_PER_DAY;
+    const double curtailed = (c.curtailment && q.power > breakeven) ? 1.0 : 0.0;
+    const double running = c.ppa + c.spot_share * (1.0 - curtailed);
+    const double power_cost = c.energy * (c.ppa * c.ppa_price + c.spot_share * (1.0 - curtailed) * q.power);
+    const double credit = c.energy * c.spot_share * curtailed * c.dr_credit;
+    pivotmc_flows f;
+    f.ebitda = revenue_full * running - power_cost + credit - c.fixed_opex;
+    f.capex = refresh_cost * price;
+    return f;
+}
+
+/*
+ * 6. One step (t0, t1] of a hosting lease: the lease events, then the
+ * step's EBITDA and capex share per grid MW.  The host lease and the
+ * switch's share the step's uniforms (common random numbers).
+ */
+PIVOTMC_DEVICE pivotmc_flows pivotmc_lease_step(pivotmc_lease& lease, const pivotmc_lease_terms& c,
+                                                const pivotmc_path_draws& d, const pivotmc_step_inputs& s,
+                                                const pivotmc_prices& q, const double u[PIVOTMC_N_STEP_SLOTS])
+{
+    const double t0 = s.t0;
+    const double t1 = s.t1;
+    const double market = q.lease_rate;
+    const double u_default = u[PIVOTMC_SLOT_TENANT_DEFAULT];
+    const double u_renewal = u[PIVOTMC_SLOT_LEASE_RENEWAL];
+    const double now_spent = pivotmc_min((t1 - lease.decision) / pivotmc_max(d.lead, PIVOTMC_TINY_YEARS), 1.0);
     const double capex_share = now_spent - lease.spent;
     lease.spent = now_spent;
     double start = lease.start;
@@ -212,7 +655,7 @@ PIVOTMC_DEVICE void pivotmc_lease_step(pivotmc_lease& lease, const pivotmc_lease
         }
     }
     if (leased > 0.0) { /* tenant default at the step's end */
-        const double p_default = leased == full_step ? p_default_full : -expm1(-c.hazard * leased);
+        const double p_default = leased == s.full_step ? s.p_default_full : -expm1(-c.hazard * leased);
         if (u_default < p_default) {
             start = t1 + c.release;
             end = start + c.term;
@@ -224,10 +667,12 @@ PIVOTMC_DEVICE void pivotmc_lease_step(pivotmc_lease& lease, const pivotmc_lease
     lease.rate = rate;
     double host_ebitda = rate_years * c.kw_revenue * c.noi;
     if (!c.passthrough) {
-        host_ebitda = host_ebitda - leased * c.hours_per_year * (c.ppa * c.ppa_price + (1.0 - c.ppa) * power);
+        host_ebitda = host_ebitda - leased * c.hours_per_year * (c.ppa * c.ppa_price + (1.0 - c.ppa) * q.power);
     }
-    *ebitda = host_ebitda;
-    *capex = capex_share * capex_per_mw;
+    pivotmc_flows f;
+    f.ebitda = host_ebitda;
+    f.capex = capex_share * d.capex_per_mw;
+    return f;
 }
 
 /* x**e as the cpu kernel tabulates it: 1.0 times x, e times over. */
@@ -249,407 +694,246 @@ PIVOTMC_DEVICE double pivotmc_int_power(double x, int e)
  * as the cpu kernel does.  log is the C library's in the host build (as
  * Numba's math.log) and CUDA's on a GPU.
  */
-PIVOTMC_DEVICE double pivotmc_switch_advantage(const double* __restrict__ centre, const double* __restrict__ scale,
-                                               const double* __restrict__ coef, const int* __restrict__ terms,
-                                               int n_terms, int date, double hashprice, double lease_rate,
-                                               double power_price)
+PIVOTMC_DEVICE double pivotmc_switch_advantage(const pivotmc_policy& policy, int date,
+                                               const pivotmc_switch_state& sw)
 {
-    const double* __restrict__ c = centre + (long long)date * PIVOTMC_SWITCH_FEATURES;
-    const double* __restrict__ w = scale + (long long)date * PIVOTMC_SWITCH_FEATURES;
+    const double* __restrict__ c = policy.centre + (long long)date * PIVOTMC_SWITCH_FEATURES;
+    const double* __restrict__ w = policy.scale + (long long)date * PIVOTMC_SWITCH_FEATURES;
     double x[PIVOTMC_SWITCH_FEATURES];
-    x[PIVOTMC_F_hashprice] = (log(hashprice) - c[PIVOTMC_F_hashprice]) / w[PIVOTMC_F_hashprice];
-    x[PIVOTMC_F_lease_rate] = (log(lease_rate) - c[PIVOTMC_F_lease_rate]) / w[PIVOTMC_F_lease_rate];
-    x[PIVOTMC_F_power_price] = (log(power_price) - c[PIVOTMC_F_power_price]) / w[PIVOTMC_F_power_price];
-    const double* __restrict__ row = coef + (long long)date * n_terms;
+    x[PIVOTMC_F_hashprice] = (log(sw.hashprice) - pivotmc_read(&c[PIVOTMC_F_hashprice])) / pivotmc_read(&w[PIVOTMC_F_hashprice]);
+    x[PIVOTMC_F_lease_rate] = (log(sw.lease_rate) - pivotmc_read(&c[PIVOTMC_F_lease_rate])) / pivotmc_read(&w[PIVOTMC_F_lease_rate]);
+    x[PIVOTMC_F_power_price] = (log(sw.power) - pivotmc_read(&c[PIVOTMC_F_power_price])) / pivotmc_read(&w[PIVOTMC_F_power_price]);
+    const int n_terms = policy.n_terms;
+    const double* __restrict__ row = policy.coef + (long long)date * n_terms;
     double advantage = 0.0;
     for (int t = 0; t < n_terms; ++t) {
         double col = 1.0;
 PIVOTMC_UNROLL
         for (int f = 0; f < PIVOTMC_SWITCH_FEATURES; ++f) {
-            const int e = terms[t * PIVOTMC_SWITCH_FEATURES + f];
+            const int e = pivotmc_read(&policy.terms[t * PIVOTMC_SWITCH_FEATURES + f]);
             if (e != 0) {
                 col = col * pivotmc_int_power(x[f], e);
             }
         }
-        advantage += col * row[t];
+        advantage += col * pivotmc_read(&row[t]);
     }
     return advantage;
 }
 
 /*
- * Paths first_path .. first_path + n_paths - 1, one per thread (blockDim.x a
- * multiple of 32).  Outputs:
- *   npv_out       (strategies, n_paths)
- *   sums_hi/lo    (n_replicas, strategies, n_steps), added to
- *   kept_factors  (kept variables, n_kept, n_steps), rows PIVOTMC_KEPT_<name>
- *   kept_cf       (strategies, n_kept, n_steps); rows are paths first_path + row
- *   switch_out    (n_paths,) the decision date at which the path's switch
- *                 converts, -1 never (written only when switch_index >= 0)
- *   overflow      count of cash flows too large (or not finite) to quantise, added to
- * Tables besides the packed plan: growth_pow[i] = (1 + escalator)**i and
- * p_default_full[k] = -expm1(-hazard * (t_end[k] - t_start[k])), computed
- * on the host with the C library, as the cpu backend does.
- * The switch strategy sits at position switch_index (-1: not valued);
- * decision_date[k] is the index of the decision date at t_k, -1 where step k
- * starts with none; its policy is centre, scale (dates, 3), coef (dates,
- * n_terms; a NaN first coefficient: never convert at that date) and terms
- * (n_terms, 3), the exponents of each basis term.
+ * 7. The switch decides at t_k on the state at t_k, before the step's draws:
+ * at a decision date with a rule, while it still mines, it converts where
+ * the estimated advantage is positive, signs its lease at the rate of t_k,
+ * and sells the fleet in use at the date's hashprice (sw.salvage, the
+ * step's; 0 at every other step).
  */
-extern "C" __global__ void pivotmc_simulate(
-    const double* __restrict__ scalars, const double* __restrict__ steps, const double* __restrict__ chol,
-    const double* __restrict__ jump_cdf, int n_jump_cdf, const double* __restrict__ spike_cdf, int n_spike_cdf,
-    const double* __restrict__ share, const double* __restrict__ exit_multiple,
-    const double* __restrict__ growth_pow, int n_growth, const double* __restrict__ p_default_full,
-    int switch_index, const int* __restrict__ decision_date, const double* __restrict__ centre,
-    const double* __restrict__ scale, const double* __restrict__ coef, const int* __restrict__ terms, int n_terms,
-    unsigned int k0, unsigned int k1, unsigned long long first_path, long long n_paths, int n_steps,
-    long long n_kept, int n_replicas,
-    double* __restrict__ npv_out, unsigned long long* __restrict__ sums_hi, unsigned long long* __restrict__ sums_lo,
-    double* __restrict__ kept_factors, double* __restrict__ kept_cf, short* __restrict__ switch_out,
-    unsigned long long* __restrict__ overflow)
+PIVOTMC_DEVICE void pivotmc_decide(pivotmc_switch_state& sw, const pivotmc_policy& policy,
+                                   const pivotmc_lease_terms& c, const pivotmc_path_draws& d,
+                                   const pivotmc_step_inputs& s, double grid)
+{
+    sw.salvage = 0.0;
+    const int date = policy.switch_index >= 0 ? pivotmc_read(&policy.decision_date[s.k]) : -1;
+    if (date >= 0 && sw.index < 0) {
+        const double first_coef = pivotmc_read(&policy.coef[(long long)date * policy.n_terms]);
+        if (first_coef == first_coef) { /* a NaN row: never convert at this date */
+            const double advantage = pivotmc_switch_advantage(policy, date, sw);
+            if (advantage > 0.0) {
+                const double t_now = s.t0;
+                sw.index = date;
+                sw.lease.decision = t_now;
+                sw.lease.start = t_now + d.lead;
+                sw.lease.end = sw.lease.start + c.term;
+                sw.lease.rate = sw.lease_rate;
+                sw.lease.spent = 0.0;
+                /* the fleet in use is sold at the date's hashprice */
+                sw.salvage = grid * (s.salvage_per_hashprice * sw.hashprice);
+            }
+        }
+    }
+}
+
+/*
+ * 8. Strategy s's EBITDA and cash flow for step k: its split of mining and
+ * hosting (the converted fleet sold in the first step), or, for the switch,
+ * mining until it converts and then its own hosting economics.
+ */
+PIVOTMC_DEVICE pivotmc_cash_flow pivotmc_strategy_cash_flows(const pivotmc_strategies& st, int s,
+                                                         const pivotmc_step_inputs& step,
+                                                         const pivotmc_flows& mine, const pivotmc_flows& host,
+                                                         const pivotmc_switch_state& sw, const pivotmc_flows& sw_flows)
+{
+    double ebitda, cash_flow;
+    if (s == st.switch_index) {
+        const bool converted = sw.index >= 0;
+        ebitda = converted ? st.grid * sw_flows.ebitda : st.grid * mine.ebitda;
+        cash_flow = ebitda - (converted ? st.grid * sw_flows.capex : st.grid * mine.capex) + sw.salvage;
+    } else {
+        ebitda = st.mining_mw[s] * mine.ebitda + st.hosting_mw[s] * host.ebitda;
+        cash_flow = ebitda - (st.mining_mw[s] * mine.capex + st.hosting_mw[s] * host.capex);
+        if (step.k == 0) {
+            cash_flow = cash_flow + st.hosting_mw[s] * st.salvage_per_mw; /* the converted fleet is sold */
+        }
+    }
+    pivotmc_cash_flow f;
+    f.ebitda = ebitda;
+    f.cash_flow = cash_flow;
+    return f;
+}
+
+/*
+ * 9. Strategy s's step into the accumulators: the discounted cash flow into
+ * its NPV, its EBITDA into the final year's, the quantised cash flow into the
+ * exact sums (every lane of the warp calls it), and the kept cash flow.
+ */
+PIVOTMC_DEVICE void pivotmc_accumulate(pivotmc_accumulators& acc, int s, const pivotmc_step_inputs& step,
+                                       const pivotmc_cash_flow& f, const pivotmc_path& p,
+                                       const pivotmc_outputs& out, int n_steps)
+{
+    const int k = step.k;
+    const double ebitda = f.ebitda;
+    const double cash_flow = f.cash_flow;
+    acc.npv[s] = acc.npv[s] + step.discount * cash_flow;
+    if (step.in_final_year) {
+        acc.final_ebitda[s] = acc.final_ebitda[s] + ebitda;
+    }
+    const double scaled = rint(cash_flow * PIVOTMC_QUANTUM);
+    const bool ok = fabs(scaled) < PIVOTMC_Q_LIMIT;
+    acc.bad += (p.active && !ok) ? 1 : 0;
+    const long long q = (p.active && ok) ? (long long)scaled : 0;
+    const long long at = (long long)s * n_steps + k;
+    pivotmc_add_limbs(p.hi_base + at, p.lo_base + at, q, p.leader);
+    if (p.keep) {
+        out.kept_cf[((long long)s * p.n_kept + p.i) * n_steps + k] = cash_flow;
+    }
+}
+
+/* 9. (continued) The kept path's market variables at t_{k+1}. */
+PIVOTMC_DEVICE void pivotmc_keep_factors(const pivotmc_prices& q, const pivotmc_path& p, int k,
+                                         const pivotmc_outputs& out, int n_steps)
+{
+    double* const kept = out.kept_factors;
+    kept[((long long)PIVOTMC_KEPT_btc_price * p.n_kept + p.i) * n_steps + k] = q.btc;
+    kept[((long long)PIVOTMC_KEPT_hashrate * p.n_kept + p.i) * n_steps + k] = q.hashrate;
+    kept[((long long)PIVOTMC_KEPT_fees * p.n_kept + p.i) * n_steps + k] = q.fees;
+    kept[((long long)PIVOTMC_KEPT_power_price * p.n_kept + p.i) * n_steps + k] = q.power;
+    kept[((long long)PIVOTMC_KEPT_lease_rate * p.n_kept + p.i) * n_steps + k] = q.lease_rate;
+    kept[((long long)PIVOTMC_KEPT_hashprice * p.n_kept + p.i) * n_steps + k] = q.hashprice;
+}
+
+/*
+ * The valuation entry point: paths first_path .. first_path + n_paths - 1,
+ * one per thread (blockDim.x a multiple of 32), each running the step
+ * functions above in order.  Writes the records of pivotmc_outputs.
+ */
+extern "C" __global__ void pivotmc_simulate(pivotmc_plan plan, pivotmc_policy policy, pivotmc_outputs out,
+                                            unsigned int k0, unsigned int k1, unsigned long long first_path,
+                                            long long n_paths, long long n_kept, int n_replicas)
 {
     const int lane = (int)(threadIdx.x % PIVOTMC_WARP_LANES);
     const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
     if (i - lane >= n_paths) {
         return; /* the whole warp is past the end */
     }
+    const int n_steps = plan.n_steps;
     /* Lanes past the end stay for the warp sums: they simulate a valid path
        and contribute nothing. */
-    const bool active = i < n_paths;
-    const unsigned long long path = first_path + (unsigned long long)(active ? i : 0);
-    const bool keep = active && i < n_kept;
-    const bool leader = lane == 0;
+    pivotmc_path p;
+    p.k0 = k0;
+    p.k1 = k1;
+    p.i = i;
+    p.active = i < n_paths;
+    p.path = first_path + (unsigned long long)(p.active ? i : 0);
+    p.keep = p.active && i < n_kept;
+    p.leader = lane == 0;
+    p.n_kept = n_kept;
     const long long replica = (long long)(blockIdx.x % (unsigned int)n_replicas);
-    unsigned long long* const hi_base = sums_hi + replica * PIVOTMC_N_STRATEGIES * n_steps;
-    unsigned long long* const lo_base = sums_lo + replica * PIVOTMC_N_STRATEGIES * n_steps;
+    p.hi_base = out.sums_hi + replica * PIVOTMC_N_STRATEGIES * n_steps;
+    p.lo_base = out.sums_lo + replica * PIVOTMC_N_STRATEGIES * n_steps;
 
-    const double dt = scalars[PIVOTMC_P_dt];
-    const double grid = scalars[PIVOTMC_P_grid_mw];
-    const double term = scalars[PIVOTMC_P_lease_term];
-    const double ppa = scalars[PIVOTMC_P_mining_ppa_fraction];
-    const double ppa_price = scalars[PIVOTMC_P_ppa_price];
-    const double spot_share = 1.0 - ppa;
-    const double energy = scalars[PIVOTMC_P_mining_uptime] * scalars[PIVOTMC_P_hours_per_step];
-    const bool curtailment = scalars[PIVOTMC_P_mining_curtailment] != 0.0;
-    const bool passthrough = scalars[PIVOTMC_P_power_passthrough] != 0.0;
-    const bool has_spikes = n_spike_cdf > 1;
-    const double blocks_per_day = scalars[PIVOTMC_P_blocks_per_day];
-    const double days = scalars[PIVOTMC_P_days_per_step];
-    const double net_share = scalars[PIVOTMC_P_mining_net_share];
-    const double pool_keep = scalars[PIVOTMC_P_pool_keep];
-    const double dr_credit = scalars[PIVOTMC_P_mining_dr_credit];
-    const double fixed_opex = scalars[PIVOTMC_P_mining_fixed_opex_per_step];
-    const double asic_price = scalars[PIVOTMC_P_asic_price_per_th_per_hashprice];
-    const double hr_drift = scalars[PIVOTMC_P_hashrate_drift];
-    const double hr_kdt = scalars[PIVOTMC_P_hashrate_kappa_dt];
-    const double hr_vol = scalars[PIVOTMC_P_hashrate_vol];
-    const double btc_drift = scalars[PIVOTMC_P_btc_drift];
-    const double btc_vol = scalars[PIVOTMC_P_btc_vol];
-    const double jump_mean = scalars[PIVOTMC_P_btc_jump_mean];
-    const double jump_sd = scalars[PIVOTMC_P_btc_jump_sd];
-    const double fees_level = scalars[PIVOTMC_P_fees_log_level];
-    const double fees_decay = scalars[PIVOTMC_P_fees_decay];
-    const double fees_noise = scalars[PIVOTMC_P_fees_noise];
-    const double power_decay = scalars[PIVOTMC_P_power_decay];
-    const double power_noise = scalars[PIVOTMC_P_power_noise];
-    const double spike_mean = scalars[PIVOTMC_P_power_spike_mean_log];
-    const double spike_speed_dt = scalars[PIVOTMC_P_power_speed_dt];
-    const double lease_decay = scalars[PIVOTMC_P_lease_decay];
-    const double lease_noise = scalars[PIVOTMC_P_lease_noise];
-    const double salvage_per_mw = scalars[PIVOTMC_P_salvage_per_mw];
-    /* The Cholesky factor (factors x factors, row-major): indexed by constants once the loops over factors are
-       unrolled, its lower triangle stays in registers. */
-    double cholesky[PIVOTMC_N_FACTORS * PIVOTMC_N_FACTORS];
-PIVOTMC_UNROLL
-    for (int e = 0; e < PIVOTMC_N_FACTORS * PIVOTMC_N_FACTORS; ++e) {
-        cholesky[e] = chol[e];
-    }
-    pivotmc_lease_terms lease_terms;
-    lease_terms.g_lease = 1.0 + scalars[PIVOTMC_P_lease_escalator];
-    lease_terms.release = scalars[PIVOTMC_P_release_time];
-    lease_terms.boundary = scalars[PIVOTMC_P_boundary_tolerance];
-    lease_terms.term = term;
-    lease_terms.hazard = scalars[PIVOTMC_P_default_hazard];
-    lease_terms.renewal = scalars[PIVOTMC_P_renewal_probability];
-    lease_terms.kw_revenue = PIVOTMC_MONTHS_PER_YEAR * scalars[PIVOTMC_P_lease_kw_per_mw];
-    lease_terms.noi = scalars[PIVOTMC_P_noi_margin];
-    lease_terms.hours_per_year = scalars[PIVOTMC_P_hours_per_step] / dt;
-    lease_terms.ppa = ppa;
-    lease_terms.ppa_price = ppa_price;
-    lease_terms.passthrough = passthrough;
-    lease_terms.growth_pow = growth_pow;
-    lease_terms.n_growth = n_growth;
-
-    double mining_mw[PIVOTMC_N_STRATEGIES];
-    double hosting_mw[PIVOTMC_N_STRATEGIES];
-    double npv[PIVOTMC_N_STRATEGIES];
-    double final_ebitda[PIVOTMC_N_STRATEGIES];
+    const pivotmc_market_params market = pivotmc_load_market(plan);
+    const pivotmc_mining_params mining = pivotmc_load_mining(plan);
+    const pivotmc_lease_terms terms = pivotmc_load_lease_terms(plan);
+    const pivotmc_strategies strategies = pivotmc_load_strategies(plan, policy.switch_index);
+    pivotmc_accumulators acc;
 PIVOTMC_UNROLL
     for (int s = 0; s < PIVOTMC_N_STRATEGIES; ++s) {
-        mining_mw[s] = grid * (1.0 - share[s]);
-        hosting_mw[s] = grid * share[s];
-        npv[s] = 0.0;
-        final_ebitda[s] = 0.0;
+        acc.npv[s] = 0.0;
+        acc.final_ebitda[s] = 0.0;
     }
+    acc.bad = 0;
 
-    /* Market state at t_k, in logs and log-deviations. */
-    double log_btc = scalars[PIVOTMC_P_btc_log_price0];
-    double log_fees = scalars[PIVOTMC_P_fees_log0];
-    double fees = pivotmc_fast_exp(scalars[PIVOTMC_P_fees_log0]);
-    double log_hr = scalars[PIVOTMC_P_hashrate_log0];
-    double power_dev = scalars[PIVOTMC_P_power_dev0];
-    double lease_dev = scalars[PIVOTMC_P_lease_dev0];
+    pivotmc_market_state x;
+    x.log_btc = pivotmc_read(&plan.scalars[PIVOTMC_P_btc_log_price0]);
+    x.log_fees = pivotmc_read(&plan.scalars[PIVOTMC_P_fees_log0]);
+    x.fees = pivotmc_fast_exp(pivotmc_read(&plan.scalars[PIVOTMC_P_fees_log0]));
+    x.log_hr = pivotmc_read(&plan.scalars[PIVOTMC_P_hashrate_log0]);
+    x.power_dev = pivotmc_read(&plan.scalars[PIVOTMC_P_power_dev0]);
+    x.lease_dev = pivotmc_read(&plan.scalars[PIVOTMC_P_lease_dev0]);
 
-    /* Per-path draws: construction lead time and capex overrun. */
-    double u_lead, u_over;
-    pivotmc_uniform_pair(k0, k1, path, PIVOTMC_PER_PATH_STEP, PIVOTMC_SLOT_LEAD_TIME / 2, &u_lead, &u_over);
-    const double lt_lo = scalars[PIVOTMC_P_lead_time_min];
-    const double lt_mode = scalars[PIVOTMC_P_lead_time_mode];
-    const double lt_hi = scalars[PIVOTMC_P_lead_time_max];
-    double lead;
-    if (lt_hi <= lt_lo) {
-        lead = lt_lo;
-    } else {
-        const double width = lt_hi - lt_lo;
-        if (u_lead < (lt_mode - lt_lo) / width) {
-            lead = lt_lo + sqrt(u_lead * width * (lt_mode - lt_lo));
-        } else {
-            lead = lt_hi - sqrt((1.0 - u_lead) * width * (lt_hi - lt_mode));
-        }
-    }
-    const double capex_per_mw =
-        scalars[PIVOTMC_P_host_capex_per_mw] * exp(scalars[PIVOTMC_P_capex_overrun_sigma] * pivotmc_ndtri(u_over));
+    const pivotmc_path_draws draws = pivotmc_per_path_draws(p, terms);
 
     /* The host lease, decided at t = 0 and signed at R_0. */
     pivotmc_lease lease;
-    lease.start = lead;
-    lease.end = lead + term;
-    lease.rate = scalars[PIVOTMC_P_lease_rate0];
+    lease.start = draws.lead;
+    lease.end = draws.lead + terms.term;
+    lease.rate = pivotmc_read(&plan.scalars[PIVOTMC_P_lease_rate0]);
     lease.spent = 0.0;
     lease.decision = 0.0;
-    /* The switch: the state it decides on (that at t_k; at t = 0 the plan's
-       initial values), the date it converted at (-1: mining still) and the
-       lease it then signed. */
-    double hashprice_now = scalars[PIVOTMC_P_initial_hashprice];
-    double lease_rate_now = scalars[PIVOTMC_P_lease_rate0];
-    double power_now = scalars[PIVOTMC_P_initial_power_price];
-    int sw_index = -1;
-    pivotmc_lease sw_lease;
-    sw_lease.start = 0.0;
-    sw_lease.end = 0.0;
-    sw_lease.rate = 0.0;
-    sw_lease.spent = 0.0;
-    sw_lease.decision = 0.0;
-    unsigned long long bad = 0;
+    pivotmc_switch_state sw;
+    sw.hashprice = pivotmc_read(&plan.scalars[PIVOTMC_P_initial_hashprice]);
+    sw.lease_rate = pivotmc_read(&plan.scalars[PIVOTMC_P_lease_rate0]);
+    sw.power = pivotmc_read(&plan.scalars[PIVOTMC_P_initial_power_price]);
+    sw.index = -1;
+    sw.lease.start = 0.0;
+    sw.lease.end = 0.0;
+    sw.lease.rate = 0.0;
+    sw.lease.spent = 0.0;
+    sw.lease.decision = 0.0;
+    sw.salvage = 0.0;
 
     for (int k = 0; k < n_steps; ++k) {
-        /* The switch decides at t_k on the state at t_k, before this step's draws. */
-        double sw_salvage = 0.0;
-        const int date = switch_index >= 0 ? decision_date[k] : -1;
-        if (date >= 0 && sw_index < 0) {
-            const double first_coef = coef[(long long)date * n_terms];
-            if (first_coef == first_coef) { /* a NaN row: never convert at this date */
-                const double advantage = pivotmc_switch_advantage(centre, scale, coef, terms, n_terms, date,
-                                                                  hashprice_now, lease_rate_now, power_now);
-                if (advantage > 0.0) {
-                    const double t_now = steps[PIVOTMC_T_t_start * n_steps + k];
-                    sw_index = date;
-                    sw_lease.decision = t_now;
-                    sw_lease.start = t_now + lead;
-                    sw_lease.end = sw_lease.start + term;
-                    sw_lease.rate = lease_rate_now;
-                    sw_lease.spent = 0.0;
-                    /* the fleet in use is sold at the date's hashprice */
-                    sw_salvage = grid * (steps[PIVOTMC_T_salvage_per_hashprice * n_steps + k] * hashprice_now);
-                }
-            }
-        }
-
+        /* The switch decides at t_k on the state at t_k, before the step's draws. */
+        pivotmc_decide(sw, policy, terms, draws, pivotmc_load_step(plan, k), strategies.grid);
         double u[PIVOTMC_N_STEP_SLOTS];
-PIVOTMC_UNROLL
-        for (unsigned int pair = 0; pair < PIVOTMC_N_STEP_PAIRS; ++pair) {
-            pivotmc_uniform_pair(k0, k1, path, (unsigned int)k, pair, &u[2 * pair], &u[2 * pair + 1]);
-        }
-        /* The factors' normals: the central branch everywhere, then the tails
-           one per pass.  About 15% of uniforms need the logarithm of a tail, so
-           nearly every warp has a lane needing each factor's; tested one by
-           one, a warp would run the tail once per factor a step.  Listed (bit f
-           of the mask: factor f), it runs it as often as its busiest lane needs
-           it (about 2.7 times for five factors).  Same values either way.  Tail
-           values are selected into place, never stored at a variable index, so
-           z and u stay in registers. */
         double z[PIVOTMC_N_FACTORS];
-        unsigned int tails = 0u;
-PIVOTMC_UNROLL
-        for (int f = 0; f < PIVOTMC_N_FACTORS; ++f) {
-            const double uf = u[PIVOTMC_SHOCK_SLOT(f)];
-            z[f] = pivotmc_ndtri_central(uf);
-            tails |= pivotmc_ndtri_is_tail(uf) ? 1u << f : 0u;
-        }
-        while (tails != 0u) {
-            const int j = __ffs((int)tails) - 1;
-            tails &= tails - 1u;
-            double uj = 0.0;
-PIVOTMC_UNROLL
-            for (int f = 0; f < PIVOTMC_N_FACTORS; ++f) {
-                uj = j == f ? u[PIVOTMC_SHOCK_SLOT(f)] : uj;
-            }
-            const double zj = pivotmc_ndtri_tail(uj);
-PIVOTMC_UNROLL
-            for (int f = 0; f < PIVOTMC_N_FACTORS; ++f) {
-                z[f] = j == f ? zj : z[f];
-            }
-        }
-
-        const double t0 = steps[PIVOTMC_T_t_start * n_steps + k];
-        const double t1 = steps[PIVOTMC_T_t_end * n_steps + k];
-        const double full_step = t1 - t0;
-        const double disc = steps[PIVOTMC_T_discount * n_steps + k];
-        const double subsidy = steps[PIVOTMC_T_subsidy_per_block * n_steps + k];
-        const double hstar_coef = steps[PIVOTMC_T_log_hstar_coef * n_steps + k];
-        const double power_level = steps[PIVOTMC_T_power_log_level * n_steps + k];
-        const double lease_level = steps[PIVOTMC_T_lease_log_level * n_steps + k];
-        const double ph = steps[PIVOTMC_T_ph_per_mw * n_steps + k];
-        const double refresh_cost = steps[PIVOTMC_T_refresh_th_per_mw * n_steps + k] * asic_price;
-        const bool in_final_year = steps[PIVOTMC_T_terminal_weight * n_steps + k] != 0.0;
-
-        /* BTC jumps: a Poisson count by inversion; the size normal only when it is positive. */
-        double jump = 0.0;
-        const double u_jump = u[PIVOTMC_SLOT_BTC_JUMP_COUNT];
-        if (u_jump > jump_cdf[0]) {
-            const double fj = (double)pivotmc_count_below(jump_cdf, n_jump_cdf, u_jump);
-            jump = fj * jump_mean + sqrt(fj) * jump_sd * pivotmc_ndtri(u[PIVOTMC_SLOT_BTC_JUMP_SIZE]);
-        }
-        /* Power spikes: spike j has its exponential log-size in slot 16 + 2j and
-           its arrival time (a fraction of the step) in slot 17 + 2j, and has
-           decayed from its arrival by the step's end. */
-        double spike = 0.0;
-        const double u_spike = u[PIVOTMC_SLOT_POWER_SPIKE_COUNT];
-        if (has_spikes && u_spike > spike_cdf[0]) {
-            const int count = pivotmc_count_below(spike_cdf, n_spike_cdf, u_spike);
-            double total = 0.0;
-            for (int j = 0; j < count; ++j) {
-                double u_size, u_time;
-                pivotmc_uniform_pair(k0, k1, path, (unsigned int)k, PIVOTMC_SLOT_POWER_SPIKE_SIZE0 / 2 + (unsigned int)j,
-                                     &u_size, &u_time);
-                const double size = spike_mean * -log(u_size);
-                total = total + size * exp(-spike_speed_dt * (1.0 - u_time));
-            }
-            spike = total;
-        }
-
-        /* Markets: correlated shocks, each row of the Cholesky factor times
-           the normals, summed left to right with the diagonal last (as every
-           executor does). */
+        pivotmc_draw_step(p, k, u, z);
+        const pivotmc_step_inputs step = pivotmc_load_step(plan, k);
         double shock[PIVOTMC_N_FACTORS];
-PIVOTMC_UNROLL
-        for (int row = 0; row < PIVOTMC_N_FACTORS; ++row) {
-            double acc = cholesky[row * PIVOTMC_N_FACTORS] * z[0];
-PIVOTMC_UNROLL
-            for (int col = 1; col <= row; ++col) {
-                acc = acc + cholesky[row * PIVOTMC_N_FACTORS + col] * z[col];
-            }
-            shock[row] = acc;
-        }
-        const double z_btc = shock[PIVOTMC_FACTOR_btc];
-        const double z_fees = shock[PIVOTMC_FACTOR_fees];
-        const double z_hr = shock[PIVOTMC_FACTOR_hashrate];
-        const double z_power = shock[PIVOTMC_FACTOR_power];
-        const double z_lease = shock[PIVOTMC_FACTOR_lease];
-
-        /* Hashrate corrects toward the equilibrium of the state at t_k (fees before this step's move). */
-        const double log_hstar = hstar_coef + pivotmc_fast_log(subsidy + fees) + log_btc;
-        log_hr = log_hr + (hr_drift + hr_kdt * (log_hstar - log_hr)) + hr_vol * z_hr;
-        log_btc = log_btc + btc_drift + btc_vol * z_btc + jump;
-        log_fees = fees_level + (log_fees - fees_level) * fees_decay + fees_noise * z_fees;
-        power_dev = power_dev * power_decay + power_noise * z_power;
-        if (has_spikes) {
-            power_dev = power_dev + spike;
-        }
-        lease_dev = lease_dev * lease_decay + lease_noise * z_lease;
-
-        const double btc = pivotmc_fast_exp(log_btc);
-        fees = pivotmc_fast_exp(log_fees);
-        const double hashrate = pivotmc_fast_exp(log_hr);
-        const double power = pivotmc_fast_exp(power_level + power_dev);
-        const double market = pivotmc_fast_exp(lease_level + lease_dev);
-        const double price = blocks_per_day * (subsidy + fees) * btc / (PIVOTMC_PH_PER_EH * hashrate);
-
-        /* Mining per grid MW; spot load is curtailed when power costs more than it earns. */
-        const double revenue_full = price * ph * days * net_share;
-        const double breakeven = price * ph * pool_keep / PIVOTMC_HOURS_PER_DAY;
-        const double curtailed = (curtailment && power > breakeven) ? 1.0 : 0.0;
-        const double running = ppa + spot_share * (1.0 - curtailed);
-        const double power_cost = energy * (ppa * ppa_price + spot_share * (1.0 - curtailed) * power);
-        const double credit = energy * spot_share * curtailed * dr_credit;
-        const double mine_ebitda = revenue_full * running - power_cost + credit - fixed_opex;
-        const double mine_capex = refresh_cost * price;
-
+        pivotmc_correlate(market, z, shock);
+        const pivotmc_prices prices = pivotmc_advance_markets(x, market, step, p, u, shock);
+        const pivotmc_flows mine = pivotmc_mine(mining, step, prices);
         /* The hosting leases over (t0, t1]: the host's, and the switch's once it has converted. */
-        double host_ebitda, host_capex;
-        pivotmc_lease_step(lease, lease_terms, lead, market, power, capex_per_mw, t0, t1, full_step, p_default_full[k],
-                           u[PIVOTMC_SLOT_TENANT_DEFAULT], u[PIVOTMC_SLOT_LEASE_RENEWAL], &host_ebitda, &host_capex);
-        const bool converted = sw_index >= 0;
-        double sw_ebitda = 0.0;
-        double sw_capex = 0.0;
-        if (converted) {
-            pivotmc_lease_step(sw_lease, lease_terms, lead, market, power, capex_per_mw, t0, t1, full_step,
-                               p_default_full[k], u[PIVOTMC_SLOT_TENANT_DEFAULT], u[PIVOTMC_SLOT_LEASE_RENEWAL],
-                               &sw_ebitda, &sw_capex);
+        const pivotmc_flows host = pivotmc_lease_step(lease, terms, draws, step, prices, u);
+        pivotmc_flows sw_flows;
+        sw_flows.ebitda = 0.0;
+        sw_flows.capex = 0.0;
+        if (sw.index >= 0) {
+            sw_flows = pivotmc_lease_step(sw.lease, terms, draws, step, prices, u);
         }
-
-        /* Strategies: discounting, final-year EBITDA, exact sums. */
 PIVOTMC_UNROLL
         for (int s = 0; s < PIVOTMC_N_STRATEGIES; ++s) {
-            double ebitda, cash_flow;
-            if (s == switch_index) { /* mining until the decision, then the switch's own hosting economics */
-                ebitda = converted ? grid * sw_ebitda : grid * mine_ebitda;
-                cash_flow = ebitda - (converted ? grid * sw_capex : grid * mine_capex) + sw_salvage;
-            } else {
-                ebitda = mining_mw[s] * mine_ebitda + hosting_mw[s] * host_ebitda;
-                cash_flow = ebitda - (mining_mw[s] * mine_capex + hosting_mw[s] * host_capex);
-                if (k == 0) {
-                    cash_flow = cash_flow + hosting_mw[s] * salvage_per_mw; /* the converted fleet is sold */
-                }
-            }
-            npv[s] = npv[s] + disc * cash_flow;
-            if (in_final_year) {
-                final_ebitda[s] = final_ebitda[s] + ebitda;
-            }
-            const double scaled = rint(cash_flow * PIVOTMC_QUANTUM);
-            const bool ok = fabs(scaled) < PIVOTMC_Q_LIMIT;
-            bad += (active && !ok) ? 1 : 0;
-            const long long q = (active && ok) ? (long long)scaled : 0;
-            const long long at = (long long)s * n_steps + k;
-            pivotmc_add_limbs(hi_base + at, lo_base + at, q, leader);
-            if (keep) {
-                kept_cf[((long long)s * n_kept + i) * n_steps + k] = cash_flow;
-            }
+            const pivotmc_cash_flow f = pivotmc_strategy_cash_flows(strategies, s, step, mine, host, sw, sw_flows);
+            pivotmc_accumulate(acc, s, step, f, p, out, n_steps);
         }
-        if (keep) {
-            kept_factors[((long long)PIVOTMC_KEPT_btc_price * n_kept + i) * n_steps + k] = btc;
-            kept_factors[((long long)PIVOTMC_KEPT_hashrate * n_kept + i) * n_steps + k] = hashrate;
-            kept_factors[((long long)PIVOTMC_KEPT_fees * n_kept + i) * n_steps + k] = fees;
-            kept_factors[((long long)PIVOTMC_KEPT_power_price * n_kept + i) * n_steps + k] = power;
-            kept_factors[((long long)PIVOTMC_KEPT_lease_rate * n_kept + i) * n_steps + k] = market;
-            kept_factors[((long long)PIVOTMC_KEPT_hashprice * n_kept + i) * n_steps + k] = price;
+        if (p.keep) {
+            pivotmc_keep_factors(prices, p, k, out, n_steps);
         }
-        hashprice_now = price;
-        lease_rate_now = market;
-        power_now = power;
+        sw.hashprice = prices.hashprice;
+        sw.lease_rate = prices.lease_rate;
+        sw.power = prices.power;
     }
 
-    if (active) {
-        const double last = steps[PIVOTMC_T_discount * n_steps + n_steps - 1];
+    if (p.active) {
+        const double last = pivotmc_read(&plan.steps[PIVOTMC_T_discount * n_steps + n_steps - 1]);
 PIVOTMC_UNROLL
         for (int s = 0; s < PIVOTMC_N_STRATEGIES; ++s) {
-            npv_out[(long long)s * n_paths + i] = npv[s] + last * (exit_multiple[s] * final_ebitda[s]);
+            out.npv[(long long)s * n_paths + i] = acc.npv[s] + last * (pivotmc_read(&strategies.exit_multiple[s]) * acc.final_ebitda[s]);
         }
-        if (switch_index >= 0) {
-            switch_out[i] = (short)sw_index;
+        if (policy.switch_index >= 0) {
+            out.switch_out[i] = (short)sw.index;
         }
-        if (bad != 0) {
-            atomicAdd(overflow, bad);
+        if (acc.bad != 0) {
+            atomicAdd(out.overflow, acc.bad);
         }
     }
 }

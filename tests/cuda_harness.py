@@ -146,9 +146,13 @@ def nvrtc_compile(library: str, code: str, options: tuple[str, ...], arch: str =
 # --------------------------------------------------------------------------
 
 
-def _c_arg(value):
+def _c_arg(value, keep: list):
     if isinstance(value, np.ndarray):
         return ctypes.c_void_p(value.ctypes.data)
+    if isinstance(value, np.void):  # a record passed by value: the shim's launcher takes its address
+        copy = np.array(value)
+        keep.append(copy)
+        return ctypes.c_void_p(copy.ctypes.data)
     converters = {
         np.int32: ctypes.c_int32,
         np.uint32: ctypes.c_uint32,
@@ -176,6 +180,9 @@ class ShimDevice:
     def to_device(self, array):
         return np.ascontiguousarray(array).copy()
 
+    def address(self, array):
+        return array.ctypes.data
+
     def zeros(self, size, dtype):
         return np.zeros(size, dtype=dtype)
 
@@ -189,7 +196,8 @@ class ShimDevice:
         library = self._libraries(n_strategies)
         function = getattr(library, f"run_{kernel}")
         function.restype = None
-        function(ctypes.c_uint32(grid), ctypes.c_uint32(block), *[_c_arg(a) for a in args])
+        keep: list = []
+        function(ctypes.c_uint32(grid), ctypes.c_uint32(block), *[_c_arg(a, keep) for a in args])
         self.launches.append((kernel, grid, block))
 
     def to_host(self, array, out=None):

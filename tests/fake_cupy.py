@@ -9,7 +9,9 @@ runs its blocks and threads one after another. Install it with
 
 Where CuPy is silent and a GPU would compute garbage, the stand-in raises: a kernel
 argument whose type or width differs from the kernel's C signature, a host array
-passed for a device pointer, a device array turned into a numpy array implicitly, a
+passed for a device pointer, a record (a struct passed by value, as a numpy structured
+scalar) whose fields, types or layout differ from the C struct's or whose pointers
+point outside device memory, a device array turned into a numpy array implicitly, a
 source with an ``#include`` (NVRTC has no standard headers). Its clock counts
 launched threads, one nanosecond each, so kernel timings are deterministic.
 """
@@ -55,6 +57,11 @@ class DeviceArray:
     def __len__(self) -> int:
         return len(self._data)
 
+    @property
+    def data(self) -> types.SimpleNamespace:
+        """The device memory, as CuPy's ``MemoryPointer``: its address is ``ptr``."""
+        return types.SimpleNamespace(ptr=self._data.ctypes.data)
+
     def __array__(self, *args, **kwargs):
         raise TypeError("Implicit conversion to a NumPy array is not allowed: use .get() for a host copy.")
 
@@ -96,14 +103,22 @@ class DeviceMemory:
         self.free_bytes = int(free_bytes)
         self.in_use = 0
         self.peak = 0
+        self._ranges: dict[int, tuple[int, int]] = {}
 
     def allocate(self, array: DeviceArray, nbytes: int) -> None:
         self.in_use += nbytes
         self.peak = max(self.peak, self.in_use)
-        weakref.finalize(array, self._release, nbytes)
+        start = array._data.ctypes.data
+        self._ranges[id(array)] = (start, start + max(nbytes, 1))
+        weakref.finalize(array, self._release, nbytes, id(array))
 
-    def _release(self, nbytes: int) -> None:
+    def _release(self, nbytes: int, key: int) -> None:
         self.in_use -= nbytes
+        self._ranges.pop(key, None)
+
+    def holds(self, address: int) -> bool:
+        """Whether ``address`` lies in a live allocation."""
+        return any(start <= address < end for start, end in self._ranges.values())
 
 
 class ShimCompiler:
@@ -133,33 +148,81 @@ class ShimCompiler:
         digest = hashlib.sha256(repr((code, options)).encode()).hexdigest()[:16]
         source = self.folder / f"kernel_{digest}.cu"
         source.write_text(code)
+        kernels = _kernels(code)
         launchers = "\n".join(
-            f'extern "C" void run_{name}(unsigned int grid, unsigned int block, {params}) {{\n'
+            f'extern "C" void run_{name}(unsigned int grid, unsigned int block, '
+            f"{', '.join(p.launcher_parameter() for p in signature)}) {{\n"
             f"    pivotmc_shim_launch(pivotmc_shim_dim3{{grid, 1, 1}}, pivotmc_shim_dim3{{block, 1, 1}}, {name}, "
-            f"{', '.join(p.name for p in signature)});\n}}"
-            for name, (params, signature) in _kernels(code).items()
+            f"{', '.join(p.launcher_argument() for p in signature)});\n}}"
+            for name, (_, signature) in kernels.items()
+        )
+        records = {p.c_type: p.fields for _, signature in kernels.values() for p in signature if p.fields}
+        launchers += "".join(
+            f'\nextern "C" void layout_{struct}(unsigned long long* out) {{\n    out[0] = sizeof({struct});\n'
+            + "".join(f"    out[{i + 1}] = offsetof({struct}, {field.name});\n" for i, field in enumerate(fields))
+            + "}"
+            for struct, fields in records.items()
         )
         wrapper = self.folder / f"launch_{digest}.cpp"
-        wrapper.write_text(f'#include "{H.TESTS / "cuda_shim.h"}"\n#include "{source}"\n{launchers}\n')
+        wrapper.write_text(
+            f'#include <cstddef>\n#include "{H.TESTS / "cuda_shim.h"}"\n#include "{source}"\n{launchers}\n'
+        )
         return ctypes.CDLL(str(H.build_shim(wrapper, self.folder / f"lib_{digest}.so", defines)))
 
 
 class Parameter:
-    """One kernel parameter: its name, numpy type and whether it is a pointer."""
+    """One kernel parameter (or field of a record): its name, numpy type and whether it is a pointer.
 
-    def __init__(self, declaration: str) -> None:
+    A parameter whose type is one of the source's structs (``structs``: name to its
+    fields) is a record: CuPy passes a numpy structured scalar for it, by value.
+    """
+
+    def __init__(self, declaration: str, structs: dict[str, list[Parameter]] | None = None) -> None:
         words = declaration.replace("*", " * ").split()
         self.name = words[-1]
         self.pointer = "*" in words
         base = " ".join(w for w in words[:-1] if w not in ("const", "__restrict__", "*"))
-        if base not in C_TYPES:
+        self.fields = (structs or {}).get(base) if not self.pointer else None
+        if base not in C_TYPES and self.fields is None:
             raise ValueError(f"the stand-in does not know the C type of {declaration!r}")
-        self.dtype = np.dtype(C_TYPES[base])
+        self.dtype = np.dtype(C_TYPES[base]) if self.fields is None else None
         self.c_type = base
+
+    def launcher_parameter(self) -> str:
+        """The parameter of the host launcher: a record by address, anything else as declared."""
+        if self.fields is not None:
+            return f"const {self.c_type}* {self.name}"
+        return f"{self.c_type}{'*' if self.pointer else ''} {self.name}"
+
+    def launcher_argument(self) -> str:
+        return f"*{self.name}" if self.fields is not None else self.name
+
+    def convert_record(self, value, what: str, layout: list[int], memory: DeviceMemory, keep: list):
+        """The address of a copy of the record ``value``, checked field by field against the C struct."""
+        if not isinstance(value, np.void) or value.dtype.names is None:
+            raise TypeError(f"{what}: expects a record (a numpy structured scalar), got {type(value).__name__}")
+        names = tuple(f.name for f in self.fields)
+        if value.dtype.names != names:
+            raise TypeError(f"{what}: expects the fields {names}, got {value.dtype.names}")
+        offsets = [value.dtype.fields[name][1] for name in names]
+        if [value.dtype.itemsize, *offsets] != layout:
+            raise TypeError(f"{what}: size and offsets {[value.dtype.itemsize, *offsets]}, the C struct's {layout}")
+        for field in self.fields:
+            dtype = value.dtype.fields[field.name][0]
+            want = np.dtype(np.uint64) if field.pointer else field.dtype
+            if dtype != want:
+                raise TypeError(f"{what}: field {field.name} is {dtype}, expects {want}")
+            if field.pointer and not memory.holds(int(value[field.name])):
+                raise TypeError(f"{what}: field {field.name} does not point into device memory")
+        copy = np.array(value)
+        keep.append(copy)
+        return ctypes.c_void_p(copy.ctypes.data)
 
     def convert(self, value, position: int):
         """The ctypes value CuPy would pass for ``value``, or a TypeError where the kernel expects another type."""
         what = f"argument {position} ({self.name}, {self.c_type}{'*' if self.pointer else ''})"
+        if self.fields is not None:
+            raise TypeError(f"{what}: a record is converted with convert_record")
         if isinstance(value, np.ndarray):
             raise TypeError(f"{what}: a host numpy array cannot be passed to a kernel")
         if self.pointer:
@@ -186,11 +249,35 @@ def _strip_comments(code: str) -> str:
     return re.sub(r"//[^\n]*", " ", re.sub(r"/\*.*?\*/", " ", code, flags=re.S))
 
 
+_STRUCT = re.compile(r"\bstruct\s+(\w+)\s*\{([^{}]*)\}\s*;")
+
+
+def _structs(code: str) -> dict[str, list[Parameter]]:
+    """Fields of the source's structs whose fields are all of known scalar or pointer types."""
+    found = {}
+    for name, body in _STRUCT.findall(code):
+        fields = []
+        try:
+            for declaration in (d.strip() for d in body.split(";") if d.strip()):
+                if "[" in declaration:
+                    raise ValueError(declaration)
+                first, *more = (part.strip() for part in declaration.split(","))
+                fields.append(Parameter(first))
+                base = first[: first.rindex(fields[-1].name)]
+                fields.extend(Parameter(f"{base.replace('*', '')} {'*' if '*' in m else ''}{m.strip('* ')}") for m in more)
+        except ValueError:
+            continue
+        found[name] = fields
+    return found
+
+
 def _kernels(code: str) -> dict[str, tuple[str, list[Parameter]]]:
     found = {}
-    for name, params in _KERNEL.findall(_strip_comments(code)):
+    code = _strip_comments(code)
+    structs = _structs(code)
+    for name, params in _KERNEL.findall(code):
         text = " ".join(params.split())
-        found[name] = (text, [Parameter(p) for p in text.split(",") if p.strip()])
+        found[name] = (text, [Parameter(p, structs) for p in text.split(",") if p.strip()])
     return found
 
 
@@ -209,14 +296,21 @@ class ShimModule:
             raise AttributeError(f"the module has no kernel {name!r} (it has {sorted(self._signatures)})")
         run = getattr(self._library, f"run_{name}")
         run.restype = None
-        return ShimFunction(name, run, self._signatures[name], device)
+        layouts = {}
+        for p in self._signatures[name]:
+            if p.fields is not None:
+                out = (ctypes.c_ulonglong * (len(p.fields) + 1))()
+                getattr(self._library, f"layout_{p.c_type}")(out)
+                layouts[p.name] = [int(v) for v in out]
+        return ShimFunction(name, run, self._signatures[name], device, layouts)
 
 
 class ShimFunction:
     """A kernel: called as CuPy's ``Function``, ``kernel(grid, block, args)``."""
 
-    def __init__(self, name, run, signature, device) -> None:
+    def __init__(self, name, run, signature, device, layouts) -> None:
         self.name, self._run, self._signature, self._device = name, run, signature, device
+        self._layouts = layouts
 
     def __call__(self, grid, block, args, shared_mem=0, stream=None) -> None:
         grid, block = _dims(grid, "grid"), _dims(block, "block")
@@ -224,7 +318,14 @@ class ShimFunction:
             raise ValueError(f"invalid launch configuration: grid {grid}, block {block}")
         if len(args) != len(self._signature):
             raise TypeError(f"{self.name} takes {len(self._signature)} arguments, got {len(args)}")
-        converted = [p.convert(a, i) for i, (p, a) in enumerate(zip(self._signature, args))]
+        keep: list = []
+        converted = [
+            p.convert(a, i)
+            if p.fields is None
+            else p.convert_record(a, f"argument {i} ({p.name}, {p.c_type})", self._layouts[p.name],
+                                  self._device.memory, keep)
+            for i, (p, a) in enumerate(zip(self._signature, args))
+        ]  # fmt: skip
         self._run(ctypes.c_uint32(grid), ctypes.c_uint32(block), *converted)
         self._device.launches.append((self.name, grid, block))
         self._device.clock_ns += grid * block * _NS_PER_THREAD

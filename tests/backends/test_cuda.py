@@ -47,7 +47,7 @@ from hypothesis import strategies as st
 
 import pivotmc
 from pivotmc import random as rng
-from pivotmc.backends import BACKENDS, KEPT_FACTORS, cuda, get_backend
+from pivotmc.backends import BACKENDS, KEPT_FACTORS, cuda, cuda_build, cuda_launch, get_backend
 from pivotmc.errors import BackendUnavailableError, ValidationError
 from pivotmc.model.factors import FACTORS, SHOCK_SLOTS
 from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, lower
@@ -161,8 +161,8 @@ def test_kernel_sources_are_found_and_match_the_checkout():
 
 def test_sources_fall_back_to_the_checkout(monkeypatch, tmp_path):
     # A package folder without kernels/ (a source checkout on PYTHONPATH) uses the top-level kernels/.
-    monkeypatch.setattr(cuda, "__file__", str(H.ROOT / "src" / "pivotmc" / "backends" / "cuda.py"))
-    monkeypatch.setattr(cuda.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr(cuda_build, "__file__", str(H.ROOT / "src" / "pivotmc" / "backends" / "cuda_build.py"))
+    monkeypatch.setattr(cuda_build.resources, "files", lambda package: tmp_path)
     assert Path(cuda.kernel_dir()) == H.KERNELS
     (tmp_path / "kernels").mkdir()
     (tmp_path / "kernels" / cuda.MODEL_SOURCE).write_text("/* installed */")
@@ -368,7 +368,7 @@ def test_results_do_not_depend_on_the_launch_configuration(shim_libraries, monke
     for batch, threads in [(1, 32), (7, 32), (64, 256), (333, 128)]:
         other, _ = shim_chunk(shim_libraries, plan, key, 10, 900, 60, batch_paths=batch, threads_per_block=threads, policy=policy)
         assert_bitwise(base, other, f"batch {batch}, threads {threads}")
-    monkeypatch.setattr(cuda, "MAX_REPLICAS", 1)
+    monkeypatch.setattr(cuda_launch, "MAX_REPLICAS", 1)
     single, stats = shim_chunk(shim_libraries, plan, key, 10, 900, 60, policy=policy)
     assert stats.replicas == 1
     assert_bitwise(base, single, "one replica")

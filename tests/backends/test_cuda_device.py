@@ -165,12 +165,37 @@ def test_the_stand_in_refuses_arguments_a_gpu_would_misread(install):
         fake.RawKernel(cuda.PROBE_SOURCE, "pivotmc_probe")
 
 
+def test_the_stand_in_refuses_records_a_gpu_would_misread(install):
+    fake = install()
+    kernel = cuda.raw_module(cuda.MODEL_SOURCE, 1).get_function(cuda.SIMULATE_KERNEL)
+    device = cuda.CupyDevice()
+    arrays = {name: fake.zeros(1, dtype=fake.uint64) for name in cuda.OUTPUTS_RECORD.names}
+    good = cuda.record(cuda.OUTPUTS_RECORD, arrays, device)
+    rest = (np.uint32(0), np.uint32(0), np.uint64(0), np.int64(0), np.int64(0), np.int32(1))
+    host = np.zeros(1)
+    wrong_place = good.copy()
+    wrong_place["npv"] = host.ctypes.data  # a host address
+    reordered = np.zeros((), dtype=[(n, np.uint64) for n in reversed(cuda.OUTPUTS_RECORD.names)])[()]
+    for plan, policy, out in ((good, good, good), (None, None, wrong_place), (None, None, reordered)):
+        plan = np.zeros((), dtype=cuda.PLAN_RECORD)[()] if plan is None else plan
+        policy = np.zeros((), dtype=cuda.POLICY_RECORD)[()] if policy is None else policy
+        with pytest.raises(TypeError):
+            kernel((1,), (32,), (plan, policy, out, *rest))
+
+
 def test_the_stand_in_reads_the_model_kernels_signatures():
     signatures = F.kernel_signatures(cuda.kernel_source())
     simulate = signatures[cuda.SIMULATE_KERNEL]
-    assert [p.name for p in simulate][:3] == ["scalars", "steps", "chol"]
-    assert simulate[0].pointer and simulate[0].dtype == np.float64
+    assert len(simulate) <= 10
+    assert [p.name for p in simulate][:3] == ["plan", "policy", "out"]
+    plan = simulate[0].fields
+    assert [f.name for f in plan][:3] == ["scalars", "steps", "chol"]
+    assert plan[0].pointer and plan[0].dtype == np.float64
     by_name = {p.name: p for p in simulate}
     assert by_name["first_path"].dtype == np.uint64 and not by_name["first_path"].pointer
-    assert by_name["switch_out"].dtype == np.int16 and by_name["switch_out"].pointer
+    outputs = {f.name: f for f in by_name["out"].fields}
+    assert outputs["switch_out"].dtype == np.int16 and outputs["switch_out"].pointer
+    # The records' numpy layouts name the C structs' fields, in order.
+    for record, parameter in ((cuda.PLAN_RECORD, "plan"), (cuda.POLICY_RECORD, "policy"), (cuda.OUTPUTS_RECORD, "out")):
+        assert record.names == tuple(f.name for f in by_name[parameter].fields)
     assert [p.name for p in signatures[cuda.DRAWS_KERNEL]] == ["k0", "k1", "first_path", "n_paths", "n_steps", "out"]

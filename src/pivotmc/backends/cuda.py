@@ -39,28 +39,56 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
-from typing import Any, Protocol
 
 import numpy as np
 
+from pivotmc.backends import Capabilities, ChunkResult, KeptPaths
 from pivotmc.backends.accumulate import ExactSum, overflow_error
+from pivotmc.backends.cuda_build import (
+    DRAWS_KERNEL,
+    MAX_REGISTERS,
+    MODEL_SOURCE,
+    NVRTC_OPTIONS,
+    PROBE_SOURCE,
+    SIMULATE_KERNEL,
+    compile_options,
+    kernel_dir,
+    kernel_source,
+    raw_module,
+)
+from pivotmc.backends.cuda_launch import (
+    MAX_BATCH_PATHS,
+    MAX_REPLICAS,
+    MEMORY_FRACTION,
+    OUTPUTS_RECORD,
+    PLAN_ARRAYS,
+    POLICY_ARRAYS,
+    PLAN_RECORD,
+    POLICY_RECORD,
+    REPLICA_BYTES,
+    THREADS_PER_BLOCK,
+    WARP,
+    CupyDevice,
+    Device,
+    LaunchLayout,
+    device_name,
+    kernel_inputs,
+    launch_layout,
+    record,
+    switch_inputs,
+)
 from pivotmc.backends.kernel_constants import (
     GROWTH_TABLE_SIZE,
     MAX_STRATEGIES,
-    WARP_SIZE,
     layout_defines,
     math_defines,
     rng_defines,
 )
 from pivotmc.errors import ValidationError
-from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, Plan, ScalarIndex, StepIndex, pack
-from pivotmc.backends import KEPT_FACTORS, NO_POLICY_MESSAGE, Capabilities, ChunkResult, KeptPaths
+from pivotmc.model.plan import SWITCH_FEATURES, Plan
+from pivotmc.backends import KEPT_FACTORS
 
 __all__ = [
     "CAPABILITIES",
@@ -81,278 +109,29 @@ __all__ = [
     "device_name",
     "time_draws_only",
     "CupyDevice",
+    "Device",
+    "record",
+    "raw_module",
+    "PLAN_RECORD",
+    "POLICY_RECORD",
+    "OUTPUTS_RECORD",
+    "MODEL_SOURCE",
+    "SIMULATE_KERNEL",
+    "DRAWS_KERNEL",
+    "NVRTC_OPTIONS",
+    "PROBE_SOURCE",
+    "MAX_REGISTERS",
+    "MAX_BATCH_PATHS",
+    "MAX_REPLICAS",
+    "REPLICA_BYTES",
+    "MEMORY_FRACTION",
+    "THREADS_PER_BLOCK",
+    "WARP",
 ]
 
-MODEL_SOURCE = "pivotmc_model.cu"
-SIMULATE_KERNEL = "pivotmc_simulate"
-DRAWS_KERNEL = "pivotmc_draws_only"
-#: Without contraction a*b + c rounds twice, as in Numba and numpy: the kernels
-#: then reproduce the cpu backend's arithmetic instead of approximating it.
-NVRTC_OPTIONS = ("--fmad=false", "-std=c++14")
-#: A kernel that ``unavailable_reason`` compiles and runs to see that the GPU works.
-PROBE_SOURCE = 'extern "C" __global__ void pivotmc_probe(int* x) { x[0] = 42; }'
-WARP = WARP_SIZE
-#: Threads per block; with the register cap below a block may have up to 512.
-THREADS_PER_BLOCK = 128
-#: Register cap of the model kernel. Uncapped it takes about 250 registers a
-#: thread (eight warps an SM); at 128 it spills some 50 bytes to L1 and keeps
-#: sixteen warps resident. ``benchmarks/gpu.py --tune`` measures the choice.
-MAX_REGISTERS = 128
 #: The switch's learning paths are simulated by cpu or reference, the kernels apply its policy; CuPy
 #: compiles the kernels at their first launch and caches them.
 CAPABILITIES = Capabilities(learning=False, compiles=False)
-#: A launch's limb sums stay exact in int64 below 2**31 paths; this also keeps the
-#: NPV buffer of a launch (8 bytes x strategies x paths) to a few hundred MB.
-MAX_BATCH_PATHS = 1 << 24
-#: Copies of the per-step accumulators, spread over blocks to thin out atomic
-#: contention, within this many bytes.
-MAX_REPLICAS = 64
-REPLICA_BYTES = 32 << 20
-#: Share of the free device memory a run may take.
-MEMORY_FRACTION = 0.5
-
-_INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]*"(pivotmc_\w+\.cuh)"[^\n]*$', re.MULTILINE)
-
-
-# --------------------------------------------------------------------------- #
-# Sources and compile options (no CuPy needed)
-# --------------------------------------------------------------------------- #
-def kernel_dir() -> Any:
-    """The folder of the CUDA sources: the installed package's, else the checkout's ``kernels/``.
-
-    Returns a :class:`pathlib.Path` (or an importlib resources ``Traversable``
-    for a package imported from an archive).
-
-    Raises
-    ------
-    FileNotFoundError
-        Neither place holds the sources.
-    """
-    packaged = resources.files("pivotmc") / "kernels"
-    if packaged.is_dir() and (packaged / MODEL_SOURCE).is_file():
-        return packaged
-    checkout = Path(__file__).resolve().parents[3] / "kernels"
-    if (checkout / MODEL_SOURCE).is_file():
-        return checkout
-    raise FileNotFoundError(f"{MODEL_SOURCE} is neither in the installed package ({packaged}) nor in {checkout}")
-
-
-def kernel_source(name: str = MODEL_SOURCE) -> str:
-    """Text of a kernel source with the project's ``pivotmc_*.cuh`` headers inlined, each once.
-
-    ``#line`` directives keep compiler messages pointing at the original files.
-    """
-    directory = kernel_dir()
-    seen: set[str] = set()
-
-    def expand(file: str) -> str:
-        text = (directory / file).read_text(encoding="utf-8")
-
-        def inline(match: re.Match) -> str:
-            header = match.group(1)
-            resume = f'#line {text.count(chr(10), 0, match.start()) + 2} "{file}"'
-            if header in seen:
-                return f"/* {header} is inlined above */\n{resume}"
-            seen.add(header)
-            return f'#line 1 "{header}"\n{expand(header)}\n{resume}'
-
-        return _INCLUDE.sub(inline, text)
-
-    return f'#line 1 "{name}"\n{expand(name)}'
-
-
-def compile_options(n_strategies: int, max_registers: int | None = MAX_REGISTERS) -> tuple[str, ...]:
-    """NVRTC options of the model kernels for a plan with ``n_strategies`` strategies."""
-    cap = () if max_registers is None else (f"--maxrregcount={int(max_registers)}",)
-    return (*NVRTC_OPTIONS, *cap, *layout_defines(n_strategies))
-
-
-def switch_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
-    """The switch strategy's policy as the kernel reads it (one-element placeholders when switch is not valued).
-
-    ``decision_date[k]`` is the index of the decision date at the start of
-    step k, -1 where there is none (the cpu kernel's walk through
-    ``plan.decision_steps``); ``centre``, ``scale`` (dates, 3), ``coef``
-    (dates, terms) and ``terms`` (terms, 3) are
-    :meth:`pivotmc.policy.switch.SwitchPolicy.kernel_arrays`, flattened, the
-    exponents as int32.
-
-    Raises
-    ------
-    ValidationError
-        The plan values switch but no policy is given, or one of other dates,
-        features or basis.
-    """
-    if plan.switch_index < 0:
-        return {
-            "decision_date": np.full(1, -1, dtype=np.int32),
-            "centre": np.zeros(1),
-            "scale": np.ones(1),
-            "coef": np.zeros(1),
-            "terms": np.zeros(1, dtype=np.int32),
-        }
-    if policy is None:
-        raise ValidationError(NO_POLICY_MESSAGE)
-    if getattr(policy.stopping, "basis", "polynomial") != "polynomial":
-        raise ValidationError("the cuda backend evaluates switch policies on a polynomial basis only.")
-    centre, scale, coef, terms = policy.kernel_arrays()
-    n_dates, n_features = plan.decision_steps.size, len(SWITCH_FEATURES)
-    if (
-        centre.shape != (n_dates, n_features)
-        or scale.shape != (n_dates, n_features)
-        or coef.ndim != 2
-        or coef.shape[0] != n_dates
-        or coef.shape[1] < 1
-        or terms.shape != (coef.shape[1], n_features)
-    ):
-        raise ValidationError(
-            f"the switch policy does not fit the plan's {n_dates} decision dates and {n_features} features: "
-            "learn one for this scenario (pivotmc.policy.switch.learn)."
-        )
-    decision_date = np.full(plan.n_steps, -1, dtype=np.int32)
-    next_date = 0
-    for k in range(plan.n_steps):
-        if next_date < n_dates and int(plan.decision_steps[next_date]) == k:
-            decision_date[k] = next_date
-            next_date += 1
-    return {
-        "decision_date": decision_date,
-        "centre": np.ascontiguousarray(centre.ravel()),
-        "scale": np.ascontiguousarray(scale.ravel()),
-        "coef": np.ascontiguousarray(coef.ravel()),
-        "terms": np.ascontiguousarray(terms.ravel(), dtype=np.int32),
-    }
-
-
-def kernel_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
-    """The plan as the kernel reads it: the packed arrays, two host-computed tables and the switch policy.
-
-    ``growth_pow[i] = (1 + escalator) ** i`` and ``p_default_full[k]``, the
-    default probability over a whole step, are computed here with the C
-    library, as the cpu backend computes them, so that the common case of the
-    lease does not depend on the device's ``pow`` and ``expm1``. The switch
-    policy's arrays are those of :func:`switch_inputs`.
-
-    Raises
-    ------
-    ValidationError
-        The plan values switch but no policy is given (see :func:`switch_inputs`).
-    """
-    switch = switch_inputs(plan, policy)
-    packed = pack(plan)
-    growth = 1.0 + float(packed.scalars[ScalarIndex.lease_escalator])
-    hazard = float(packed.scalars[ScalarIndex.default_hazard])
-    t_start = packed.steps[StepIndex.t_start]
-    t_end = packed.steps[StepIndex.t_end]
-    return {
-        "scalars": packed.scalars,
-        "steps": packed.steps,
-        "chol": np.ascontiguousarray(packed.chol.ravel()),
-        "jump_cdf": packed.btc_jump_cdf,
-        "spike_cdf": packed.power_spike_cdf,
-        "share": packed.conversion_share,
-        "exit_multiple": packed.exit_multiple,
-        "growth_pow": np.array([growth ** float(i) for i in range(GROWTH_TABLE_SIZE)]),
-        "p_default_full": np.array([-math.expm1(-hazard * float(step)) for step in t_end - t_start]),
-        **switch,
-    }
-
-
-# --------------------------------------------------------------------------- #
-# Launch sizing (no CuPy needed)
-# --------------------------------------------------------------------------- #
-@dataclass(frozen=True)
-class LaunchLayout:
-    """How a chunk is cut into launches, and the device memory that takes."""
-
-    batch_paths: int  # paths per launch at most
-    kept_rows: int  # rows of the kept-trajectory buffers
-    replicas: int  # copies of the (strategies, steps) limb accumulators
-    threads_per_block: int
-    device_bytes: int  # everything the run allocates on the device
-
-    def batches(self, n_paths: int, n_kept: int) -> Iterator[tuple[int, int, int]]:
-        """``(offset, paths, kept paths)`` of each launch; kept paths come first in a chunk."""
-        lo = 0
-        while lo < n_paths:
-            size = min(self.batch_paths, n_paths - lo)
-            if n_kept - lo > self.kept_rows:
-                size = min(size, self.kept_rows)
-            kept = int(np.clip(n_kept - lo, 0, size))
-            yield lo, size, kept
-            lo += size
-
-
-def launch_layout(
-    n_paths: int,
-    n_kept: int,
-    n_strategies: int,
-    n_steps: int,
-    free_bytes: int,
-    batch_paths: int | None = None,
-    threads_per_block: int = THREADS_PER_BLOCK,
-    switch_dates: int = 0,
-    switch_terms: int = 0,
-) -> LaunchLayout:
-    """Size the launches of a chunk to a share of ``free_bytes`` of device memory.
-
-    ``switch_dates`` and ``switch_terms`` are the shape of the switch policy
-    (0 when the plan does not value switch, which then costs no memory per path).
-
-    Raises
-    ------
-    ValidationError
-        Not even one path fits, or ``threads_per_block`` is not a whole number of warps.
-    """
-    if threads_per_block % WARP or not WARP <= threads_per_block <= 1024:
-        raise ValidationError(f"threads_per_block = {threads_per_block} must be a multiple of {WARP} up to 1024.")
-    budget = int(free_bytes * MEMORY_FRACTION)
-    sums_row = 2 * 8 * n_strategies * n_steps  # hi and lo limbs of one replica
-    replicas = int(np.clip(REPLICA_BYTES // max(sums_row, 1), 1, MAX_REPLICAS))
-    plan_bytes = 8 * (
-        len(SCALAR_FIELDS) + (len(STEP_FIELDS) + 1) * n_steps + 64 + GROWTH_TABLE_SIZE + 2 * MAX_STRATEGIES
-    )
-    switch = switch_dates > 0
-    n_features = len(SWITCH_FEATURES)
-    if switch:  # the decision date of each step, the policy; one int16 decision per path
-        policy_bytes = 4 * n_steps + 8 * switch_dates * (2 * n_features + switch_terms) + 4 * n_features * switch_terms
-    else:  # one-element placeholders, and one for the decisions
-        policy_bytes = 4 + 3 * 8 + 4 + 2
-    fixed = replicas * sums_row + plan_bytes + policy_bytes + 8 + 2 * 8  # the overflow counter, floor output
-    kept_row = 8 * (len(KEPT_FACTORS) + n_strategies) * n_steps
-    npv_path = 8 * n_strategies + (2 if switch else 0)
-    kept_rows = 0
-    if n_kept > 0:  # kept trajectories may take a quarter of what is left
-        kept_rows = int(min(n_kept, max(1, (budget - fixed) // 4 // kept_row)))
-    batch = min(max(n_paths, 1), MAX_BATCH_PATHS, (budget - fixed - kept_rows * kept_row) // npv_path)
-    if batch_paths is not None:
-        batch = min(batch, int(batch_paths))
-    if batch < 1:
-        raise ValidationError(
-            f"the GPU has {free_bytes / 2**20:.0f} MiB free, too little for even one path of this scenario "
-            f"({n_steps} steps, {n_kept} kept paths)."
-        )
-    kept_rows = min(kept_rows, batch) if n_kept > 0 else 0
-    device_bytes = fixed + kept_rows * kept_row + batch * npv_path
-    return LaunchLayout(int(batch), int(kept_rows), replicas, threads_per_block, int(device_bytes))
-
-
-# --------------------------------------------------------------------------- #
-# The run, written against a small device interface
-# --------------------------------------------------------------------------- #
-class Device(Protocol):
-    """What :func:`simulate_chunk` needs from a device (CuPy here; a host shim in the tests)."""
-
-    def free_bytes(self) -> int: ...
-    def to_device(self, array: np.ndarray) -> Any: ...
-    def zeros(self, size: int, dtype: Any) -> Any: ...
-    def empty(self, size: int, dtype: Any) -> Any: ...
-    def launch(self, kernel: str, n_strategies: int, grid: int, block: int, args: tuple) -> None: ...
-    def to_host(self, array: Any, out: np.ndarray | None = None) -> np.ndarray: ...
-    def sum_replicas(self, array: Any, shape: tuple[int, int, int]) -> np.ndarray: ...
-    def fill_zero(self, array: Any) -> None: ...
-    def kernel_seconds(self) -> float: ...
-    def name(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -431,6 +210,20 @@ def simulate_chunk(
     d_switch = device.empty(layout.batch_paths if switch else 1, np.int16)
     d_overflow = device.zeros(1, np.uint64)
 
+    plan_record = record(
+        PLAN_RECORD,
+        {
+            **{name: inputs[name] for name in PLAN_ARRAYS},
+            "n_jump_cdf": host_inputs["jump_cdf"].size, "n_spike_cdf": host_inputs["spike_cdf"].size,
+            "n_growth": GROWTH_TABLE_SIZE, "n_steps": n_steps,
+        },
+        device,
+    )  # fmt: skip
+    policy_record = record(
+        POLICY_RECORD,
+        {**{name: inputs[name] for name in POLICY_ARRAYS}, "switch_index": plan.switch_index, "n_terms": n_terms},
+        device,
+    )
     npv = np.empty((n_strat, n_paths))
     decisions = np.empty(n_paths, dtype=np.int16) if switch else None
     sums = ExactSum((n_strat, n_steps))
@@ -438,17 +231,14 @@ def simulate_chunk(
     launches = 0
     for lo, size, kept in layout.batches(n_paths, n_kept):
         grid = -(-size // layout.threads_per_block)
+        outputs = {
+            "npv": d_npv, "sums_hi": d_hi, "sums_lo": d_lo, "kept_factors": d_kept_factors,
+            "kept_cf": d_kept_cf, "switch_out": d_switch, "overflow": d_overflow,
+        }  # fmt: skip
         args = (
-            inputs["scalars"], inputs["steps"], inputs["chol"],
-            inputs["jump_cdf"], np.int32(inputs["jump_cdf"].size),
-            inputs["spike_cdf"], np.int32(inputs["spike_cdf"].size),
-            inputs["share"], inputs["exit_multiple"],
-            inputs["growth_pow"], np.int32(GROWTH_TABLE_SIZE), inputs["p_default_full"],
-            np.int32(plan.switch_index), inputs["decision_date"], inputs["centre"], inputs["scale"],
-            inputs["coef"], inputs["terms"], np.int32(n_terms),
-            np.uint32(key0), np.uint32(key1), np.uint64(first_path + lo), np.int64(size), np.int32(n_steps),
-            np.int64(kept), np.int32(layout.replicas),
-            d_npv, d_hi, d_lo, d_kept_factors, d_kept_cf, d_switch, d_overflow,
+            plan_record, policy_record, record(OUTPUTS_RECORD, outputs, device),
+            np.uint32(key0), np.uint32(key1), np.uint64(first_path + lo), np.int64(size), np.int64(kept),
+            np.int32(layout.replicas),
         )  # fmt: skip
         device.launch(SIMULATE_KERNEL, n_strat, grid, layout.threads_per_block, args)
         launches += 1
@@ -558,71 +348,3 @@ def unavailable_reason() -> str | None:
     except Exception as exc:  # noqa: BLE001 - NVRTC missing, no kernel image for this GPU ...
         return f"backend 'cuda' cannot compile or run a kernel on the GPU: {_one_line(exc)}."
     return None
-
-
-@functools.lru_cache(maxsize=None)
-def raw_module(source: str = MODEL_SOURCE, n_strategies: int = 1, max_registers: int | None = MAX_REGISTERS) -> Any:
-    """The CuPy ``RawModule`` of a kernel source; compiled on first use, and cached on disk by CuPy."""
-    import cupy
-
-    options = compile_options(n_strategies, max_registers)
-    return cupy.RawModule(code=kernel_source(source), options=options, backend="nvrtc")
-
-
-def device_name() -> str:
-    """Name of the current CUDA device."""
-    import cupy
-
-    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
-    name = props["name"]
-    return name.decode() if isinstance(name, bytes) else str(name)
-
-
-class CupyDevice:
-    """:class:`Device` on the current GPU; kernel times come from CUDA events around each launch."""
-
-    def __init__(self, max_registers: int | None = MAX_REGISTERS) -> None:
-        import cupy
-
-        self._cp = cupy
-        self._max_registers = max_registers
-        self._events: list[tuple[Any, Any]] = []
-
-    def free_bytes(self) -> int:
-        free, _total = self._cp.cuda.runtime.memGetInfo()
-        return int(free) + int(self._cp.get_default_memory_pool().free_bytes())
-
-    def to_device(self, array: np.ndarray) -> Any:
-        return self._cp.asarray(array)
-
-    def zeros(self, size: int, dtype: Any) -> Any:
-        return self._cp.zeros(size, dtype=dtype)
-
-    def empty(self, size: int, dtype: Any) -> Any:
-        return self._cp.empty(size, dtype=dtype)
-
-    def launch(self, kernel: str, n_strategies: int, grid: int, block: int, args: tuple) -> None:
-        function = raw_module(MODEL_SOURCE, n_strategies, self._max_registers).get_function(kernel)
-        start, stop = self._cp.cuda.Event(), self._cp.cuda.Event()
-        start.record()
-        function((grid,), (block,), args)
-        stop.record()
-        self._events.append((start, stop))
-
-    def to_host(self, array: Any, out: np.ndarray | None = None) -> np.ndarray:
-        return array.get(out=out) if out is not None else array.get()
-
-    def sum_replicas(self, array: Any, shape: tuple[int, int, int]) -> np.ndarray:
-        return array.view(self._cp.int64).reshape(shape).sum(axis=0).get()
-
-    def fill_zero(self, array: Any) -> None:
-        array.fill(0)
-
-    def kernel_seconds(self) -> float:
-        if not self._events:
-            return 0.0
-        self._events[-1][1].synchronize()
-        return sum(self._cp.cuda.get_elapsed_time(a, b) for a, b in self._events) / 1000.0
-
-    def name(self) -> str:
-        return device_name()

@@ -1,0 +1,332 @@
+"""How the ``cuda`` backend feeds its kernel: the plan's arrays, the kernel's records, launch sizing, devices.
+
+Paths are simulated in launches sized to the card's free memory: device
+memory holds the plan, the per-step sums and, per launch, one NPV per path
+and strategy plus the kept trajectories, never paths x steps of anything.
+The kernel takes the plan, the switch policy and its outputs as three records
+(C structs of device pointers passed by value, numpy structured scalars on
+this side: :data:`PLAN_RECORD`, :data:`POLICY_RECORD`, :data:`OUTPUTS_RECORD`).
+A :class:`Device` is what the run needs from a GPU: CuPy's
+(:class:`CupyDevice`), or the tests' host shim.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from pivotmc.backends import KEPT_FACTORS, NO_POLICY_MESSAGE
+from pivotmc.backends.cuda_build import MAX_REGISTERS, MODEL_SOURCE, raw_module
+from pivotmc.backends.kernel_constants import GROWTH_TABLE_SIZE, MAX_STRATEGIES, WARP_SIZE
+from pivotmc.errors import ValidationError
+from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, Plan, ScalarIndex, StepIndex, pack
+
+__all__ = [
+    "WARP", "THREADS_PER_BLOCK", "MAX_BATCH_PATHS", "MAX_REPLICAS", "REPLICA_BYTES", "MEMORY_FRACTION",
+    "switch_inputs", "kernel_inputs", "LaunchLayout", "launch_layout",
+    "PLAN_ARRAYS", "POLICY_ARRAYS", "PLAN_RECORD", "POLICY_RECORD", "OUTPUTS_RECORD", "record", "Device", "CupyDevice", "device_name",
+]  # fmt: skip
+
+WARP = WARP_SIZE
+#: Threads per block; with the register cap a block may have up to 512.
+THREADS_PER_BLOCK = 128
+#: A launch's limb sums stay exact in int64 below 2**31 paths; this also keeps the
+#: NPV buffer of a launch (8 bytes x strategies x paths) to a few hundred MB.
+MAX_BATCH_PATHS = 1 << 24
+#: Copies of the per-step accumulators, spread over blocks to thin out atomic
+#: contention, within this many bytes.
+MAX_REPLICAS = 64
+REPLICA_BYTES = 32 << 20
+#: Share of the free device memory a run may take.
+MEMORY_FRACTION = 0.5
+
+
+# --------------------------------------------------------------------------- #
+# The plan as the kernel reads it (no CuPy needed)
+# --------------------------------------------------------------------------- #
+def switch_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
+    """The switch strategy's policy as the kernel reads it (one-element placeholders when switch is not valued).
+
+    ``decision_date[k]`` is the index of the decision date at the start of
+    step k, -1 where there is none (the cpu kernel's walk through
+    ``plan.decision_steps``); ``centre``, ``scale`` (dates, 3), ``coef``
+    (dates, terms) and ``terms`` (terms, 3) are
+    :meth:`pivotmc.policy.switch.SwitchPolicy.kernel_arrays`, flattened, the
+    exponents as int32.
+
+    Raises
+    ------
+    ValidationError
+        The plan values switch but no policy is given, or one of other dates,
+        features or basis.
+    """
+    if plan.switch_index < 0:
+        return {
+            "decision_date": np.full(1, -1, dtype=np.int32),
+            "centre": np.zeros(1),
+            "scale": np.ones(1),
+            "coef": np.zeros(1),
+            "terms": np.zeros(1, dtype=np.int32),
+        }
+    if policy is None:
+        raise ValidationError(NO_POLICY_MESSAGE)
+    if getattr(policy.stopping, "basis", "polynomial") != "polynomial":
+        raise ValidationError("the cuda backend evaluates switch policies on a polynomial basis only.")
+    centre, scale, coef, terms = policy.kernel_arrays()
+    n_dates, n_features = plan.decision_steps.size, len(SWITCH_FEATURES)
+    if (
+        centre.shape != (n_dates, n_features)
+        or scale.shape != (n_dates, n_features)
+        or coef.ndim != 2
+        or coef.shape[0] != n_dates
+        or coef.shape[1] < 1
+        or terms.shape != (coef.shape[1], n_features)
+    ):
+        raise ValidationError(
+            f"the switch policy does not fit the plan's {n_dates} decision dates and {n_features} features: "
+            "learn one for this scenario (pivotmc.policy.switch.learn)."
+        )
+    decision_date = np.full(plan.n_steps, -1, dtype=np.int32)
+    next_date = 0
+    for k in range(plan.n_steps):
+        if next_date < n_dates and int(plan.decision_steps[next_date]) == k:
+            decision_date[k] = next_date
+            next_date += 1
+    return {
+        "decision_date": decision_date,
+        "centre": np.ascontiguousarray(centre.ravel()),
+        "scale": np.ascontiguousarray(scale.ravel()),
+        "coef": np.ascontiguousarray(coef.ravel()),
+        "terms": np.ascontiguousarray(terms.ravel(), dtype=np.int32),
+    }
+
+
+def kernel_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
+    """The plan as the kernel reads it: the packed arrays, two host-computed tables and the switch policy.
+
+    ``growth_pow[i] = (1 + escalator) ** i`` and ``p_default_full[k]``, the
+    default probability over a whole step, are computed here with the C
+    library, as the cpu backend computes them, so that the common case of the
+    lease does not depend on the device's ``pow`` and ``expm1``. The switch
+    policy's arrays are those of :func:`switch_inputs`.
+
+    Raises
+    ------
+    ValidationError
+        The plan values switch but no policy is given (see :func:`switch_inputs`).
+    """
+    switch = switch_inputs(plan, policy)
+    packed = pack(plan)
+    growth = 1.0 + float(packed.scalars[ScalarIndex.lease_escalator])
+    hazard = float(packed.scalars[ScalarIndex.default_hazard])
+    t_start = packed.steps[StepIndex.t_start]
+    t_end = packed.steps[StepIndex.t_end]
+    return {
+        "scalars": packed.scalars,
+        "steps": packed.steps,
+        "chol": np.ascontiguousarray(packed.chol.ravel()),
+        "jump_cdf": packed.btc_jump_cdf,
+        "spike_cdf": packed.power_spike_cdf,
+        "share": packed.conversion_share,
+        "exit_multiple": packed.exit_multiple,
+        "growth_pow": np.array([growth ** float(i) for i in range(GROWTH_TABLE_SIZE)]),
+        "p_default_full": np.array([-math.expm1(-hazard * float(step)) for step in t_end - t_start]),
+        **switch,
+    }
+
+
+# --------------------------------------------------------------------------- #
+# Launch sizing (no CuPy needed)
+# --------------------------------------------------------------------------- #
+@dataclass(frozen=True)
+class LaunchLayout:
+    """How a chunk is cut into launches, and the device memory that takes."""
+
+    batch_paths: int  # paths per launch at most
+    kept_rows: int  # rows of the kept-trajectory buffers
+    replicas: int  # copies of the (strategies, steps) limb accumulators
+    threads_per_block: int
+    device_bytes: int  # everything the run allocates on the device
+
+    def batches(self, n_paths: int, n_kept: int) -> Iterator[tuple[int, int, int]]:
+        """``(offset, paths, kept paths)`` of each launch; kept paths come first in a chunk."""
+        lo = 0
+        while lo < n_paths:
+            size = min(self.batch_paths, n_paths - lo)
+            if n_kept - lo > self.kept_rows:
+                size = min(size, self.kept_rows)
+            kept = int(np.clip(n_kept - lo, 0, size))
+            yield lo, size, kept
+            lo += size
+
+
+def launch_layout(
+    n_paths: int,
+    n_kept: int,
+    n_strategies: int,
+    n_steps: int,
+    free_bytes: int,
+    batch_paths: int | None = None,
+    threads_per_block: int = THREADS_PER_BLOCK,
+    switch_dates: int = 0,
+    switch_terms: int = 0,
+) -> LaunchLayout:
+    """Size the launches of a chunk to a share of ``free_bytes`` of device memory.
+
+    ``switch_dates`` and ``switch_terms`` are the shape of the switch policy
+    (0 when the plan does not value switch, which then costs no memory per path).
+
+    Raises
+    ------
+    ValidationError
+        Not even one path fits, or ``threads_per_block`` is not a whole number of warps.
+    """
+    if threads_per_block % WARP or not WARP <= threads_per_block <= 1024:
+        raise ValidationError(f"threads_per_block = {threads_per_block} must be a multiple of {WARP} up to 1024.")
+    budget = int(free_bytes * MEMORY_FRACTION)
+    sums_row = 2 * 8 * n_strategies * n_steps  # hi and lo limbs of one replica
+    replicas = int(np.clip(REPLICA_BYTES // max(sums_row, 1), 1, MAX_REPLICAS))
+    plan_bytes = 8 * (
+        len(SCALAR_FIELDS) + (len(STEP_FIELDS) + 1) * n_steps + 64 + GROWTH_TABLE_SIZE + 2 * MAX_STRATEGIES
+    )
+    switch = switch_dates > 0
+    n_features = len(SWITCH_FEATURES)
+    if switch:  # the decision date of each step, the policy; one int16 decision per path
+        policy_bytes = 4 * n_steps + 8 * switch_dates * (2 * n_features + switch_terms) + 4 * n_features * switch_terms
+    else:  # one-element placeholders, and one for the decisions
+        policy_bytes = 4 + 3 * 8 + 4 + 2
+    fixed = replicas * sums_row + plan_bytes + policy_bytes + 8 + 2 * 8  # the overflow counter, floor output
+    kept_row = 8 * (len(KEPT_FACTORS) + n_strategies) * n_steps
+    npv_path = 8 * n_strategies + (2 if switch else 0)
+    kept_rows = 0
+    if n_kept > 0:  # kept trajectories may take a quarter of what is left
+        kept_rows = int(min(n_kept, max(1, (budget - fixed) // 4 // kept_row)))
+    batch = min(max(n_paths, 1), MAX_BATCH_PATHS, (budget - fixed - kept_rows * kept_row) // npv_path)
+    if batch_paths is not None:
+        batch = min(batch, int(batch_paths))
+    if batch < 1:
+        raise ValidationError(
+            f"the GPU has {free_bytes / 2**20:.0f} MiB free, too little for even one path of this scenario "
+            f"({n_steps} steps, {n_kept} kept paths)."
+        )
+    kept_rows = min(kept_rows, batch) if n_kept > 0 else 0
+    device_bytes = fixed + kept_rows * kept_row + batch * npv_path
+    return LaunchLayout(int(batch), int(kept_rows), replicas, threads_per_block, int(device_bytes))
+
+
+# --------------------------------------------------------------------------- #
+# The kernel's records: structs of device pointers passed by value
+# --------------------------------------------------------------------------- #
+def _record(pointers: tuple[str, ...], ints: tuple[str, ...]) -> np.dtype:
+    """The numpy layout of a C struct of ``pointers`` (64-bit addresses) then ``ints`` (int32), in that order."""
+    return np.dtype([(name, np.uint64) for name in pointers] + [(name, np.int32) for name in ints], align=True)
+
+
+PLAN_ARRAYS = (
+    "scalars", "steps", "chol", "jump_cdf", "spike_cdf", "share", "exit_multiple", "growth_pow", "p_default_full",
+)  # fmt: skip
+POLICY_ARRAYS = ("decision_date", "centre", "scale", "coef", "terms")
+#: ``pivotmc_plan``: the packed plan and the host-computed tables.
+PLAN_RECORD = _record(PLAN_ARRAYS, ("n_jump_cdf", "n_spike_cdf", "n_growth", "n_steps"))
+#: ``pivotmc_policy``: the switch strategy's position and policy.
+POLICY_RECORD = _record(POLICY_ARRAYS, ("switch_index", "n_terms"))
+#: ``pivotmc_outputs``: what a launch writes.
+OUTPUTS_RECORD = _record(
+    ("npv", "sums_hi", "sums_lo", "kept_factors", "kept_cf", "switch_out", "overflow"), ()
+)
+
+
+def record(dtype: np.dtype, values: dict[str, Any], device: Device) -> np.void:
+    """A kernel record: device arrays become their addresses, numbers are stored as the field's type."""
+    if set(values) != set(dtype.names):
+        raise ValueError(f"a {dtype.names} record, given {sorted(values)}")
+    out = np.zeros((), dtype=dtype)
+    for name in dtype.names:
+        value = values[name]
+        out[name] = value if isinstance(value, (int, np.integer)) else device.address(value)
+    return out[()]
+
+
+# --------------------------------------------------------------------------- #
+# Devices
+# --------------------------------------------------------------------------- #
+class Device(Protocol):
+    """What :func:`simulate_chunk` needs from a device (CuPy here; a host shim in the tests)."""
+
+    def free_bytes(self) -> int: ...
+    def address(self, array: Any) -> int: ...
+    def to_device(self, array: np.ndarray) -> Any: ...
+    def zeros(self, size: int, dtype: Any) -> Any: ...
+    def empty(self, size: int, dtype: Any) -> Any: ...
+    def launch(self, kernel: str, n_strategies: int, grid: int, block: int, args: tuple) -> None: ...
+    def to_host(self, array: Any, out: np.ndarray | None = None) -> np.ndarray: ...
+    def sum_replicas(self, array: Any, shape: tuple[int, int, int]) -> np.ndarray: ...
+    def fill_zero(self, array: Any) -> None: ...
+    def kernel_seconds(self) -> float: ...
+    def name(self) -> str: ...
+
+
+def device_name() -> str:
+    """Name of the current CUDA device."""
+    import cupy
+
+    props = cupy.cuda.runtime.getDeviceProperties(cupy.cuda.Device().id)
+    name = props["name"]
+    return name.decode() if isinstance(name, bytes) else str(name)
+
+
+class CupyDevice:
+    """:class:`Device` on the current GPU; kernel times come from CUDA events around each launch."""
+
+    def __init__(self, max_registers: int | None = MAX_REGISTERS) -> None:
+        import cupy
+
+        self._cp = cupy
+        self._max_registers = max_registers
+        self._events: list[tuple[Any, Any]] = []
+
+    def free_bytes(self) -> int:
+        free, _total = self._cp.cuda.runtime.memGetInfo()
+        return int(free) + int(self._cp.get_default_memory_pool().free_bytes())
+
+    def to_device(self, array: np.ndarray) -> Any:
+        return self._cp.asarray(array)
+
+    def address(self, array: Any) -> int:
+        return int(array.data.ptr)
+
+    def zeros(self, size: int, dtype: Any) -> Any:
+        return self._cp.zeros(size, dtype=dtype)
+
+    def empty(self, size: int, dtype: Any) -> Any:
+        return self._cp.empty(size, dtype=dtype)
+
+    def launch(self, kernel: str, n_strategies: int, grid: int, block: int, args: tuple) -> None:
+        function = raw_module(MODEL_SOURCE, n_strategies, self._max_registers).get_function(kernel)
+        start, stop = self._cp.cuda.Event(), self._cp.cuda.Event()
+        start.record()
+        function((grid,), (block,), args)
+        stop.record()
+        self._events.append((start, stop))
+
+    def to_host(self, array: Any, out: np.ndarray | None = None) -> np.ndarray:
+        return array.get(out=out) if out is not None else array.get()
+
+    def sum_replicas(self, array: Any, shape: tuple[int, int, int]) -> np.ndarray:
+        return array.view(self._cp.int64).reshape(shape).sum(axis=0).get()
+
+    def fill_zero(self, array: Any) -> None:
+        array.fill(0)
+
+    def kernel_seconds(self) -> float:
+        if not self._events:
+            return 0.0
+        self._events[-1][1].synchronize()
+        return sum(self._cp.cuda.get_elapsed_time(a, b) for a, b in self._events) / 1000.0
+
+    def name(self) -> str:
+        return device_name()
