@@ -156,9 +156,9 @@ def test_spellings_of_numbers_are_read_alike(capsys) -> None:
         assert Scenario.from_toml_string(out).site.grid_mw == 100_000
         outputs.add(out)
     assert len(outputs) == 1
-    from pivotmc.cli import _count
+    from pivotmc.cli.values import count
 
-    assert {_count(s) for s in ("100000", "1e5", "100_000", "100,000")} == {100_000}
+    assert {count(s) for s in ("100000", "1e5", "100_000", "100,000")} == {100_000}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
