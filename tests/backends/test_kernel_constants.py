@@ -19,7 +19,8 @@ from pivotmc import random as rng
 from pivotmc.backends import cuda, fastmath, kernel_constants
 from pivotmc.backends.kernel_constants import GROWTH_TABLE_SIZE
 
-PYTHON_KERNELS = [H.ROOT / "src" / "pivotmc" / "backends" / name for name in ("_cpu_kernels.py", "reference.py")]
+_BACKENDS = H.ROOT / "src" / "pivotmc" / "backends"
+PYTHON_KERNELS = [*sorted((_BACKENDS / "_cpu_kernels").glob("*.py")), _BACKENDS / "reference.py", _BACKENDS / "reference_steps.py"]
 #: Literals that are arithmetic, not copies (halving, doubling, one), though some coefficient equals them.
 ARITHMETIC = {0.0, 0.5, 1.0, 2.0}
 _NUMBER = re.compile(r"(?<![\w.])(0[xX][0-9a-fA-F]+|(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?)([uUlLfF]*)(?![\w.])")

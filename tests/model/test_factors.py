@@ -11,7 +11,7 @@ from hypothesis import given, settings
 import pivotmc
 from pivotmc import random as rng
 from pivotmc.backends import KEPT_FACTORS as BACKEND_KEPT_FACTORS
-from pivotmc.backends.reference import correlated_shocks
+from pivotmc.backends.reference import correlate
 from pivotmc.model import factors as F
 from pivotmc.model.plan import lower_cholesky_psd
 from pivotmc.model.scenario import Scenario
@@ -96,7 +96,7 @@ def test_an_inconsistent_declaration_is_refused_on_import():
 def test_correlated_shocks_are_the_cholesky_rows_summed_left_to_right(matrix):
     chol = lower_cholesky_psd(np.array(matrix))
     z = np.random.default_rng(0).standard_normal((F.N_FACTORS, 64))
-    shocks = correlated_shocks(chol, z)
+    shocks = correlate(chol, z)
     assert list(shocks) == list(F.FACTORS)
     product = chol @ z
     for i, name in enumerate(F.FACTORS):
@@ -108,4 +108,4 @@ def test_correlated_shocks_are_the_cholesky_rows_summed_left_to_right(matrix):
     # Lower-triangular: a factor's shock does not move with the normals of the factors after it.
     later = z.copy()
     later[1:] += 1.0
-    assert correlated_shocks(chol, later)[F.FACTORS[0]].tobytes() == shocks[F.FACTORS[0]].tobytes()
+    assert correlate(chol, later)[F.FACTORS[0]].tobytes() == shocks[F.FACTORS[0]].tobytes()

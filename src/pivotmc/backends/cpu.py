@@ -1,7 +1,7 @@
 """The ``cpu`` backend: fused Numba kernels, parallel over blocks of paths.
 
 The scenario is packed once into flat arrays (:func:`pivotmc.model.plan.pack`);
-:func:`pivotmc.backends._cpu_kernels.simulate_paths` does the rest. Compiled
+:func:`pivotmc.backends._cpu_kernels.simulate_paths` (and ``learning_paths``) do the rest. Compiled
 kernels are cached on disk next to the module (Numba's ``cache=True``), so
 only the first run on a machine pays the compilation.
 """
@@ -38,53 +38,31 @@ _NO_POLICY = (
 )  # fmt: skip
 
 
-def _switch_arguments(plan: Plan, policy) -> tuple:
-    """The switch's kernel arguments: its position, decision steps and policy arrays (empty when absent)."""
+def _policy_arrays(plan: Plan, policy) -> tuple:
+    """The switch's kernel arguments: its decision steps, policy arrays and exit multiple (empty when absent)."""
     if plan.switch_index < 0:
-        return (-1, np.zeros(0, dtype=np.int64), *_NO_POLICY)
+        return (np.zeros(0, dtype=np.int64), *_NO_POLICY, float(plan.switch_exit_multiple))
     if policy is None:
         raise ValidationError(NO_POLICY_MESSAGE)
     centre, scale, coef, terms = policy.kernel_arrays()
-    return plan.switch_index, np.ascontiguousarray(plan.decision_steps, dtype=np.int64), centre, scale, coef, terms
+    return _decision_steps(plan), centre, scale, coef, terms, float(plan.switch_exit_multiple)
 
 
-def _run(plan: Plan, key, first_path, n_paths, keep_paths, block_paths, switch_args, learn: bool, n_strat: int):
-    import numba
+def _decision_steps(plan: Plan) -> np.ndarray:
+    return np.ascontiguousarray(plan.decision_steps, dtype=np.int64)
 
-    from pivotmc.backends._cpu_kernels import ensure_fresh_cache, simulate_paths
+
+def _packed(plan: Plan) -> tuple:
+    """The packed plan as the kernels take it: (scalars, steps, chol, btc_jump_cdf, power_spike_cdf)."""
+    from pivotmc.backends._cpu_kernels import ensure_fresh_cache
 
     ensure_fresh_cache()
     packed = pack(plan)
-    if n_strat > MAX_STRATEGIES:  # pragma: no cover - the scenario allows fewer
-        raise ValidationError(f"the cpu backend values at most {MAX_STRATEGIES} strategies at once.")
-    n_steps = plan.n_steps
-    kept, kept_factors = KeptPaths.allocate(first_path, n_paths, keep_paths, n_strat, n_steps)
-    npv = np.empty((n_strat, n_paths))
-    threads = numba.config.NUMBA_NUM_THREADS
-    sums_hi = np.zeros((threads, n_strat, n_steps), dtype=np.int64)
-    sums_lo = np.zeros((threads, n_strat, n_steps), dtype=np.int64)
-    switch_index, decision_steps, centre, scale, coef, terms = switch_args
-    switch_out = np.full(n_paths if switch_index >= 0 else 0, -1, dtype=np.int16)
-    n_dates = decision_steps.size if learn else 0
-    features = np.empty((n_dates, n_paths if learn else 0, _N_FEATURES), dtype=np.float32)
-    gains = np.empty((n_dates, n_paths if learn else 0))
-    overflow = simulate_paths(
-        packed.scalars, packed.steps, packed.chol, packed.btc_jump_cdf, packed.power_spike_cdf,
-        packed.conversion_share[:n_strat], packed.exit_multiple[:n_strat],
-        key[0], key[1], first_path, n_paths, keep_paths, int(block_paths or DEFAULT_BLOCK_PATHS),
-        npv, sums_hi, sums_lo, kept_factors, kept.cash_flow,
-        switch_index, decision_steps, centre, scale, coef, terms, switch_out,
-        learn, plan.switch_exit_multiple, features, gains,
-    )
-    if overflow:
-        raise overflow_error(overflow)
-    if learn:
-        return features, gains
-    sums = ExactSum((n_strat, n_steps))
-    for t in range(threads):
-        sums.add_limbs(sums_hi[t], sums_lo[t])
-    switch = switch_out if switch_index >= 0 else None
-    return ChunkResult(first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept, switch_decision=switch)
+    return packed, (packed.scalars, packed.steps, packed.chol, packed.btc_jump_cdf, packed.power_spike_cdf)
+
+
+def _lanes(block_paths) -> int:
+    return int(block_paths or DEFAULT_BLOCK_PATHS)
 
 
 def run_chunk(
@@ -97,16 +75,50 @@ def run_chunk(
     policy=None,
 ) -> ChunkResult:
     """Simulate paths ``first_path .. first_path + n_paths - 1`` (see the reference backend)."""
-    args = _switch_arguments(plan, policy)
-    return _run(plan, key, first_path, n_paths, keep_paths, block_paths, args, False, plan.n_strategies)
+    import numba
+
+    from pivotmc.backends._cpu_kernels import simulate_paths
+
+    policy_arrays = _policy_arrays(plan, policy)
+    packed, kernel_plan = _packed(plan)
+    n_strat, n_steps = plan.n_strategies, plan.n_steps
+    if n_strat > MAX_STRATEGIES:  # pragma: no cover - the scenario allows fewer
+        raise ValidationError(f"the cpu backend values at most {MAX_STRATEGIES} strategies at once.")
+    kept, kept_factors = KeptPaths.allocate(first_path, n_paths, keep_paths, n_strat, n_steps)
+    npv = np.empty((n_strat, n_paths))
+    threads = numba.config.NUMBA_NUM_THREADS
+    sums_hi = np.zeros((threads, n_strat, n_steps), dtype=np.int64)
+    sums_lo = np.zeros((threads, n_strat, n_steps), dtype=np.int64)
+    switch_out = np.full(n_paths if plan.switch_index >= 0 else 0, -1, dtype=np.int16)
+    overflow = simulate_paths(
+        kernel_plan, (key[0], key[1]), (first_path, n_paths, keep_paths, _lanes(block_paths)),
+        (packed.conversion_share[:n_strat], packed.exit_multiple[:n_strat], int(plan.switch_index)), policy_arrays,
+        (npv, sums_hi, sums_lo, kept_factors, kept.cash_flow, switch_out),
+    )  # fmt: skip
+    if overflow:
+        raise overflow_error(overflow)
+    sums = ExactSum((n_strat, n_steps))
+    for t in range(threads):
+        sums.add_limbs(sums_hi[t], sums_lo[t])
+    switch = switch_out if plan.switch_index >= 0 else None
+    return ChunkResult(first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept, switch_decision=switch)
 
 
 def switch_learning_data(
     plan: Plan, key: tuple[int, int], first_path: int, n_paths: int, block_paths: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features and realised gains of the switch's learning paths: see reference.switch_learning_data."""
-    args = (-1, np.ascontiguousarray(plan.decision_steps, dtype=np.int64), *_NO_POLICY)
-    return _run(plan, key, first_path, n_paths, 0, block_paths, args, True, 0)
+    from pivotmc.backends._cpu_kernels import learning_paths
+
+    _, kernel_plan = _packed(plan)
+    decision_steps = _decision_steps(plan)
+    features = np.empty((decision_steps.size, n_paths, _N_FEATURES), dtype=np.float32)
+    gains = np.empty((decision_steps.size, n_paths))
+    policy_arrays = (decision_steps, *_NO_POLICY, float(plan.switch_exit_multiple))
+    learning_paths(
+        kernel_plan, (key[0], key[1]), (first_path, n_paths, _lanes(block_paths)), policy_arrays, (features, gains)
+    )
+    return features, gains
 
 
 def prepare() -> None:
