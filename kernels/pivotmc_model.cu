@@ -332,7 +332,7 @@ struct pivotmc_switch_state {
 struct pivotmc_accumulators {
     double npv[PIVOTMC_N_STRATEGIES];
     double final_ebitda[PIVOTMC_N_STRATEGIES];
-    unsigned long long bad;
+    unsigned int bad;
 };
 
 PIVOTMC_DEVICE pivotmc_market_params pivotmc_load_market(const pivotmc_plan& plan)
@@ -798,7 +798,7 @@ PIVOTMC_DEVICE void pivotmc_accumulate(pivotmc_accumulators& acc, int s, const p
     }
     const double scaled = rint(cash_flow * PIVOTMC_QUANTUM);
     const bool ok = fabs(scaled) < PIVOTMC_Q_LIMIT;
-    acc.bad += (p.active && !ok) ? 1 : 0;
+    acc.bad += (p.active && !ok) ? 1u : 0u;
     const long long q = (p.active && ok) ? (long long)scaled : 0;
     const long long at = (long long)s * n_steps + k;
     pivotmc_add_limbs(p.hi_base + at, p.lo_base + at, q, p.leader);
@@ -933,7 +933,7 @@ PIVOTMC_UNROLL
             out.switch_out[i] = (short)sw.index;
         }
         if (acc.bad != 0) {
-            atomicAdd(out.overflow, acc.bad);
+            atomicAdd(out.overflow, (unsigned long long)acc.bad);
         }
     }
 }
