@@ -13,12 +13,12 @@
 #include "../kernels/math_check.cu"
 
 extern "C" void run_pivotmc_simulate(unsigned int grid, unsigned int block, const pivotmc_plan* plan,
-                                     const pivotmc_policy* policy, const pivotmc_outputs* out, unsigned int k0,
-                                     unsigned int k1, unsigned long long first_path, long long n_paths,
-                                     long long n_kept, int n_replicas)
+                                     const pivotmc_policy* policy, const pivotmc_outputs* out, int n_steps,
+                                     unsigned int k0, unsigned int k1, unsigned long long first_path,
+                                     long long n_paths, long long n_kept, int n_replicas)
 {
     pivotmc_shim_launch(pivotmc_shim_dim3{grid, 1, 1}, pivotmc_shim_dim3{block, 1, 1}, pivotmc_simulate, *plan,
-                        *policy, *out, k0, k1, first_path, n_paths, n_kept, n_replicas);
+                        *policy, *out, n_steps, k0, k1, first_path, n_paths, n_kept, n_replicas);
 }
 
 extern "C" void run_pivotmc_draws_only(unsigned int grid, unsigned int block, unsigned int k0, unsigned int k1,

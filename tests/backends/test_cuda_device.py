@@ -171,7 +171,7 @@ def test_the_stand_in_refuses_records_a_gpu_would_misread(install):
     device = cuda.CupyDevice()
     arrays = {name: fake.zeros(1, dtype=fake.uint64) for name in cuda.OUTPUTS_RECORD.names}
     good = cuda.record(cuda.OUTPUTS_RECORD, arrays, device)
-    rest = (np.uint32(0), np.uint32(0), np.uint64(0), np.int64(0), np.int64(0), np.int32(1))
+    rest = (np.int32(1), np.uint32(0), np.uint32(0), np.uint64(0), np.int64(0), np.int64(0), np.int32(1))
     host = np.zeros(1)
     wrong_place = good.copy()
     wrong_place["npv"] = host.ctypes.data  # a host address
@@ -186,13 +186,16 @@ def test_the_stand_in_refuses_records_a_gpu_would_misread(install):
 def test_the_stand_in_reads_the_model_kernels_signatures():
     signatures = F.kernel_signatures(cuda.kernel_source())
     simulate = signatures[cuda.SIMULATE_KERNEL]
+    # Three records, the number of steps (a plain argument: as a field of the
+    # plan record it made ptxas spill more registers) and the launch's six numbers.
     assert len(simulate) <= 10
-    assert [p.name for p in simulate][:3] == ["plan", "policy", "out"]
+    assert [p.name for p in simulate][:4] == ["plan", "policy", "out", "n_steps"]
     plan = simulate[0].fields
     assert [f.name for f in plan][:3] == ["scalars", "steps", "chol"]
     assert plan[0].pointer and plan[0].dtype == np.float64
     by_name = {p.name: p for p in simulate}
     assert by_name["first_path"].dtype == np.uint64 and not by_name["first_path"].pointer
+    assert by_name["n_steps"].dtype == np.int32 and not by_name["n_steps"].pointer
     outputs = {f.name: f for f in by_name["out"].fields}
     assert outputs["switch_out"].dtype == np.int16 and outputs["switch_out"].pointer
     # The records' numpy layouts name the C structs' fields, in order.

@@ -215,7 +215,7 @@ def simulate_chunk(
         {
             **{name: inputs[name] for name in PLAN_ARRAYS},
             "n_jump_cdf": host_inputs["jump_cdf"].size, "n_spike_cdf": host_inputs["spike_cdf"].size,
-            "n_growth": GROWTH_TABLE_SIZE, "n_steps": n_steps,
+            "n_growth": GROWTH_TABLE_SIZE,
         },
         device,
     )  # fmt: skip
@@ -236,7 +236,7 @@ def simulate_chunk(
             "kept_cf": d_kept_cf, "switch_out": d_switch, "overflow": d_overflow,
         }  # fmt: skip
         args = (
-            plan_record, policy_record, record(OUTPUTS_RECORD, outputs, device),
+            plan_record, policy_record, record(OUTPUTS_RECORD, outputs, device), np.int32(n_steps),
             np.uint32(key0), np.uint32(key1), np.uint64(first_path + lo), np.int64(size), np.int64(kept),
             np.int32(layout.replicas),
         )  # fmt: skip

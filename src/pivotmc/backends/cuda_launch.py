@@ -5,7 +5,9 @@ memory holds the plan, the per-step sums and, per launch, one NPV per path
 and strategy plus the kept trajectories, never paths x steps of anything.
 The kernel takes the plan, the switch policy and its outputs as three records
 (C structs of device pointers passed by value, numpy structured scalars on
-this side: :data:`PLAN_RECORD`, :data:`POLICY_RECORD`, :data:`OUTPUTS_RECORD`).
+this side: :data:`PLAN_RECORD`, :data:`POLICY_RECORD`, :data:`OUTPUTS_RECORD`),
+then the number of steps as a plain argument (it spills fewer registers than
+the same number in the plan record) and the launch's numbers.
 A :class:`Device` is what the run needs from a GPU: CuPy's
 (:class:`CupyDevice`), or the tests' host shim.
 """
@@ -230,8 +232,8 @@ PLAN_ARRAYS = (
     "scalars", "steps", "chol", "jump_cdf", "spike_cdf", "share", "exit_multiple", "growth_pow", "p_default_full",
 )  # fmt: skip
 POLICY_ARRAYS = ("decision_date", "centre", "scale", "coef", "terms")
-#: ``pivotmc_plan``: the packed plan and the host-computed tables.
-PLAN_RECORD = _record(PLAN_ARRAYS, ("n_jump_cdf", "n_spike_cdf", "n_growth", "n_steps"))
+#: ``pivotmc_plan``: the packed plan and the host-computed tables (the number of steps is the kernel's argument).
+PLAN_RECORD = _record(PLAN_ARRAYS, ("n_jump_cdf", "n_spike_cdf", "n_growth"))
 #: ``pivotmc_policy``: the switch strategy's position and policy.
 POLICY_RECORD = _record(POLICY_ARRAYS, ("switch_index", "n_terms"))
 #: ``pivotmc_outputs``: what a launch writes.
