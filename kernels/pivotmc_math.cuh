@@ -1,6 +1,6 @@
 /*
  * Elementary functions of the model kernels, the CUDA twins of the ones in
- * pivotmc/backends/_cpu_kernels.py (fast_exp, fast_log, Python's min/max).
+ * pivotmc/backends/_cpu_kernels/numerics.py (fast_exp, fast_log, Python's min/max).
  *
  * Why not the CUDA math library's exp and log: the cpu backend evaluates
  * these two with its own polynomials, and the same polynomials here, with the

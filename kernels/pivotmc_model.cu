@@ -7,8 +7,8 @@
  * lease once it converts), values every strategy, and writes only its
  * per-path NPVs, its switch decision, the kept trajectories (global paths
  * below keep_paths) and its share of the exact per-step cash-flow sums.
- * The arithmetic is that of pivotmc/backends/_cpu_kernels.py, operation by
- * operation, so that the two backends agree to the last bits the math
+ * The arithmetic is that of the Numba kernels (pivotmc/backends/_cpu_kernels/),
+ * step function by step function and operation by operation, so that the two backends agree to the last bits the math
  * libraries leave (log in the normal tails and in the switch policy's
  * features, exp of the capex overrun, expm1 of a partial-step default
  * probability).
