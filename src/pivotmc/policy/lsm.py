@@ -84,10 +84,7 @@ class StoppingPolicy:
 
     def continuation(self, date: int, features: np.ndarray) -> np.ndarray:
         """Estimated value of continuing at ``date``, in money of that date."""
-        coef = self.coefficients[date]
-        if np.isnan(coef).any():
-            return np.full(features.shape[0], np.inf)  # no rule learned: never stop here
-        return self.design(date, features) @ coef
+        return self._estimate(date, features, np.inf)  # no rule learned: never stop here
 
     def advantage(self, date: int, features: np.ndarray) -> np.ndarray:
         """Estimated gain of stopping at ``date`` over continuing, in money of that date.
@@ -97,9 +94,13 @@ class StoppingPolicy:
         """
         if self.exercise_known:
             raise ValidationError("advantage() needs a policy learned with exercise_known=False; use continuation().")
+        return self._estimate(date, features, -np.inf)
+
+    def _estimate(self, date: int, features: np.ndarray, unlearned: float) -> np.ndarray:
+        """The regression at ``date`` on ``features``; ``unlearned`` for every path where no rule was learned."""
         coef = self.coefficients[date]
         if np.isnan(coef).any():
-            return np.full(features.shape[0], -np.inf)
+            return np.full(features.shape[0], unlearned)
         return self.design(date, features) @ coef
 
     def stopping_dates(self, features: np.ndarray, exercise_values: np.ndarray | None = None) -> np.ndarray:

@@ -41,6 +41,7 @@ from typing import Callable
 import numpy as np
 
 from pivotmc import random as rng
+from pivotmc._version import __version__
 from pivotmc.backends import BACKENDS
 from pivotmc.errors import ParameterTypeError, ValidationError
 from pivotmc.policy.lsm import StoppingPolicy, learn_policy
@@ -247,8 +248,6 @@ def _code_digest() -> str:
     """Digest of the package's version and sources: a policy learned by other code is never reused."""
     global _CODE_DIGEST
     if _CODE_DIGEST is None:
-        from pivotmc._version import __version__
-
         h = hashlib.sha256(f"{__version__}|rng{rng.RNG_LAYOUT_VERSION}".encode())
         root = Path(__file__).resolve().parent
         for path in sorted(root.rglob("*.py")):
@@ -308,10 +307,7 @@ def _read_policy(path: Path) -> SwitchPolicy | None:
         return None
 
 
-def policy_for(
-    plan: Plan, policy: SwitchPolicy | None = None, backend: str | None = None, block_paths: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> SwitchPolicy | None:
+def policy_for(plan: Plan, policy: SwitchPolicy | None = None) -> SwitchPolicy | None:
     """The exercise policy a run of ``plan`` applies: ``policy`` if given (checked to fit), else the
     scenario's own, learned (or found in the cache: :func:`learn`); None where the plan does not value switch.
 
@@ -321,7 +317,7 @@ def policy_for(
     if plan.switch_index < 0:
         return None
     if policy is None:
-        return learn(plan, backend, block_paths, progress=progress)
+        return learn(plan)
     check_policy(plan, policy)
     return policy
 

@@ -6,7 +6,9 @@ import numbers
 
 import numpy as np
 
+from pivotmc import random as rng
 from pivotmc.errors import ParameterTypeError, ValidationError
+from pivotmc.model.scenario import Scenario
 
 #: Path indices fill the two low counter words; 2**32 paths is far beyond any run's needs
 #: and keeps the index exact in every backend's integer types.
@@ -31,9 +33,6 @@ def check_run(scenario, n_paths, seed, keep_paths, block_paths) -> tuple:
 
     ``scenario`` None is the default scenario; ``key`` is the seed's Philox key.
     """
-    from pivotmc import random as rng
-    from pivotmc.model.scenario import Scenario
-
     if scenario is None:
         scenario = Scenario.default()
     if not isinstance(scenario, Scenario):

@@ -41,7 +41,6 @@ def _compute_chunk(
     """Run one chunk and write its region of the store; the task a worker runs. Returns ``index``."""
     import zarr
 
-
     result = get_backend(backend).run_chunk(plan, key, first, count, keep_paths, block_paths, policy)
     if plan.switch_index >= 0 and result.switch_decision is None:
         raise ValidationError(f"backend {backend!r} does not report the switch strategy's decisions: choose another backend.")
@@ -118,7 +117,6 @@ def _finish_switch(path: str, root, plan: Plan, n_paths: int) -> None:
     """
     import zarr
 
-
     decision = root["switch_decision"]
     counts = np.zeros(plan.decision_steps.size, dtype=np.int64)
     batch = max(1, _SUM_BATCH_BYTES // np.dtype(np.int64).itemsize)  # the decisions are counted as int64
@@ -143,5 +141,3 @@ def _finish_switch(path: str, root, plan: Plan, n_paths: int) -> None:
         root[name][...] = value
         root[name].attrs.update(attrs)
     zarr.consolidate_metadata(path)
-
-

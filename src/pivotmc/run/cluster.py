@@ -59,7 +59,6 @@ def local_client(n_workers: int) -> Iterator[object]:
     distributed.Client
         Connected to the cluster; both are closed on exit.
     """
-
     n_workers = _check_count("workers", n_workers, 1)
     _require("workers", ("distributed", "zarr"))
     from distributed import Client, LocalCluster
@@ -94,5 +93,3 @@ def _resolve_backend(backend, client) -> str:
             f"the Dask workers differ in their fastest backend ({', '.join(sorted(names))}): name one with backend=."
         )
     return names.pop()
-
-

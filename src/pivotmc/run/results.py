@@ -5,15 +5,17 @@ store build the same Dataset from here."""
 from __future__ import annotations
 
 import datetime as _dt
+
 import numpy as np
 import xarray as xr
 
 from pivotmc import random as rng
+from pivotmc._version import __version__
 from pivotmc.backends import KEPT_FACTORS, ChunkResult, KeptPaths
 from pivotmc.backends.accumulate import ExactSum
 from pivotmc.model.factors import KEPT_VARIABLES
 from pivotmc.model.outcomes import conversion_counts, option_value_variables, share_variables
-from pivotmc.model.plan import Plan, step_dates
+from pivotmc.model.plan import SWITCH_FEATURES, Plan, step_dates
 
 #: Units and long name of each kept trajectory (pivotmc.model.factors).
 FACTOR_ATTRS = {v.variable: (v.units, v.long_name) for v in KEPT_VARIABLES}
@@ -79,8 +81,6 @@ def build_dataset(
     xarray.Dataset
         The Dataset :func:`simulate` returns, provenance attributes included.
     """
-    from pivotmc._version import __version__
-
     scenario = plan.scenario
     strategies = list(plan.strategies)
     time = step_dates(scenario.simulation.start, plan.steps_per_year, plan.n_steps)
@@ -139,7 +139,6 @@ def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarra
     left out: they need every path, and the store writes them (with the same
     functions of :mod:`pivotmc.model.outcomes`) once its chunks are done.
     """
-    from pivotmc.model.plan import SWITCH_FEATURES
     from pivotmc.policy.switch import BOUNDARY_QUANTILES
 
     steps = plan.decision_steps

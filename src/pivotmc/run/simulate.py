@@ -12,11 +12,11 @@ from pivotmc.errors import ValidationError
 from pivotmc.model.plan import lower
 from pivotmc.model.scenario import Scenario
 from pivotmc.policy.switch import policy_for
-from pivotmc.run.arguments import MAX_PATHS, check_run
+from pivotmc.run.arguments import check_run
 from pivotmc.run.loop import Precision, run_paths
 from pivotmc.run.results import build_dataset
 
-__all__ = ["simulate", "run_in_memory", "MAX_PATHS"]
+__all__ = ["simulate", "run_in_memory"]
 
 #: A run with a progress callback is split into this many chunks, of at least PROGRESS_MIN_CHUNK paths
 #: (a chunk has a fixed cost, and a run of a few hundred paths needs no progress).

@@ -54,9 +54,10 @@ from pivotmc.model.outcomes import current_names
 from pivotmc.model.plan import lower
 from pivotmc.model.scenario import Scenario
 from pivotmc.policy.switch import policy_for
-from pivotmc.run.results import plain_values
+from pivotmc.run.arguments import check_run
 from pivotmc.run.chunks import _chunk_ranges, _finish, _run_here, _run_on_cluster
 from pivotmc.run.cluster import _connect, _resolve_backend, local_client
+from pivotmc.run.results import plain_values
 from pivotmc.run.zarr_layout import (
     DEFAULT_CHUNK_PATHS,
     STATE_GROUP,
@@ -108,8 +109,6 @@ def simulate_to_store(
     ``overwrite``. Returns :func:`open_store`'s Dataset, which reads lazily from the store; its values
     equal those of the in-memory run of the same arguments, bit for bit. Needs the ``dask`` extra.
     """
-    from pivotmc.run.arguments import check_run
-
     scenario, n_paths, keep_paths, block_paths, key = check_run(scenario, n_paths, seed, keep_paths, block_paths)
     _require("store")
     path = _store_path(store)
@@ -157,7 +156,6 @@ def simulate_to_store(
 
 
 # ---------------------------------------------------------------------------
-
 # Reading
 # ---------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import os
 import numpy as np
 
 from pivotmc import random as rng
+from pivotmc._version import __version__
 from pivotmc.backends import KEPT_FACTORS, ChunkResult, KeptPaths
 from pivotmc.errors import ParameterTypeError, ValidationError
 from pivotmc.model.outcomes import option_value_variables, share_variables
@@ -28,7 +29,6 @@ _ZARR_FORMAT = 2  # read by every Zarr implementation, and consolidated metadata
 _SUM_BATCH_BYTES = 64 * 2**20
 _LIMBS = ("cash_flow_sum_hi", "cash_flow_sum_lo")
 _ZARR_MARKERS = (".zgroup", ".zarray", ".zmetadata", "zarr.json")
-
 
 
 class ExtraNotInstalledError(ValidationError, ImportError):
@@ -59,7 +59,6 @@ def _check_chunk_paths(chunk_paths, n_paths: int) -> int:
     return min(_check_count("chunk_paths", chunk_paths, 1, MAX_PATHS), n_paths)
 
 
-
 # ---------------------------------------------------------------------------
 # Identity and layout
 # ---------------------------------------------------------------------------
@@ -73,8 +72,6 @@ def _identity(
     A run that values switch records the digest of the exercise policy its chunks apply, so that a
     store is never resumed under another policy (one learned by other arithmetic, say).
     """
-    from pivotmc._version import __version__
-
     identity = {
         "store_format": STORE_FORMAT,
         "pivotmc_version": __version__,
@@ -189,7 +186,6 @@ def _lazy(shape: tuple[int, ...], chunks: tuple[int, ...], dtype=np.float64):
 
 def _switch_placeholders(plan: Plan) -> dict:
     """The switch variables that need every path, laid out empty: :func:`_finish` writes them."""
-
     n_dates = plan.decision_steps.size
     out = {}
     for name, (dims, _, attrs) in share_variables(np.zeros(n_dates, dtype=np.int64), 1).items():
@@ -204,7 +200,6 @@ def _switch_placeholders(plan: Plan) -> dict:
 def _lay_out(path: str, plan: Plan, policy, run: dict) -> None:
     """Write the store's metadata and the variables that do not grow with the run."""
     import zarr
-
 
     n_strat, n_steps = plan.n_strategies, plan.n_steps
     n_paths, chunk_paths, keep = run["n_paths"], run["chunk_paths"], run["keep_paths"]
@@ -246,5 +241,3 @@ def _lay_out(path: str, plan: Plan, policy, run: dict) -> None:
     state.create_array("finished", shape=(), dtype="uint8", fill_value=0)
     state.attrs["run"] = run  # the identity goes last: a layout without it is one that was cut short
     zarr.consolidate_metadata(path)
-
-
