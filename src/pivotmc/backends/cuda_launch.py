@@ -28,12 +28,11 @@ from pivotmc.errors import ValidationError
 from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, Plan, ScalarIndex, StepIndex, pack
 
 __all__ = [
-    "WARP", "THREADS_PER_BLOCK", "MAX_BATCH_PATHS", "MAX_REPLICAS", "REPLICA_BYTES", "MEMORY_FRACTION",
+    "THREADS_PER_BLOCK", "MAX_BATCH_PATHS", "MAX_REPLICAS", "REPLICA_BYTES", "MEMORY_FRACTION",
     "switch_inputs", "kernel_inputs", "LaunchLayout", "launch_layout",
     "PLAN_ARRAYS", "POLICY_ARRAYS", "PLAN_RECORD", "POLICY_RECORD", "OUTPUTS_RECORD", "record", "Device", "CupyDevice", "device_name",
 ]  # fmt: skip
 
-WARP = WARP_SIZE
 #: Threads per block; with the register cap a block may have up to 512.
 THREADS_PER_BLOCK = 128
 #: A launch's limb sums stay exact in int64 below 2**31 paths; this also keeps the
@@ -187,8 +186,8 @@ def launch_layout(
     ValidationError
         Not even one path fits, or ``threads_per_block`` is not a whole number of warps.
     """
-    if threads_per_block % WARP or not WARP <= threads_per_block <= 1024:
-        raise ValidationError(f"threads_per_block = {threads_per_block} must be a multiple of {WARP} up to 1024.")
+    if threads_per_block % WARP_SIZE or not WARP_SIZE <= threads_per_block <= 1024:
+        raise ValidationError(f"threads_per_block = {threads_per_block} must be a multiple of {WARP_SIZE} up to 1024.")
     budget = int(free_bytes * MEMORY_FRACTION)
     sums_row = 2 * 8 * n_strategies * n_steps  # hi and lo limbs of one replica
     replicas = int(np.clip(REPLICA_BYTES // max(sums_row, 1), 1, MAX_REPLICAS))

@@ -23,13 +23,12 @@ _W0 = np.uint64(rng.PHILOX_W0)
 _W1 = np.uint64(rng.PHILOX_W1)
 MASK32 = np.uint64(0xFFFFFFFF)
 S32 = np.uint64(32)
-_MASK32, _S32 = MASK32, S32
 _UNIFORM_SHIFT = np.uint64(64 - (rng.UNIFORM_BITS - 1))  # k: the top UNIFORM_BITS - 1 bits of the word
 _UNIFORM_SCALE = 2.0**-rng.UNIFORM_BITS
 
 # AS241 (pivotmc.random.normal): region bounds and coefficients.
 SPLIT1 = rng.AS241_SPLIT1
-_SPLIT1, _CONST1, _SPLIT2, _CONST2 = rng.AS241_SPLIT1, rng.AS241_CONST1, rng.AS241_SPLIT2, rng.AS241_CONST2
+_CONST1, _SPLIT2, _CONST2 = rng.AS241_CONST1, rng.AS241_SPLIT2, rng.AS241_CONST2
 _A = np.array(rng.AS241_A)
 _B = np.array(rng.AS241_B)
 _C = np.array(rng.AS241_C)
@@ -42,12 +41,12 @@ _F = np.array(rng.AS241_F)
 def _philox_round(c0, c1, c2, c3, k0, k1):
     p0 = _M0 * c0
     p1 = _M1 * c2
-    return (p1 >> _S32) ^ c1 ^ k0, p1 & _MASK32, (p0 >> _S32) ^ c3 ^ k1, p0 & _MASK32
+    return (p1 >> S32) ^ c1 ^ k0, p1 & MASK32, (p0 >> S32) ^ c3 ^ k1, p0 & MASK32
 
 
 @njit(inline="always", **_JIT)
 def _bump(k0, k1):
-    return (k0 + _W0) & _MASK32, (k1 + _W1) & _MASK32
+    return (k0 + _W0) & MASK32, (k1 + _W1) & MASK32
 
 
 @njit(inline="always", **_JIT)
@@ -67,7 +66,7 @@ def philox(c0, c1, c2, c3, k0, k1):
 @njit(inline="always", **_JIT)
 def uniform(hi, lo):
     """Open-interval uniform (2k + 1) 2^-53 from the top 52 bits of hi:lo (rng.UNIFORM_BITS = 53)."""
-    k = ((hi << _S32) | lo) >> _UNIFORM_SHIFT
+    k = ((hi << S32) | lo) >> _UNIFORM_SHIFT
     return (2.0 * np.float64(k) + 1.0) * _UNIFORM_SCALE
 
 
@@ -102,7 +101,7 @@ def ndtri_tail(u):
 
 @njit(inline="always", **_JIT)
 def ndtri(u):
-    if abs(u - 0.5) <= _SPLIT1:
+    if abs(u - 0.5) <= SPLIT1:
         return ndtri_central(u)
     return ndtri_tail(u)
 

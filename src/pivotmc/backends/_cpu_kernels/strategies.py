@@ -3,9 +3,9 @@
 ``decide`` applies the switch policy at a decision date, ``strategy_cash_flows``
 combines mining and hosting into each strategy's EBITDA and cash flow, and
 ``accumulate`` discounts them into the NPV, the final year's EBITDA, the exact
-quantised sums and the kept trajectories. The learning runs have their own
-two: ``convert_all`` (every lane converts, in its own copy of the host
-economics per date) and ``accumulate_gains``.
+quantised sums and the kept trajectories. The learning runs have their own:
+``convert_all`` (every lane converts, in its own copy of the host economics
+per date), ``accumulate_mining``, ``accumulate_hosting`` and ``gains``.
 """
 
 from __future__ import annotations
