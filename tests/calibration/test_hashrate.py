@@ -8,7 +8,8 @@ import pytest
 
 from pivotmc import CalibrationWarning, Scenario, calibrate
 from pivotmc.calibration.hashrate import block_heights, mean_subsidy
-from pivotmc.model.protocol import DAYS_PER_YEAR, step_subsidy_btc
+from pivotmc.model.protocol import step_subsidy_btc
+from pivotmc.model.units import DAYS_PER_YEAR
 
 from histories import fit_history, needs_data, real_series
 

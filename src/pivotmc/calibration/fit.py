@@ -125,13 +125,11 @@ class ModelFit:
         return f"{self.start.isoformat()} to {self.end.isoformat()}"
 
 
-
 def fmt(x: float | None) -> str:
     """An estimate as written in reports and notes: four significant digits, ``nan`` for none."""
     if x is None or not math.isfinite(x):
         return "nan"
     return f"{x:.4g}"
-
 
 
 def warn(message: str, log: list[str]) -> None:

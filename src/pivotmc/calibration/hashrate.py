@@ -18,8 +18,9 @@ from pivotmc.calibration.fit import Estimate, ModelFit, warn
 from pivotmc.calibration.history import MIN_OBSERVATIONS, History, Series, to_date
 from pivotmc.errors import ValidationError
 from pivotmc.model.plan import log_hstar_coefficient
-from pivotmc.model.protocol import DAYS_PER_YEAR, block_subsidy_btc, subsidy_between_btc
+from pivotmc.model.protocol import block_subsidy_btc, subsidy_between_btc
 from pivotmc.model.scenario import Scenario
+from pivotmc.model.units import DAYS_PER_YEAR
 
 __all__ = ["HISTORICAL_HEIGHTS", "block_heights", "fit_hashrate"]
 
@@ -42,10 +43,9 @@ def block_heights(days: np.ndarray, base: Scenario) -> np.ndarray:
     between the historical halvings (and genesis) that precede the start.
     """
     proto, start = base.protocol, base.simulation.start
-    anchor_days = [float((d - start).days) for h, d in HISTORICAL_HEIGHTS if d < start and h < proto.start_height]
-    anchor_heights = [float(h) for h, d in HISTORICAL_HEIGHTS if d < start and h < proto.start_height]
-    anchor_days.append(0.0)
-    anchor_heights.append(float(proto.start_height))
+    before = [(h, d) for h, d in HISTORICAL_HEIGHTS if d < start and h < proto.start_height]
+    anchor_days = [float((d - start).days) for _, d in before] + [0.0]
+    anchor_heights = [float(h) for h, _ in before] + [float(proto.start_height)]
     ahead = proto.start_height + proto.blocks_per_day * days
     if len(anchor_days) == 1:
         return np.maximum(ahead, 0.0)
@@ -79,12 +79,11 @@ def fit_hashrate(hashrate: Series, history: History, base: Scenario, log: list[s
         fees = fees_per_block[position]
     ln_h = np.log(hashrate.values)
     dt = hashrate.dt
-    usable = np.isfinite(price[:-1]) & np.isfinite(fees[:-1])
+    price_known, fees_known = np.isfinite(price[:-1]), np.isfinite(fees[:-1])
+    usable = price_known & fees_known
     dropped = int((~usable).sum())
     if dropped:
-        missing = "btc_price" if not np.isfinite(price[:-1]).all() else "fees"
-        if not np.isfinite(price[:-1]).all() and not np.isfinite(fees[:-1]).all():
-            missing = "btc_price or fees"
+        missing = " or ".join(name for name, known in (("btc_price", price_known), ("fees", fees_known)) if not known.all())
         warn(
             f"{dropped} hashrate interval{'s' if dropped > 1 else ''} left out of the error-correction fit: "
             f"{missing} missing at the start.",

@@ -11,7 +11,6 @@ interval is fitted with its own time step.
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,8 @@ import pandas as pd
 from pivotmc.calibration.fit import warn
 from pivotmc.errors import ValidationError
 from pivotmc.model.factors import MARKET_FACTORS, factor
-from pivotmc.model.protocol import DAYS_PER_YEAR
+from pivotmc.model.names import suggest
+from pivotmc.model.units import DAYS_PER_YEAR
 
 __all__ = ["COLUMNS", "FREQUENCIES", "MIN_OBSERVATIONS", "History", "Series", "read_history", "to_date"]
 
@@ -186,10 +186,7 @@ def _check_columns(frame: pd.DataFrame) -> list[str]:
         raise ValidationError("the data have no 'date' column (dates written YYYY-MM-DD).")
     unknown = [c for c in columns if c != "date" and c not in COLUMNS]
     if unknown:
-        hints = []
-        for c in unknown:
-            close = difflib.get_close_matches(c, list(COLUMNS), n=1)
-            hints.append(f"{c!r} (did you mean {close[0]!r}?)" if close else repr(c))
+        hints = [f"{c!r}{suggest(c, list(COLUMNS))}" for c in unknown]
         accepted = ", ".join(f"{k} [{v}]" for k, v in UNITS.items())
         raise ValidationError(
             f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(hints)}; calibrate reads date and "

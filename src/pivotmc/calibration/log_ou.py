@@ -42,8 +42,12 @@ def _ou_pieces(x: np.ndarray, basis: np.ndarray, dt: np.ndarray, speed: float):
     return y, design, scaled_var
 
 
-def _ou_profile(x, basis, dt, speed) -> tuple[float, np.ndarray, float]:
-    """Log-likelihood maximised over the level parameters and sigma at a given speed."""
+def _ou_profile(x, basis, dt, speed) -> tuple[float, np.ndarray, float, np.ndarray, np.ndarray]:
+    """Log-likelihood maximised over the level parameters and sigma at a given speed.
+
+    Returns the log-likelihood, beta, sigma squared, and the residuals and transition
+    variances per unit sigma squared they come from.
+    """
     y, design, scaled_var = _ou_pieces(x, basis, dt, speed)
     root = np.sqrt(scaled_var)
     a, b = design / root[:, None], y / root
@@ -58,7 +62,7 @@ def _ou_profile(x, basis, dt, speed) -> tuple[float, np.ndarray, float]:
     var = float(np.mean(resid**2 / scaled_var))
     n = y.size
     loglik = -0.5 * (n * math.log(2.0 * math.pi * var) + float(np.sum(np.log(scaled_var))) + n)
-    return loglik, beta, var
+    return loglik, beta, var, resid, scaled_var
 
 
 def _ou_loglik(theta: np.ndarray, x, basis, dt) -> float:
@@ -95,7 +99,7 @@ def fit_log_ou(x: np.ndarray, basis: np.ndarray, dt: np.ndarray) -> OuFit:
         speed = math.exp(res.x)
     else:
         speed = float(grid[i])
-    loglik, beta, var = _ou_profile(x, basis, dt, speed)
+    loglik, beta, var, resid, scaled_var = _ou_profile(x, basis, dt, speed)
     sigma = math.sqrt(var)
     theta = np.concatenate([beta, [math.log(speed), math.log(sigma)]])
     cov = None
@@ -103,8 +107,7 @@ def fit_log_ou(x: np.ndarray, basis: np.ndarray, dt: np.ndarray) -> OuFit:
         h = 1e-4 * np.maximum(1.0, np.abs(theta))
         hess = hessian(lambda th: _ou_loglik(th, x, basis, dt), theta, h)
         cov = covariance(-hess)
-    y, design, scaled_var = _ou_pieces(x, basis, dt, speed)
-    shocks = (y - design @ beta) / (sigma * np.sqrt(scaled_var))
+    shocks = resid / (sigma * np.sqrt(scaled_var))
     return OuFit(beta=beta, speed=speed, sigma=sigma, cov=cov, loglik=loglik, shocks=shocks, speed_at_bound=at_bound)
 
 

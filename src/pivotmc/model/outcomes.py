@@ -141,11 +141,12 @@ def recorded_shares(ds: Any) -> np.ndarray | None:
         decision = np.asarray(ds["switch_decision"].values)
     elif "switch_time" in ds and ds["switch_time"].dims == ("path",):
         converted = np.asarray(ds["switch_time"].values, dtype=np.float64)
-        index = np.searchsorted(times, converted[np.isfinite(converted)])
-        if index.size and (index.max() >= times.size or np.any(times[index] != converted[np.isfinite(converted)])):
+        finite = np.isfinite(converted)
+        index = np.searchsorted(times, converted[finite])
+        if index.size and (index.max() >= times.size or np.any(times[index] != converted[finite])):
             raise ValidationError("switch_time holds times that are not decision dates of the result.")
         decision = np.full(converted.size, -1, dtype=np.int64)
-        decision[np.isfinite(converted)] = index
+        decision[finite] = index
     else:
         return None
     return conversion_counts(decision, times.size) / max(decision.size, 1)

@@ -7,7 +7,7 @@ import numpy as np
 from pivotmc.model.scenario import ProtocolSettings
 from pivotmc.model.units import DAYS_PER_YEAR
 
-__all__ = ["block_subsidy_btc", "subsidy_between_btc", "step_subsidy_btc", "DAYS_PER_YEAR", "SATOSHI_PER_BTC"]
+__all__ = ["block_subsidy_btc", "subsidy_between_btc", "step_subsidy_btc", "SATOSHI_PER_BTC"]
 
 SATOSHI_PER_BTC = 100_000_000
 
