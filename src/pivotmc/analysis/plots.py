@@ -229,7 +229,7 @@ def cash_flow_profile(ds: xr.Dataset, strategies=None):
     return fig
 
 
-def _parameter_unit(dotted: str) -> str:
+def parameter_unit(dotted: str) -> str:
     """The unit the scenario declares for ``section.key`` ('' where it has none or is unknown)."""
     from pivotmc.model.scenario import Scenario
 
@@ -325,7 +325,7 @@ def tornado(sens: xr.Dataset, strategy: str = "host", top: int = 15):
             ax.text(tip, row, f" {d:+,.1f} ", va="center", ha="left" if right else "right")
     labels = []
     for i in order:
-        unit = _parameter_unit(names[i])
+        unit = parameter_unit(names[i])
         marks = ["*" if clipped[i, j] else "" for j in range(2)]
         shocked = f"{_number(value[i, 0])}{marks[0]} / {_number(value[i, 1])}{marks[1]}"
         base_text = f", base {_number(base_values[i])}" if np.isfinite(base_values[i]) else ""

@@ -166,18 +166,12 @@ def _scenario_section(ds: xr.Dataset) -> list[str]:
         note = ("The result records no scenario." if not recorded else
                 "The result's scenario cannot be read by this version of pivotmc; it is shown as recorded, without units.")
         return [f"<p class='caption'>{_e(note)}</p>"] + ([f"<pre class='scenario'>{_e(recorded)}</pre>"] if recorded else [])
-    from dataclasses import fields
-
     changed = _differences(scenario)
     parts = []
     if changed:
-        units = {}
-        for f in fields(scenario):
-            for sf in fields(getattr(scenario, f.name)):
-                units[f"{f.name}.{sf.name}"] = sf.metadata.get("unit", "")
         rows = "".join(
             f"<tr><th>{_e(name)}</th><td class='num'>{_e(_plain(value))}</td><td class='num'>{_e(_plain(default))}</td>"
-            f"<td>{_e(units.get(name, '') if units.get(name, '') not in ('1',) else '')}</td></tr>"
+            f"<td>{_e(plots.parameter_unit(name))}</td></tr>"
             for name, value, default in changed
         )
         parts.append(

@@ -104,7 +104,7 @@ def _into_bound(p: ShockedParameter, target: float, sign: int) -> tuple[float | 
 def shock_values(p: ShockedParameter, rel_shock: float) -> list[tuple[float | None, bool, str]]:
     """The down and up values of a parameter: (value or None, clipped, reason when None)."""
     out = []
-    for sign, label in ((-1, "down"), (1, "up")):
+    for sign, label in zip((-1, 1), SHOCKS):
         if p.per_unit:
             # Whole units (whole time steps for _WHOLE_STEPS), at least one, so that every shock moves.
             units = max(1, round(rel_shock * abs(p.value) * p.per_unit))
