@@ -5,10 +5,8 @@ from __future__ import annotations
 import math
 from typing import Callable
 
-import numpy as np
 import xarray as xr
 
-from pivotmc.errors import ValidationError
 from pivotmc.model.scenario import Scenario
 
 __all__ = ["simulate_to_precision"]
@@ -48,17 +46,17 @@ def simulate_to_precision(
         (``"precision reached"`` or ``"path budget spent"``), ``target_precision``
         and ``absolute_floor``, and ``half_width_95(strategy)``.
     """
-    from pivotmc import random as rng
+    from pivotmc.run.arguments import _check_count, check_run
     from pivotmc.run.loop import Precision
     from pivotmc.run.simulate import run_in_memory
 
     stop = Precision(precision, absolute_floor)
-    for name, value in (("batch_paths", batch_paths), ("max_paths", max_paths)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 2:
-            raise ValidationError(f"{name} = {value!r} is not allowed: it must be an integer >= 2.")
+    batch_paths = _check_count("batch_paths", batch_paths, 2)
+    max_paths = _check_count("max_paths", max_paths, 2)
+    scenario, max_paths, keep_paths, _, key = check_run(scenario, max_paths, seed, keep_paths, None)
     ds = run_in_memory(
-        scenario, int(max_paths), rng.seed_key(seed), int(seed), backend, keep_paths=keep_paths,
-        progress=progress, stop=stop, chunk_paths=int(batch_paths),
+        scenario, max_paths, key, int(seed), backend, keep_paths=keep_paths,
+        progress=progress, stop=stop, chunk_paths=batch_paths,
     )
     done = ds.sizes["path"]
     npv = ds.npv.values
