@@ -58,6 +58,7 @@ class ChunkResult:
     cash_flow_sum: ExactSum  # (n_strategies, n_steps), exact sums of undiscounted cash flows
     kept: KeptPaths
     switch_decision: np.ndarray | None = None  # (n_paths,) int16: decision date the switch converts at, -1 never
+    switch_action: np.ndarray | None = None  # (n_paths,) int8: what it converts to (plan.switch_actions), -1 never
 
 
 #: What an executor says when asked to value the switch without its exercise policy.

@@ -22,11 +22,11 @@ import numpy as np
 from pivotmc.backends import NO_POLICY_MESSAGE, Capabilities, ChunkResult, KeptPaths
 from pivotmc.backends.accumulate import ExactSum
 from pivotmc.backends.reference_steps import (
-    Lease, Markets, Outputs, accumulate, advance_markets, correlate, decide, draw_step, initial_state, lease_step, mine,
-    per_path_draws, settle, strategy_cash_flows, switch_features,
+    Cloud, Lease, Markets, Outputs, accumulate, advance_markets, cloud_step, correlate, decide, draw_step, initial_state,
+    lease_step, mine, per_path_draws, settle, strategy_cash_flows, switch_features,
 )  # fmt: skip
 from pivotmc.errors import ValidationError
-from pivotmc.model.plan import SWITCH_FEATURES, Plan
+from pivotmc.model.plan import Plan
 
 __all__ = [
     "CAPABILITIES", "run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS", "correlate",
@@ -76,14 +76,18 @@ def run_chunk(
     kept, _ = KeptPaths.allocate(first_path, n_paths, keep_paths, n_strat, n_steps)
     n_kept = kept.paths.size
     switch = np.full(n_paths, -1, dtype=np.int16) if plan.switch_index >= 0 else None
+    action = np.full(n_paths, -1, dtype=np.int8) if plan.switch_index >= 0 else None
     for lo in range(0, n_paths, block):
         hi = min(n_paths, lo + block)
         paths = np.arange(first_path + lo, first_path + hi, dtype=np.uint64)
         keep_here = max(0, min(n_kept, hi) - lo)
         switch_here = None if switch is None else switch[lo:hi]
-        out = Outputs(npv[:, lo:hi], sums, kept, lo, keep_here, switch_here)
+        action_here = None if action is None else action[lo:hi]
+        out = Outputs(npv[:, lo:hi], sums, kept, lo, keep_here, switch_here, action_here)
         simulate_block(plan, key, paths, out, policy)
-    return ChunkResult(first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept, switch_decision=switch)
+    return ChunkResult(
+        first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept, switch_decision=switch, switch_action=action
+    )
 
 
 def switch_learning_data(
@@ -93,22 +97,24 @@ def switch_learning_data(
 
     Returns
     -------
-    features : ndarray, float32, shape (dates, n_paths, len(SWITCH_FEATURES))
-        Logs of hashprice, lease rate and power price at each decision date.
-    gains : ndarray, float64, shape (dates, n_paths)
-        Realised NPV (to t = 0) of converting at each decision date minus that
-        of mining to the horizon: host cash flows from the date (salvage,
-        construction, the lease and what follows it) against the mining cash
-        flows they replace, exit values included.
+    features : ndarray, float32, shape (dates, n_paths, len(plan.switch_features))
+        Logs of hashprice, lease rate and power price (and GPU price for the
+        three-way switch) at each decision date.
+    gains : ndarray, float64, shape (len(plan.switch_actions), dates, n_paths)
+        Per action, the realised NPV (to t = 0) of converting at each decision
+        date minus that of mining to the horizon: the conversion's cash flows
+        from the date (salvage, construction, the lease or the GPU fleet and
+        what follows) against the mining cash flows they replace, exit values
+        included.
     """
     block = int(block_paths or DEFAULT_BLOCK_PATHS)
     n_dates = plan.decision_steps.size
-    features = np.empty((n_dates, n_paths, len(SWITCH_FEATURES)), dtype=np.float32)
-    gains = np.empty((n_dates, n_paths))
+    features = np.empty((n_dates, n_paths, len(plan.switch_features)), dtype=np.float32)
+    gains = np.empty((len(plan.switch_actions), n_dates, n_paths))
     for lo in range(0, n_paths, block):
         hi = min(n_paths, lo + block)
         paths = np.arange(first_path + lo, first_path + hi, dtype=np.uint64)
-        features[:, lo:hi], gains[:, lo:hi] = learning_block(plan, key, paths)
+        features[:, lo:hi], gains[:, :, lo:hi] = learning_block(plan, key, paths)
     return features, gains
 
 
@@ -121,30 +127,36 @@ def simulate_block(plan: Plan, key: tuple[int, int], paths: np.ndarray, out: Out
     lead_time, capex_per_mw = per_path_draws(plan, key, paths)
     markets = Markets(plan, n)
     lease = Lease(plan, lead_time)
+    static_cloud = bool((plan.cloud_share > 0.0).any())
+    cloud = Cloud(plan, lead_time) if static_cloud else None
     switch = plan.switch_index >= 0
     if switch:
-        # The switch mines until its policy converts; its own lease starts at that decision.
-        policy = switch_policy.stopping
+        # The switch mines until its policy converts; its own lease or fleet starts at that decision.
         decision_at = {int(k): j for j, k in enumerate(plan.decision_steps)}
         switch_lease = Lease(plan, lead_time)
+        switch_cloud = Cloud(plan, lead_time) if plan.switch_cloud else None
         state = initial_state(plan, n)
 
     for k in range(plan.n_steps):
         salvage_now = None
         if switch and k in decision_at:
-            salvage_now = decide(plan, policy, decision_at[k], k, state, out.switch, switch_lease)
+            salvage_now = decide(
+                plan, switch_policy, decision_at[k], k, state, out.switch, out.action, switch_lease, switch_cloud
+            )
         u, z = draw_step(key, paths, k)
         shock = correlate(plan.chol, z)
         m = advance_markets(plan, markets, k, u, shock, key, paths)
         mining = mine(plan, k, m)
         hosting = lease_step(plan, lease, k, m, u, capex_per_mw)
+        cloud_flows = cloud_step(plan, cloud, k, m, u, capex_per_mw) if static_cloud else None
         switch_flows = None
         if switch:
-            # Uses the same uniforms as the host lease (common random numbers).
-            sw_ebitda, sw_capex = lease_step(plan, switch_lease, k, m, u, capex_per_mw)
-            switch_flows = (out.switch >= 0, sw_ebitda, sw_capex, salvage_now)
+            # The same uniforms as the static strategies' conversions (common random numbers).
+            sw_host = lease_step(plan, switch_lease, k, m, u, capex_per_mw)
+            sw_cloud = cloud_step(plan, switch_cloud, k, m, u, capex_per_mw) if switch_cloud is not None else None
+            switch_flows = (out.switch, out.action, sw_host, sw_cloud, salvage_now)
             state = m
-        ebitda, cash_flow = strategy_cash_flows(plan, k, mining, hosting, switch_flows)
+        ebitda, cash_flow = strategy_cash_flows(plan, k, mining, hosting, switch_flows, cloud_flows)
         accumulate(plan, k, m, ebitda, cash_flow, out)
     settle(plan, out)
 
@@ -158,40 +170,47 @@ def learning_block(plan: Plan, key: tuple[int, int], paths: np.ndarray) -> tuple
     markets = Markets(plan, n)
     decision_at = {int(k): j for j, k in enumerate(plan.decision_steps)}
     n_dates = plan.decision_steps.size
-    features = np.empty((n_dates, n, len(SWITCH_FEATURES)))
-    host_pv = np.zeros((n_dates, n))  # NPV of the hosting cash flows after converting at each date
+    n_actions = len(plan.switch_actions)
+    features = np.empty((n_dates, n, len(plan.switch_features)))
+    action_pv = np.zeros((n_actions, n_dates, n))  # NPV of each conversion's cash flows after converting at each date
     mine_before = np.zeros((n_dates, n))  # NPV of the mining cash flows before each date
     mine_pv = np.zeros(n)
-    leases: list[Lease] = []
+    conversions: list[list] = []  # per date, the conversion of every path to each action, in its own copy
     state = initial_state(plan, n)
     everyone = np.arange(n)
     for k in range(plan.n_steps):
         salvage_now = None
         if k in decision_at:
-            # Every path converts at this date, in its own copy of the host economics.
             j = decision_at[k]
-            features[j] = switch_features(state)
+            features[j] = switch_features(plan, state)
             mine_before[j] = mine_pv
             lease = Lease(plan, lead_time)
             lease.convert(plan, everyone, plan.t_start[k], state["lease_rate"])
-            leases.append(lease)
+            copies = [lease]
+            if plan.switch_cloud:
+                cloud = Cloud(plan, lead_time)
+                cloud.convert(plan, everyone, plan.t_start[k], state["gpu_price"])
+                copies.append(cloud)
+            conversions.append(copies)
             salvage_now = grid * (plan.salvage_per_hashprice[k] * state["hashprice"])
         u, z = draw_step(key, paths, k)
         shock = correlate(plan.chol, z)
         m = advance_markets(plan, markets, k, u, shock, key, paths)
         mine_ebitda, mine_capex = mine(plan, k, m)
-        # Mining to the horizon, and the host economics from each decision date so far.
+        # Mining to the horizon, and each conversion's economics from each decision date so far.
         mine_pv = mine_pv + plan.discount[k] * (grid * mine_ebitda - grid * mine_capex)
         if plan.terminal_weight[k]:
             mine_pv = mine_pv + exit_weight * (grid * mine_ebitda)
-        for j, lease in enumerate(leases):
-            host_ebitda, host_capex = lease_step(plan, lease, k, m, u, capex_per_mw)
-            cash_flow = grid * host_ebitda - grid * host_capex
-            if salvage_now is not None and j == len(leases) - 1:
-                cash_flow = cash_flow + salvage_now
-            host_pv[j] += plan.discount[k] * cash_flow
-            if plan.terminal_weight[k]:
-                host_pv[j] += exit_weight * (grid * host_ebitda)
+        for j, copies in enumerate(conversions):
+            for a, copy in enumerate(copies):
+                step = lease_step if isinstance(copy, Lease) else cloud_step
+                conv_ebitda, conv_capex = step(plan, copy, k, m, u, capex_per_mw)
+                cash_flow = grid * conv_ebitda - grid * conv_capex
+                if salvage_now is not None and j == len(conversions) - 1:
+                    cash_flow = cash_flow + salvage_now
+                action_pv[a, j] += plan.discount[k] * cash_flow
+                if plan.terminal_weight[k]:
+                    action_pv[a, j] += exit_weight * (grid * conv_ebitda)
         state = m
-    gains = host_pv - (mine_pv - mine_before)
+    gains = action_pv - (mine_pv - mine_before)
     return features.astype(np.float32), gains

@@ -16,8 +16,8 @@ from pivotmc import random as rng
 from pivotmc.backends import KEPT_FACTORS, KeptPaths
 from pivotmc.backends.accumulate import ExactSum
 from pivotmc.model.factors import FACTORS, SHOCK_SLOTS
-from pivotmc.model.plan import SWITCH_FEATURES, TINY_YEARS, Plan, hashprice
-from pivotmc.model.units import HOURS_PER_DAY, MONTHS_PER_YEAR
+from pivotmc.model.plan import TINY_YEARS, Plan, hashprice
+from pivotmc.model.units import HOURS_PER_DAY, HOURS_PER_YEAR, MONTHS_PER_YEAR
 
 
 # --------------------------------------------------------------------------- #
@@ -47,9 +47,17 @@ def escalated_years(a: np.ndarray, b: np.ndarray, start: np.ndarray, growth: flo
     return growth**years_in * (before + after * growth)
 
 
-def switch_features(state: dict[str, np.ndarray]) -> np.ndarray:
-    """The switch policy's regressors (paths, features): logs of the state's SWITCH_FEATURES, in order."""
-    return np.column_stack([np.log(state[name]) for name in SWITCH_FEATURES])
+def aging_years(a: np.ndarray, b: np.ndarray, bought: np.ndarray, aging: float) -> np.ndarray:
+    """Integral over ``[a, b]`` (0 if ``b <= a``) of ``exp(-aging (t - bought))``: a fleet's aging factor, bought at ``bought``."""
+    length = np.maximum(b - a, 0.0)
+    if aging == 0.0:
+        return length
+    return np.exp(-aging * (a - bought)) * (-np.expm1(-aging * length) / aging)
+
+
+def switch_features(plan: Plan, state: dict[str, np.ndarray]) -> np.ndarray:
+    """The switch policy's regressors (paths, features): logs of the state's ``plan.switch_features``, in order."""
+    return np.column_stack([np.log(state[name]) for name in plan.switch_features])
 
 
 # --------------------------------------------------------------------------- #
@@ -64,6 +72,7 @@ class Markets:
         self.log_hashrate = np.full(n, plan.hashrate_log0)
         self.power_dev = np.full(n, plan.power_dev0)
         self.lease_dev = np.full(n, plan.lease_dev0)
+        self.gpu_dev = np.full(n, plan.gpu_dev0)
 
 
 def initial_state(plan: Plan, n: int) -> dict[str, np.ndarray]:
@@ -72,6 +81,7 @@ def initial_state(plan: Plan, n: int) -> dict[str, np.ndarray]:
         "hashprice": np.full(n, plan.initial_hashprice),
         "lease_rate": np.full(n, plan.lease_rate0),
         "power_price": np.full(n, plan.initial_power_price),
+        "gpu_price": np.full(n, plan.gpu_price0),
     }
 
 
@@ -107,11 +117,48 @@ class Lease:
         self.spent[which] = 0.0
 
 
+class Cloud:
+    """The cloud conversion of a block of paths: construction, the GPU fleet and its compute contracts.
+
+    Construction is the host's (decision, the path's lead time, capex spent
+    evenly). The fleet is bought at commissioning (``decision + lead_time``) and
+    refreshed every ``plan.cloud_life`` years; ``bought`` is the purchase date
+    of the fleet in use (NaN before commissioning) and ``paid`` its price per
+    GPU. The contracted GPUs run on one contract at a time, ``(c_start,
+    c_end, c_price)``: the first is signed at the decision at G then and runs
+    from commissioning; a NaN price means signed at the first fleet market
+    price observed at or after its start (see :mod:`pivotmc.model.plan`).
+    """
+
+    def __init__(self, plan: Plan, lead_time: np.ndarray) -> None:
+        n = lead_time.size
+        self.lead_time = lead_time
+        self.decision = np.zeros(n)
+        self.commission = self.decision + lead_time
+        self.bought = np.full(n, np.nan)
+        self.paid = np.zeros(n)
+        self.spent = np.zeros(n)
+        self.c_start = self.commission.copy()
+        self.c_end = self.c_start + plan.cloud_contract_term
+        self.c_price = np.full(n, plan.gpu_price0)
+
+    def convert(self, plan: Plan, which: np.ndarray, decision: float, gpu_price: np.ndarray) -> None:
+        """Decide at time ``decision`` to convert the paths ``which`` to cloud, contracting at ``gpu_price``."""
+        self.decision[which] = decision
+        self.commission[which] = decision + self.lead_time[which]
+        self.bought[which] = np.nan
+        self.paid[which] = 0.0
+        self.spent[which] = 0.0
+        self.c_start[which] = self.commission[which]
+        self.c_end[which] = self.c_start[which] + plan.cloud_contract_term
+        self.c_price[which] = gpu_price
+
+
 @dataclass
 class Outputs:
     """What a valuation of a block writes: per-path NPV (strategies, paths), exact per-step sums, the kept
     trajectories (rows ``offset ..`` of ``kept`` for the block's first ``keep_here`` paths) and the switch's
-    decision index per path (None without the switch). ``npv`` and ``final_year_ebitda`` accumulate."""
+    decision index and action per path (None without the switch). ``npv`` and ``final_year_ebitda`` accumulate."""
 
     npv_out: np.ndarray
     sums: ExactSum
@@ -119,6 +166,7 @@ class Outputs:
     offset: int
     keep_here: int
     switch: np.ndarray | None = None
+    action: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.npv = np.zeros(self.npv_out.shape)
@@ -163,7 +211,7 @@ def advance_markets(
 ) -> dict[str, np.ndarray]:
     """Advance ``markets`` from t_k to t_{k+1} with step k's uniforms ``u`` and ``shock``; return the new levels."""
     z_btc, z_fees, z_hashrate = shock["btc"], shock["fees"], shock["hashrate"]
-    z_power, z_lease = shock["power"], shock["lease"]
+    z_power, z_lease, z_gpu = shock["power"], shock["lease"], shock["gpu"]
 
     # Hashrate: error correction toward the equilibrium of the state at t_k.
     log_hstar = plan.log_hstar_coef[k] + np.log(plan.subsidy_per_block[k] + np.exp(markets.log_fees)) + markets.log_btc
@@ -192,6 +240,9 @@ def advance_markets(
     # Lease rate: exact OU of the log-deviation from the trending level.
     markets.lease_dev = markets.lease_dev * plan.lease_decay + plan.lease_noise * z_lease
 
+    # GPU rental price: exact OU of the log-deviation from the trending level.
+    markets.gpu_dev = markets.gpu_dev * plan.gpu_decay + plan.gpu_noise * z_gpu
+
     btc_price = np.exp(markets.log_btc)
     fees = np.exp(markets.log_fees)
     hashrate = np.exp(markets.log_hashrate)
@@ -201,6 +252,7 @@ def advance_markets(
         "fees": fees,
         "power_price": np.exp(plan.power_log_level[k] + markets.power_dev),
         "lease_rate": np.exp(plan.lease_log_level[k] + markets.lease_dev),
+        "gpu_price": np.exp(plan.gpu_log_level[k] + markets.gpu_dev),
         "hashprice": hashprice(plan.blocks_per_day, plan.subsidy_per_block[k], fees, btc_price, hashrate),
     }
 
@@ -302,43 +354,153 @@ def lease_step(
     return ebitda, capex_share * capex_per_mw
 
 
+def cloud_step(
+    plan: Plan, cloud: Cloud, k: int, m: dict[str, np.ndarray], u: np.ndarray, capex_per_mw: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Advance ``cloud`` over step k; return the step's cloud EBITDA and capex per MW of grid capacity (USD).
+
+    In this order: construction capex (as for host); commissioning (the first
+    fleet bought at its date's price); a refresh whose date falls in the step
+    (the fleet sold at ``cloud_residual`` of its price, the new one bought);
+    the contract (signing, term end and renewal at market, then the tenant's
+    default over the time contracted, re-sold after ``cloud_release``). GPU
+    purchases less resales are capex; EBITDA is revenue less non-power opex
+    and the fleet's power (``cloud_power_mw`` per grid MW while it runs, at the
+    blend of the PPA and the step's end spot price).
+    """
+    t0, t1 = plan.t_start[k], plan.t_end[k]
+    by_t1 = t1 + plan.boundary_tolerance
+    g = m["gpu_price"]
+    n_gpu = plan.cloud_gpus_per_mw
+    aging = plan.gpu_aging
+
+    # Construction, as for host.
+    spent = np.minimum((t1 - cloud.decision) / np.maximum(cloud.lead_time, TINY_YEARS), 1.0)
+    capex_share = spent - cloud.spent
+    cloud.spent = spent
+
+    # Commissioning: the first fleet is bought at its date's price.
+    commissions = np.isnan(cloud.bought) & (cloud.commission <= by_t1)
+    cloud.paid = np.where(commissions, plan.cloud_capex_per_gpu * np.exp(plan.cloud_capex_trend * cloud.commission), cloud.paid)
+    cloud.bought = np.where(commissions, cloud.commission, cloud.bought)
+    gpu_capex = np.where(commissions, n_gpu * cloud.paid, 0.0)
+    running = ~np.isnan(cloud.bought)
+    a = np.maximum(t0, cloud.commission)
+    operating = np.where(running, np.maximum(t1 - a, 0.0), 0.0)
+
+    # A refresh in the step: the old fleet ages until it, the new one from it.
+    refresh_at = cloud.bought + plan.cloud_life
+    refresh = running & (refresh_at <= by_t1)
+    aged = np.where(
+        refresh,
+        aging_years(a, refresh_at, cloud.bought, aging) + aging_years(refresh_at, t1, refresh_at, aging),
+        aging_years(a, t1, cloud.bought, aging),
+    )
+    aged = np.where(running, aged, 0.0)
+    if refresh.any():
+        new_paid = plan.cloud_capex_per_gpu * np.exp(plan.cloud_capex_trend * refresh_at)
+        gpu_capex = gpu_capex + np.where(refresh, n_gpu * (new_paid - plan.cloud_residual * cloud.paid), 0.0)
+        cloud.paid = np.where(refresh, new_paid, cloud.paid)
+        cloud.bought = np.where(refresh, refresh_at, cloud.bought)
+    fleet_price = np.where(running, g * np.exp(-aging * (t1 - cloud.bought)), g)  # the fleet's market price at t1
+
+    # The contract: signed, run, renewed at market at term end, defaulted.
+    term = plan.cloud_contract_term
+    cloud.c_price = np.where(np.isnan(cloud.c_price) & (cloud.c_start <= by_t1), fleet_price, cloud.c_price)
+    ca = np.maximum(t0, cloud.c_start)
+    cb = np.minimum(t1, cloud.c_end)
+    active = cb > ca
+    price_years = np.where(active, cloud.c_price * (cb - ca), 0.0)
+    contracted = np.where(active, cb - ca, 0.0)
+    ended = cloud.c_end <= by_t1
+    if ended.any():
+        cloud.c_start = np.where(ended, cloud.c_end, cloud.c_start)
+        cloud.c_end = np.where(ended, cloud.c_start + term, cloud.c_end)
+        cloud.c_price = np.where(ended, fleet_price, cloud.c_price)
+        begins = ended & (cloud.c_start < t1)
+        b2 = np.minimum(t1, cloud.c_end)
+        price_years = price_years + np.where(begins, cloud.c_price * (b2 - cloud.c_start), 0.0)
+        contracted = contracted + np.where(begins, b2 - cloud.c_start, 0.0)
+    default = (contracted > 0.0) & (u[rng.SLOT_CLOUD_DEFAULT] < -np.expm1(-plan.cloud_hazard * contracted))
+    if default.any():
+        cloud.c_start = np.where(default, t1 + plan.cloud_release, cloud.c_start)
+        cloud.c_end = np.where(default, cloud.c_start + term, cloud.c_end)
+        cloud.c_price = np.where(default, np.where(cloud.c_start <= by_t1, fleet_price, np.nan), cloud.c_price)
+
+    # The step's economics.
+    share = plan.cloud_contracted_share
+    revenue = (n_gpu * HOURS_PER_YEAR) * (
+        share * plan.cloud_contract_util * price_years + (1.0 - share) * plan.cloud_spot_util * (g * aged)
+    )
+    blend = plan.mining_ppa_fraction * plan.ppa_price + (1.0 - plan.mining_ppa_fraction) * m["power_price"]
+    ebitda = revenue * plan.cloud_margin - (plan.cloud_power_mw * HOURS_PER_YEAR) * operating * blend
+    return ebitda, capex_share * capex_per_mw + gpu_capex
+
+
 def decide(
-    plan: Plan, policy, date: int, k: int, state: dict[str, np.ndarray], switch_out: np.ndarray, lease: Lease
+    plan: Plan, policy, date: int, k: int, state: dict[str, np.ndarray], switch_out: np.ndarray, action_out: np.ndarray,
+    lease: Lease, cloud: Cloud | None,
 ) -> np.ndarray | None:
-    """The switch policy at decision date ``date`` (step k): paths still mining whose estimated advantage is
-    positive convert, signing ``lease`` at the state's lease rate. Returns the salvage of their fleets (None if
-    no path converts)."""
+    """The switch policy at decision date ``date`` (step k): each path still mining takes the action whose estimated
+    advantage is the largest (the first on a tie) if it is positive, converting to host (signing ``lease`` at the
+    state's lease rate) or to cloud (``cloud``, contracting at the state's GPU price). Returns the salvage of the
+    converting paths' fleets (None if no path converts)."""
     waiting = np.flatnonzero(switch_out < 0)
-    go = waiting[policy.advantage(date, switch_features(state)[waiting]) > 0.0] if waiting.size else waiting
+    if not waiting.size:
+        return None
+    advantage = policy.stopping.advantages(date, switch_features(plan, state)[waiting])  # (paths, actions)
+    best = np.argmax(advantage, axis=1)
+    going = advantage[np.arange(waiting.size), best] > 0.0
+    go, chosen = waiting[going], best[going]
     if not go.size:
         return None
     switch_out[go] = date
-    lease.convert(plan, go, plan.t_start[k], state["lease_rate"][go])
+    action_out[go] = chosen
+    t = plan.t_start[k]
+    to_host = go[chosen == plan.switch_actions.index("host")]
+    lease.convert(plan, to_host, t, state["lease_rate"][to_host])
+    if cloud is not None:
+        to_cloud = go[chosen == plan.switch_actions.index("cloud")]
+        cloud.convert(plan, to_cloud, t, state["gpu_price"][to_cloud])
     salvage = np.zeros(switch_out.size)
     salvage[go] = plan.grid_mw * (plan.salvage_per_hashprice[k] * state["hashprice"][go])
     return salvage
 
 
 def strategy_cash_flows(
-    plan: Plan, k: int, mining: tuple[np.ndarray, np.ndarray], hosting: tuple[np.ndarray, np.ndarray], switch=None
+    plan: Plan, k: int, mining: tuple[np.ndarray, np.ndarray], hosting: tuple[np.ndarray, np.ndarray], switch=None,
+    cloud: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Each strategy's EBITDA and cash flow of step k (strategies, paths): its split of mining and hosting.
+    """Each strategy's EBITDA and cash flow of step k (strategies, paths): its split of mining, hosting and cloud.
 
-    ``switch`` is (converted, its hosting EBITDA and capex per MW, salvage or None) when the plan values the
-    switch, which mines until it converts.
+    ``switch`` is (decision index, action per path, its hosting EBITDA and capex per MW, its cloud EBITDA and
+    capex per MW or None, salvage or None) when the plan values the switch, which mines until it converts;
+    ``cloud`` is the cloud economics' (EBITDA, capex) per MW when a static strategy runs them.
     """
     mine_ebitda, mine_capex = mining
     host_ebitda, host_capex = hosting
-    mining_mw = plan.grid_mw * (1.0 - plan.conversion_share)[:, None]  # (strategies, 1)
+    mining_mw = plan.grid_mw * (1.0 - plan.conversion_share - plan.cloud_share)[:, None]  # (strategies, 1)
     hosting_mw = plan.grid_mw * plan.conversion_share[:, None]
     ebitda = mining_mw * mine_ebitda + hosting_mw * host_ebitda
     cash_flow = ebitda - (mining_mw * mine_capex + hosting_mw * host_capex)
+    if cloud is not None:
+        cloud_mw = plan.grid_mw * plan.cloud_share[:, None]
+        cloud_ebitda = cloud_mw * cloud[0]
+        ebitda = ebitda + cloud_ebitda
+        cash_flow = cash_flow + (cloud_ebitda - cloud_mw * cloud[1])
     if k == 0:
-        cash_flow = cash_flow + hosting_mw * plan.salvage_per_mw  # the converted fleet is sold at the decision
+        # The converted fleet is sold at the decision.
+        cash_flow = cash_flow + (hosting_mw + plan.grid_mw * plan.cloud_share[:, None]) * plan.salvage_per_mw
     if switch is not None:
         sw = plan.switch_index
-        converted, sw_ebitda, sw_capex, salvage_now = switch
+        decided, action, sw_host, sw_cloud, salvage_now = switch
         grid = plan.grid_mw
+        converted = decided >= 0
+        sw_ebitda, sw_capex = sw_host
+        if sw_cloud is not None:
+            on_cloud = converted & (action == plan.switch_actions.index("cloud"))
+            sw_ebitda = np.where(on_cloud, sw_cloud[0], sw_ebitda)
+            sw_capex = np.where(on_cloud, sw_cloud[1], sw_capex)
         ebitda[sw] = np.where(converted, grid * sw_ebitda, grid * mine_ebitda)
         cash_flow[sw] = ebitda[sw] - np.where(converted, grid * sw_capex, grid * mine_capex)
         if salvage_now is not None:

@@ -141,6 +141,11 @@ MARKET_FACTORS: tuple[Factor, ...] = (
         long_name="market AI-hosting lease rate per kW of critical IT load", kept_row=4,
         title="AI-hosting lease rate", axis_units="USD per kW of IT load per month", fan_chart=3,
     ),
+    Factor(
+        name="gpu", section="gpu", slot=rng.SLOT_Z_GPU, initial="gpu.price", column="gpu_price",
+        variable="gpu_price", units="USD/GPU-hour", long_name="market GPU rental price per GPU-hour (H100-equivalent)",
+        kept_row=6, title="GPU rental price", axis_units="USD per GPU-hour", fan_chart=4,
+    ),
 )  # fmt: skip
 
 #: Kept variables computed from the factors.

@@ -167,6 +167,8 @@ def _coerce(name: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> Any:
         if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, np.ndarray)):
             raise _type_fail(name, value, f"a {n}x{n} matrix (list of lists of numbers)")
         rows = list(value)
+        if meta.get("complete") is not None:
+            rows = meta["complete"](rows)
         if len(rows) != n or any(
             isinstance(r, (str, bytes)) or not isinstance(r, (list, tuple, np.ndarray)) or len(r) != n for r in rows
         ):

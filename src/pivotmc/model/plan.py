@@ -28,6 +28,18 @@ Conventions (shared by every backend)
   it, so that a date computed as another date plus whole months lands on the
   boundary whatever the rounding. Leases signed at a decision (``host`` at
   t = 0, a conversion of ``switch``) take the decision's rate.
+* ``cloud`` commissions its GPUs when construction ends (the path's lead time
+  after the decision) and pays for them in the step that holds that date, at
+  ``capex_per_gpu exp(capex_trend t)``; a refresh every ``gpu_life_years`` sells
+  the fleet at ``residual_fraction`` of its price and buys the new one in the
+  step that holds the refresh date. Its first compute contract is signed at
+  the decision at the price of a new GPU-hour then (G at the decision) and runs
+  from commissioning for ``contract_years``; later contracts (renewals at term
+  end, re-sales after a default and ``release_months``) are signed at the
+  fleet's market price ``G exp(-aging age)`` observed at the end of the step in
+  which they start (on a boundary: that boundary's). On-demand GPU-hours sell
+  at the step's end G times the exact time-average over the step of the
+  fleet's aging factor ``exp(-aging age)``.
 """
 
 from __future__ import annotations
@@ -41,7 +53,9 @@ import numpy as np
 
 from pivotmc.model.protocol import step_subsidy_btc
 from pivotmc.model.scenario import HashrateSettings, Scenario
-from pivotmc.model.strategies import LEARNED_STRATEGY, conversion_shares, exit_multiples, learned_strategy, spec
+from pivotmc.model.strategies import (
+    LEARNED_STRATEGY, conversion_shares, exit_multiples, learned_actions, learned_strategy, spec,
+)  # fmt: skip
 from pivotmc.model.units import DAYS_PER_YEAR, HOURS_PER_DAY, HOURS_PER_YEAR, MONTHS_PER_YEAR, PH_PER_EH
 
 __all__ = ["Plan", "lower", "hashprice", "log_hstar_coefficient", "lower_cholesky_psd", "poisson_cdf_table", "step_dates"]
@@ -53,6 +67,8 @@ BOUNDARY_TOLERANCE_YEARS = 1e-9
 TINY_YEARS = 1e-300
 #: State variables the switch policy regresses on (their logs), at each decision date.
 SWITCH_FEATURES = ("hashprice", "lease_rate", "power_price")
+#: What the three-way switch (mine, host or cloud) also regresses on.
+CLOUD_FEATURES = ("gpu_price",)
 
 
 def hashprice(blocks_per_day: float, subsidy_btc: np.ndarray | float, fees_btc, btc_price, hashrate_ehs):
@@ -141,6 +157,7 @@ class Plan:
     scenario: Scenario
     strategies: tuple[str, ...]
     conversion_share: np.ndarray  # (n_strategies,) share of grid converted to hosting at t = 0 (pivotmc.model.strategies)
+    cloud_share: np.ndarray  # (n_strategies,) share of grid converted to cloud at t = 0
     exit_multiple: np.ndarray  # (n_strategies,) of final-year EBITDA
     n_steps: int
     steps_per_year: int
@@ -153,6 +170,7 @@ class Plan:
     log_hstar_coef: np.ndarray  # ln(blocks_per_day / (24 eps_k p_marg phi)), eps_k at t_k
     power_log_level: np.ndarray  # seasonal log level of E at t_{k+1}
     lease_log_level: np.ndarray  # trending log level of R at t_{k+1}
+    gpu_log_level: np.ndarray  # trending log level of G at t_{k+1}
     ph_per_mw: np.ndarray  # site hashrate per grid MW during step k, PH/s
     refresh_th_per_mw: np.ndarray  # TH bought per grid MW at the end of step k (0 if no refresh)
     terminal_weight: np.ndarray  # 1 for the steps of the final year (their EBITDA sets the exit value)
@@ -187,6 +205,10 @@ class Plan:
     lease_decay: float
     lease_noise: float
     lease_rate0: float
+    gpu_dev0: float  # ln G_0 minus the log level at t = 0
+    gpu_decay: float
+    gpu_noise: float
+    gpu_price0: float
     initial_hashprice: float
     initial_power_price: float
     # mining, per MW of grid capacity
@@ -216,9 +238,26 @@ class Plan:
     boundary_tolerance: float  # years: lease dates this close to a step boundary count as on it
     renewal_probability: float
     grid_mw: float
+    # cloud, per MW of grid capacity
+    gpu_aging: float  # 1/year: a fleet of age a rents at G exp(-aging a)
+    cloud_gpus_per_mw: float  # GPUs per grid MW
+    cloud_capex_per_gpu: float  # USD at t = 0
+    cloud_capex_trend: float  # 1/year
+    cloud_contracted_share: float
+    cloud_contract_term: float  # years
+    cloud_contract_util: float
+    cloud_spot_util: float
+    cloud_power_mw: float  # MW drawn per grid MW while the fleet runs
+    cloud_margin: float  # 1 - non-power opex share of revenue
+    cloud_hazard: float  # 1/year
+    cloud_release: float  # years
+    cloud_life: float  # years between refreshes
+    cloud_residual: float
+    values_cloud: bool  # some strategy (static or the switch) can run the cloud economics
     # -- the switch strategy ---------------------------------------------------
     switch_index: int  # position of the learned strategy (the switch) in strategies, -1 if it is not valued
     decision_steps: np.ndarray  # (dates,) int: the switch decides at t_k for these k
+    switch_actions: tuple[str, ...]  # the conversions the switch chooses among (pivotmc.model.strategies.CONVERSIONS)
 
     @property
     def n_strategies(self) -> int:
@@ -230,6 +269,16 @@ class Plan:
         return float(self.scenario.value(spec(LEARNED_STRATEGY).exit_multiple))
 
     @property
+    def switch_features(self) -> tuple[str, ...]:
+        """The state variables the switch policy regresses on: the GPU price too when it may convert to cloud."""
+        return SWITCH_FEATURES + (CLOUD_FEATURES if "cloud" in self.switch_actions else ())
+
+    @property
+    def switch_cloud(self) -> bool:
+        """Whether the switch may convert to cloud (the three-way switch)."""
+        return "cloud" in self.switch_actions
+
+    @property
     def decision_times(self) -> np.ndarray:
         """Model time of each decision date, years."""
         return self.t_start[self.decision_steps]
@@ -239,6 +288,7 @@ def lower(scenario: Scenario) -> Plan:
     """Lower a validated scenario to a :class:`Plan`."""
     sim, proto, btc, fees, hr = scenario.simulation, scenario.protocol, scenario.btc, scenario.fees, scenario.hashrate
     power, host, mining, site = scenario.power, scenario.hosting, scenario.mining, scenario.site
+    gpu, cloud = scenario.gpu, scenario.cloud
     K, spy, dt = sim.n_steps, sim.steps_per_year, sim.dt
     k = np.arange(K)
     t_start = k * dt
@@ -266,6 +316,8 @@ def lower(scenario: Scenario) -> Plan:
 
     lease_log_level = math.log(host.lease_long_run) + host.lease_trend * t_end
     lease_dev0 = math.log(host.lease_rate) - math.log(host.lease_long_run)
+    gpu_log_level = math.log(gpu.long_run) + gpu.trend * t_end
+    gpu_dev0 = math.log(gpu.price) - math.log(gpu.long_run)
 
     # Mining fleet: the t = 0 fleet until the first refresh, then the frontier of each refresh date.
     refresh_every = int(round(mining.refresh_years * spy))
@@ -283,6 +335,7 @@ def lower(scenario: Scenario) -> Plan:
     fees_decay, fees_noise = _ou_coefficients(fees.speed, fees.sigma, dt)
     power_decay, power_noise = _ou_coefficients(power.speed, power.sigma, dt)
     lease_decay, lease_noise = _ou_coefficients(host.lease_speed, host.lease_sigma, dt)
+    gpu_decay, gpu_noise = _ou_coefficients(gpu.speed, gpu.sigma, dt)
 
     initial_hashprice = float(
         hashprice(proto.blocks_per_day, subsidy_per_block[0], fees.initial_btc, btc.price, hr.initial_ehs)
@@ -298,11 +351,14 @@ def lower(scenario: Scenario) -> Plan:
     every = spy / scenario.switch.decisions_per_year
     decision_steps = np.unique(np.rint(np.arange(0.0, K, every)).astype(np.int64))
     decision_steps = decision_steps[decision_steps < K]
+    cloud_share = conversion_shares(scenario, strategies, "cloud")
+    switch_actions = learned_actions(strategies) if learned is not None else ()
 
     return Plan(
         scenario=scenario,
         strategies=strategies,
         conversion_share=conversion_shares(scenario, strategies),
+        cloud_share=cloud_share,
         exit_multiple=exit_multiples(scenario, strategies),
         n_steps=K,
         steps_per_year=spy,
@@ -314,6 +370,7 @@ def lower(scenario: Scenario) -> Plan:
         log_hstar_coef=log_hstar_coef,
         power_log_level=power_log_level,
         lease_log_level=lease_log_level,
+        gpu_log_level=gpu_log_level,
         ph_per_mw=ph_per_mw,
         refresh_th_per_mw=refresh_th_per_mw,
         terminal_weight=terminal_weight,
@@ -347,6 +404,10 @@ def lower(scenario: Scenario) -> Plan:
         lease_decay=lease_decay,
         lease_noise=lease_noise,
         lease_rate0=host.lease_rate,
+        gpu_dev0=gpu_dev0,
+        gpu_decay=gpu_decay,
+        gpu_noise=gpu_noise,
+        gpu_price0=gpu.price,
         initial_hashprice=initial_hashprice,
         initial_power_price=power.price,
         mining_uptime=mining.uptime,
@@ -374,8 +435,24 @@ def lower(scenario: Scenario) -> Plan:
         boundary_tolerance=BOUNDARY_TOLERANCE_YEARS,
         renewal_probability=host.renewal_probability,
         grid_mw=site.grid_mw,
+        gpu_aging=gpu.aging,
+        cloud_gpus_per_mw=cloud.fill * 1000.0 / (host.pue * cloud.kw_per_gpu),
+        cloud_capex_per_gpu=cloud.capex_per_gpu,
+        cloud_capex_trend=cloud.capex_trend,
+        cloud_contracted_share=cloud.contracted_share,
+        cloud_contract_term=cloud.contract_years,
+        cloud_contract_util=cloud.contracted_utilisation,
+        cloud_spot_util=cloud.on_demand_utilisation,
+        cloud_power_mw=cloud.fill * cloud.average_draw,
+        cloud_margin=1.0 - cloud.opex_share,
+        cloud_hazard=cloud.default_hazard,
+        cloud_release=cloud.release_months / MONTHS_PER_YEAR,
+        cloud_life=cloud.gpu_life_years,
+        cloud_residual=cloud.residual_fraction,
+        values_cloud=bool(np.any(cloud_share > 0.0)) or "cloud" in switch_actions,
         switch_index=strategies.index(learned) if learned is not None else -1,
         decision_steps=decision_steps,
+        switch_actions=switch_actions,
     )
 
 
@@ -399,12 +476,16 @@ SCALAR_FIELDS = (
     "lease_escalator", "lease_term", "power_passthrough", "noi_margin",
     "default_hazard", "release_time", "boundary_tolerance", "renewal_probability", "grid_mw",
     "initial_hashprice", "initial_power_price",
+    "gpu_dev0", "gpu_decay", "gpu_noise", "gpu_price0", "gpu_aging",
+    "cloud_gpus_per_mw", "cloud_capex_per_gpu", "cloud_capex_trend", "cloud_contracted_share", "cloud_contract_term",
+    "cloud_contract_util", "cloud_spot_util", "cloud_power_mw", "cloud_margin", "cloud_hazard", "cloud_release",
+    "cloud_life", "cloud_residual", "values_cloud",
 )
 #: Rows of ``PackedPlan.steps``, each a per-step schedule of length n_steps.
 STEP_FIELDS = (
     "t_start", "t_end", "discount", "subsidy_per_block", "log_hstar_coef",
     "power_log_level", "lease_log_level", "ph_per_mw", "refresh_th_per_mw", "terminal_weight",
-    "salvage_per_hashprice",
+    "salvage_per_hashprice", "gpu_log_level",
 )
 #: Positions as integer enums: compiled kernels read them as constants (``P.dt``).
 ScalarIndex = IntEnum("ScalarIndex", [(name, i) for i, name in enumerate(SCALAR_FIELDS)])
@@ -422,6 +503,7 @@ class PackedPlan:
     power_spike_cdf: np.ndarray
     conversion_share: np.ndarray  # (n_strategies,)
     exit_multiple: np.ndarray  # (n_strategies,)
+    cloud_share: np.ndarray  # (n_strategies,)
 
 
 def pack(plan: Plan) -> PackedPlan:
@@ -436,4 +518,5 @@ def pack(plan: Plan) -> PackedPlan:
         power_spike_cdf=np.ascontiguousarray(plan.power_spike_cdf),
         conversion_share=np.ascontiguousarray(plan.conversion_share),
         exit_multiple=np.ascontiguousarray(plan.exit_multiple),
+        cloud_share=np.ascontiguousarray(plan.cloud_share),
     )

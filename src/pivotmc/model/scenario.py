@@ -46,6 +46,8 @@ from pivotmc.model.sections import (
     FeesSettings,
     HashrateSettings,
     HostingSettings,
+    GpuSettings,
+    CloudSettings,
     MiningSettings,
     PowerSettings,
     ProtocolSettings,
@@ -69,6 +71,8 @@ __all__ = [
     "HashrateSettings",
     "PowerSettings",
     "HostingSettings",
+    "GpuSettings",
+    "CloudSettings",
     "SiteSettings",
     "MiningSettings",
     "CorrelationSettings",
@@ -115,6 +119,8 @@ class Scenario:
     hashrate: HashrateSettings = field(default_factory=HashrateSettings)
     power: PowerSettings = field(default_factory=PowerSettings)
     hosting: HostingSettings = field(default_factory=HostingSettings)
+    gpu: GpuSettings = field(default_factory=GpuSettings)
+    cloud: CloudSettings = field(default_factory=CloudSettings)
     site: SiteSettings = field(default_factory=SiteSettings)
     mining: MiningSettings = field(default_factory=MiningSettings)
     correlation: CorrelationSettings = field(default_factory=CorrelationSettings)

@@ -27,6 +27,8 @@ __all__ = [
     "HashrateSettings",
     "PowerSettings",
     "HostingSettings",
+    "GpuSettings",
+    "CloudSettings",
     "SiteSettings",
     "MiningSettings",
     "CorrelationSettings",
@@ -185,6 +187,40 @@ class HostingSettings(ParameterSection):
 
 
 @dataclass(frozen=True, slots=True)
+class GpuSettings(ParameterSection):
+    """The GPU rental market: the price of a GPU-hour (H100-equivalent), a log-OU around a trending level."""
+
+    section: ClassVar[str] = "gpu"
+    price: float = param(2.40, "USD/GPU-hour", "market rental price of a new GPU at t = 0 (G_0), H100-equivalent", POSITIVE)
+    long_run: float = param(2.40, "USD/GPU-hour", "long-run level at t = 0 (a median), drifting at trend", POSITIVE)
+    trend: float = param(-0.10, "1/year", "drift of the long-run log level per year", Bound(-1.0, 1.0))
+    speed: float = param(2.0, "1/year", "mean-reversion speed of the log price", SPEED)
+    sigma: float = param(0.25, "1/sqrt(year)", "volatility of the log price", VOLATILITY)
+    aging: float = param(0.15, "1/year", "a fleet of age a rents at G exp(-aging a): newer generations push older ones down", Bound(0.0, 5.0))
+
+
+@dataclass(frozen=True, slots=True)
+class CloudSettings(ParameterSection):
+    """The cloud strategy: convert as for hosting, buy GPUs at commissioning and sell compute."""
+
+    section: ClassVar[str] = "cloud"
+    kw_per_gpu: float = param(1.4, "kW", "critical IT load per GPU, network included (DGX H100: 10.2 kW per 8 GPUs)", Bound(0.01, 100.0))
+    fill: float = param(1.0, "1", "share of the critical IT capacity populated with GPUs (0: an idle converted site)", FRACTION)
+    capex_per_gpu: float = param(40_000.0, "USD", "all-in price of a GPU at t = 0 (server share, network, storage)", NONNEG)
+    capex_trend: float = param(-0.10, "1/year", "a fleet bought at t costs capex_per_gpu exp(capex_trend t) per GPU", Bound(-1.0, 1.0))
+    contracted_share: float = param(0.8, "1", "share of the GPUs sold on take-or-pay contracts; the rest sells on demand", FRACTION)
+    contract_years: float = param(3.0, "years", "contract term; renewed at term end at the fleet's market price", Bound(0.25, 50.0))
+    contracted_utilisation: float = param(0.97, "1", "billed share of the hours of contracted GPUs", FRACTION)
+    on_demand_utilisation: float = param(0.70, "1", "billed share of the hours of on-demand GPUs", FRACTION)
+    average_draw: float = param(0.8, "1", "average power draw of the fleet as a share of its nameplate IT load", FRACTION)
+    opex_share: float = param(0.15, "1", "non-power opex as a share of revenue", FRACTION)
+    default_hazard: float = param(0.03, "1/year", "default hazard of a contract's tenant while the contract runs", Bound(0.0, 10.0))
+    release_months: float = param(6.0, "months", "after a default, months before the contracted GPUs are re-sold on a new contract at the fleet's market price", NONNEG)
+    gpu_life_years: float = param(5.0, "years", "refresh interval: the fleet is sold at residual_fraction of its price and a new one bought", Bound(1.0, 50.0))
+    residual_fraction: float = param(0.20, "1", "resale value of a fleet at refresh, as a share of its purchase price", FRACTION)
+
+
+@dataclass(frozen=True, slots=True)
 class SiteSettings(ParameterSection):
     """The site: grid capacity is the scarce asset every strategy uses."""
 
@@ -214,7 +250,7 @@ class MiningSettings(ParameterSection):
 
 
 #: Default correlations of factor shocks, by pair; every other pair is uncorrelated.
-DEFAULT_CORRELATIONS = {("btc", "fees"): 0.3, ("btc", "hashrate"): 0.1, ("btc", "lease"): 0.2}
+DEFAULT_CORRELATIONS = {("btc", "fees"): 0.3, ("btc", "hashrate"): 0.1, ("btc", "lease"): 0.2, ("lease", "gpu"): 0.6}
 
 
 def _correlation_matrix(pairs: Mapping[tuple[str, str], float]) -> tuple[tuple[float, ...], ...]:
@@ -224,6 +260,18 @@ def _correlation_matrix(pairs: Mapping[tuple[str, str], float]) -> tuple[tuple[f
         i, j = FACTORS.index(a), FACTORS.index(b)
         m[i, j] = m[j, i] = rho
     return tuple(tuple(float(v) for v in row) for row in m)
+
+
+def _complete_matrix(rows: list) -> list:
+    """A matrix over the first factors only (a scenario written before later factors existed), completed with
+    the default correlations of the others; a full matrix is returned as it is."""
+    n = len(rows)
+    if not 0 < n < N_FACTORS or any(isinstance(r, (str, bytes)) or not hasattr(r, "__len__") or len(r) != n for r in rows):
+        return rows
+    full = [list(row) for row in _correlation_matrix(DEFAULT_CORRELATIONS)]
+    for i in range(n):
+        full[i][:n] = list(rows[i])
+    return full
 
 
 _SHOCKS = ", ".join(f"Z_{name}" for name in FACTORS)
@@ -240,6 +288,7 @@ class CorrelationSettings(ParameterSection):
         f"correlation of ({_SHOCKS}): symmetric, unit diagonal, positive semi-definite",
         Bound(-1.0, 1.0),
         length=N_FACTORS,
+        complete=lambda rows: _complete_matrix(rows),
     )
 
     def _check(self) -> None:
@@ -282,6 +331,7 @@ class TerminalSettings(ParameterSection):
     host: float = param(0.0, "1", "exit multiple of final-year EBITDA for host", Bound(0.0, 100.0))
     hybrid: float = param(0.0, "1", "exit multiple of final-year EBITDA for hybrid", Bound(0.0, 100.0))
     switch: float = param(0.0, "1", "exit multiple of final-year EBITDA for switch", Bound(0.0, 100.0))
+    cloud: float = param(0.0, "1", "exit multiple of final-year EBITDA for cloud", Bound(0.0, 100.0))
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,6 +359,8 @@ SECTION_TYPES: dict[str, type] = {
     "hashrate": HashrateSettings,
     "power": PowerSettings,
     "hosting": HostingSettings,
+    "gpu": GpuSettings,
+    "cloud": CloudSettings,
     "site": SiteSettings,
     "mining": MiningSettings,
     "correlation": CorrelationSettings,

@@ -1,12 +1,14 @@
-"""The strategies, declared once: how each splits the site between mining and hosting (or that
-a learned policy decides when to convert it), which of them the option to wait is measured
+"""The strategies, declared once: how each splits the site between mining and a conversion (leasing
+the building to a tenant, ``host``, or selling compute from GPUs it owns, ``cloud``), or that a
+learned policy decides when and to which to convert it, which of them the option to wait is measured
 against, how tables and figures name them, and where the scenario keeps their exit multiples.
 
 Everything else reads this table: :data:`STRATEGIES` and the scenario's choices, the plan's
-per-strategy arrays (the share of the grid converted at t = 0, the exit multiple, the position
-of the learned strategy), the option value and the summaries, figures and report. The
-executors implement two kinds of strategy: a fixed split of the grid from t = 0, and the one
-learned strategy, which mines until its policy converts the whole site.
+per-strategy arrays (the shares of the grid converted to each use at t = 0, the exit multiple,
+the position of the learned strategy), the option value and the summaries, figures and report.
+The executors implement two kinds of strategy: a fixed split of the grid from t = 0, and the one
+learned strategy, which mines until its policy converts the whole site to one of the
+conversions (:data:`CONVERSIONS`) valued as static strategies of the run.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ __all__ = [
     "learned_strategy",
     "static_strategies",
     "conversion_shares",
+    "CONVERSIONS",
+    "learned_actions",
     "exit_multiples",
     "tie_reason",
 ]
@@ -51,7 +55,10 @@ class StrategySpec:
         its learned policy picks (the switch). At most one strategy is learned.
     static : bool
         One of the choices the learned strategy defers, made once at t = 0: the option to
-        wait is the learned strategy's mean NPV over the better of them.
+        wait is the learned strategy's mean NPV over the best of them.
+    converts_to : str
+        What its converted share becomes (one of :data:`CONVERSIONS`): ``"host"``, a
+        building leased to a tenant, or ``"cloud"``, GPUs the site owns selling compute.
     """
 
     name: str
@@ -60,6 +67,7 @@ class StrategySpec:
     exit_multiple: str
     learned: bool = False
     static: bool = False
+    converts_to: str = "host"
 
     def conversion_share(self, scenario: Any) -> float:
         """The share of the grid converted at t = 0 under ``scenario`` (a :class:`~pivotmc.model.scenario.Scenario`)."""
@@ -84,7 +92,10 @@ STRATEGY_SPECS: tuple[StrategySpec, ...] = (
     StrategySpec("host", "convert the whole site to hosting now", 1.0, "terminal.host", static=True),
     StrategySpec("hybrid", "convert part of the site now, mine the rest", "strategies.hybrid_fraction", "terminal.hybrid"),
     StrategySpec("switch", "mine, convert the whole site later if it pays", 0.0, "terminal.switch", learned=True),
+    StrategySpec("cloud", "convert the whole site and sell compute now", 1.0, "terminal.cloud", static=True, converts_to="cloud"),
 )
+#: The uses a converted share can have, in the order of the learned strategy's actions.
+CONVERSIONS: tuple[str, ...] = ("host", "cloud")
 
 
 def _check(specs: tuple[StrategySpec, ...]) -> None:
@@ -93,6 +104,8 @@ def _check(specs: tuple[StrategySpec, ...]) -> None:
         raise ValueError(f"strategy names repeat: {names}")  # pragma: no cover - the table above
     if sum(s.learned for s in specs) > 1:
         raise ValueError("at most one strategy follows a learned policy")  # pragma: no cover - the table above
+    if any(s.converts_to not in CONVERSIONS for s in specs):
+        raise ValueError("a strategy converts to an unknown use")  # pragma: no cover - the table above
     if any(s.learned and s.static for s in specs):
         raise ValueError("the learned strategy is not one the option is measured against")  # pragma: no cover
 
@@ -123,9 +136,25 @@ def static_strategies(names: Sequence[str]) -> list[str]:
     return [n for n in STATIC_STRATEGIES if n in present]
 
 
-def conversion_shares(scenario: Any, names: Sequence[str]) -> np.ndarray:
-    """(strategies,) share of the grid each of ``names`` converts at t = 0 under ``scenario``."""
-    return np.array([_BY_NAME[n].conversion_share(scenario) for n in names], dtype=np.float64)
+def conversion_shares(scenario: Any, names: Sequence[str], to: str = "host") -> np.ndarray:
+    """(strategies,) share of the grid each of ``names`` converts to use ``to`` (a :data:`CONVERSIONS`) at t = 0."""
+    return np.array(
+        [_BY_NAME[n].conversion_share(scenario) if _BY_NAME[n].converts_to == to else 0.0 for n in names], dtype=np.float64
+    )
+
+
+def learned_actions(names: Sequence[str]) -> tuple[str, ...]:
+    """The conversions the learned strategy may choose among ``names``: those a static strategy of the run
+    converts the whole site to (``host`` always, when a learned strategy is valued), in :data:`CONVERSIONS` order.
+
+    The option to wait is measured against the static strategies valued, so the learned strategy chooses among
+    the same conversions: without ``cloud`` in the run it is the two-way switch (mine or host).
+    """
+    present = {str(n) for n in names}
+    chosen = {
+        s.converts_to for s in STRATEGY_SPECS if s.static and s.name in present and s.converted == 1.0
+    }
+    return tuple(c for c in CONVERSIONS if c == "host" or c in chosen)
 
 
 def exit_multiples(scenario: Any, names: Sequence[str]) -> np.ndarray:
@@ -149,5 +178,5 @@ def tie_reason(a: str, b: str) -> str | None:
     if other.converted == learned.converted:
         return f"{learned.name} equals {other.name} on the paths on which it never converts"
     if other.converted == 1.0:
-        return f"{learned.name} equals {other.name} on the paths on which it converts at the start"
+        return f"{learned.name} equals {other.name} on the paths on which it converts to {other.converts_to} at the start"
     return None

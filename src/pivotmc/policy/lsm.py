@@ -96,6 +96,10 @@ class StoppingPolicy:
             raise ValidationError("advantage() needs a policy learned with exercise_known=False; use continuation().")
         return self._estimate(date, features, -np.inf)
 
+    def advantages(self, date: int, features: np.ndarray) -> np.ndarray:
+        """(paths, actions) estimated gain of each action at ``date`` over continuing (one action here)."""
+        return self.advantage(date, features)[:, None]
+
     def _estimate(self, date: int, features: np.ndarray, unlearned: float) -> np.ndarray:
         """The regression at ``date`` on ``features``; ``unlearned`` for every path where no rule was learned."""
         coef = self.coefficients[date]

@@ -197,7 +197,7 @@ def _learn(plan: Plan, name: str, runner, block_paths: int | None, progress) -> 
         if progress is not None:
             progress(first + n, total)
     features = np.concatenate([f for f, _ in parts], axis=1)
-    gains = np.concatenate([g for _, g in parts], axis=1)
+    gains = np.concatenate([g for _, g in parts], axis=-1)[0]  # host only until the learner chooses among actions
     df = (1.0 + plan.scenario.simulation.discount_rate) ** (-plan.decision_times)
     stopping, in_sample = learn_policy(
         features, gains / df[:, None], df, basis="polynomial", degree=settings.degree, exercise_known=False

@@ -9,7 +9,7 @@ threads or of distributed workers, and the order in which paths are visited;
 a single path can be recomputed on its own (for debugging or for a
 finer-grained re-run) and reproduces the value it had inside the full run.
 
-Slot layout, version 2
+Slot layout, version 3
 ----------------------
 The layout below is part of the reproducibility contract: changing any entry
 changes the random numbers seen by the engine, and must come with a new
@@ -46,13 +46,15 @@ Slot   Constant                    Use
 7      ``SLOT_POWER_SPIKE_COUNT``  uniform, power-spike count
 8      ``SLOT_TENANT_DEFAULT``     uniform, tenant default event
 9      ``SLOT_LEASE_RENEWAL``      uniform, lease renewal event
+10     ``SLOT_Z_GPU``              normal, GPU rental price (before corr.)
+11     ``SLOT_CLOUD_DEFAULT``      uniform, default of a compute contract
 16+2i  ``SLOT_POWER_SPIKE_SIZE0``  exponential ``-log(u)``, size of spike i
 17+2i  ``SLOT_POWER_SPIKE_TIME0``  uniform, arrival time of spike i as a
                                    fraction of the step
 =====  ==========================  ==========================================
 
-Slots 0..9 occupy pairs ``0 .. N_STEP_PAIRS - 1`` and are what
-:func:`step_uniforms` returns; slots 10..15 are unassigned and reserved.
+Slots 0..11 occupy pairs ``0 .. N_STEP_PAIRS - 1`` and are what
+:func:`step_uniforms` returns; slots 12..15 are unassigned and reserved.
 Spike ``i`` of a step (``i = 0 .. count - 1``) takes both halves of pair
 ``8 + i``: one Philox call gives its size and its arrival time.
 
@@ -60,7 +62,11 @@ Version history: version 1 drew only the spike sizes (slot ``16 + i`` for
 spike ``i``) and added them undecayed at the step's end; version 2 spaces the
 sizes two slots apart and gives each spike an arrival time in the odd slot
 next to it, so that a spike decays from its arrival and the power price does
-not depend on the step size.
+not depend on the step size. Version 3 assigns slots 10 and 11 (pair 5,
+reserved until then) to the GPU rental price's shock and to the default of a
+compute contract; slots 0..9 are unchanged, so the first five factors (whose
+rows of the triangular correlation factor do not involve the sixth) and every
+result without the ``cloud`` strategy are the same numbers as under version 2.
 
 Per-path slots (``c2 = PER_PATH_STEP = 0xFFFFFFFF``, a step index that a
 simulation never reaches):
@@ -95,10 +101,10 @@ from pivotmc.errors import ParameterTypeError, ValidationError
 from pivotmc.random.philox import _MASK32, _U64_32, _U64_MASK32, _philox_blocks, _words_to_uniform
 
 # --------------------------------------------------------------------------
-# Layout, version 2
+# Layout, version 3
 # --------------------------------------------------------------------------
 
-RNG_LAYOUT_VERSION: int = 2
+RNG_LAYOUT_VERSION: int = 3
 #: First path index of the switch policy's learning paths (see "Path ranges").
 LEARNING_PATH0: int = 2**62
 
@@ -112,7 +118,9 @@ SLOT_BTC_JUMP_SIZE: int = 6
 SLOT_POWER_SPIKE_COUNT: int = 7
 SLOT_TENANT_DEFAULT: int = 8
 SLOT_LEASE_RENEWAL: int = 9
-N_STEP_PAIRS: int = 5
+SLOT_Z_GPU: int = 10
+SLOT_CLOUD_DEFAULT: int = 11
+N_STEP_PAIRS: int = 6
 N_STEP_SLOTS: int = 2 * N_STEP_PAIRS
 #: Spike i: size in slot SLOT_POWER_SPIKE_SIZE0 + 2 i, arrival in SLOT_POWER_SPIKE_TIME0 + 2 i (pair 8 + i).
 SLOT_POWER_SPIKE_SIZE0: int = 16
@@ -271,7 +279,7 @@ def uniform_slot(key: tuple[int, int], path: ArrayLike, step: int, slot: int) ->
 
 
 def step_uniforms(key: tuple[int, int], path: ArrayLike, step: int) -> NDArray[np.float64]:
-    """The ten per-step uniforms (slots 0..9) of one step for all paths.
+    """The per-step uniforms (slots 0 .. N_STEP_SLOTS - 1) of one step for all paths.
 
     Parameters
     ----------
@@ -284,7 +292,7 @@ def step_uniforms(key: tuple[int, int], path: ArrayLike, step: int) -> NDArray[n
 
     Returns
     -------
-    ndarray of float64, shape (10,) + path.shape
+    ndarray of float64, shape (N_STEP_SLOTS,) + path.shape
         Row ``s`` is slot ``s``; rows follow the ``SLOT_*`` constants.
     """
     k0, k1 = _check_key(key)
