@@ -25,6 +25,7 @@ __all__ = [
     "option_value_variables",
     "conversion_counts",
     "share_variables",
+    "action_counts",
     "recorded_shares",
     "RENAMED_VARIABLES",
     "current_names",
@@ -113,9 +114,28 @@ def conversion_counts(decision: np.ndarray, n_dates: int) -> np.ndarray:
     return np.bincount(decision[decision >= 0].astype(np.int64), minlength=n_dates)
 
 
+def action_counts(decision: np.ndarray, action: np.ndarray, n_dates: int, n_actions: int) -> np.ndarray:
+    """(n_actions, n_dates) int64 number of paths converting to each action at each decision date (-1: never)."""
+    decision = np.asarray(decision)
+    action = np.asarray(action)
+    which = decision >= 0
+    flat = action[which].astype(np.int64) * n_dates + decision[which].astype(np.int64)
+    return np.bincount(flat, minlength=n_actions * n_dates).reshape(n_actions, n_dates)
+
+
 def share_variables(counts: np.ndarray, n_paths: int) -> dict:
-    """``switch_share(decision)``, the share of all paths converting at each date, as ``{name: (dims, value, attrs)}``."""
-    return {"switch_share": ("decision", counts / n_paths, {"units": "1", "long_name": "share of paths converting at the date"})}
+    """``switch_share(decision)``, the share of all paths converting at each date, and with ``counts`` per action
+    (actions, dates) ``switch_action_share(action, decision)``, as ``{name: (dims, value, attrs)}``."""
+    counts = np.asarray(counts)
+    total = counts.sum(axis=0) if counts.ndim == 2 else counts
+    out = {"switch_share": ("decision", total / n_paths, {"units": "1", "long_name": "share of paths converting at the date"})}
+    if counts.ndim == 2:
+        out["switch_action_share"] = (
+            ("action", "decision"),
+            counts / n_paths,
+            {"units": "1", "long_name": "share of paths converting to the action at the date"},
+        )
+    return out
 
 
 def recorded_shares(ds: Any) -> np.ndarray | None:

@@ -12,7 +12,7 @@ import numpy as np
 from pivotmc.backends import KEPT_FACTORS, get_backend
 from pivotmc.backends.accumulate import ExactSum
 from pivotmc.errors import ValidationError
-from pivotmc.model.outcomes import conversion_counts, option_value_variables, share_variables
+from pivotmc.model.outcomes import action_counts, option_value_variables, share_variables
 from pivotmc.model.plan import Plan
 from pivotmc.run.results import switch_times
 from pivotmc.run.zarr_layout import STATE_GROUP, _LIMBS, _SUM_BATCH_BYTES
@@ -49,6 +49,7 @@ def _compute_chunk(
     if plan.switch_index >= 0:
         root["switch_decision"][first : first + count] = result.switch_decision
         root["switch_time"][first : first + count] = switch_times(result.switch_decision, plan.decision_times)
+        root["switch_action"][first : first + count] = result.switch_action
     kept = len(result.kept.paths)
     if kept:
         for name in KEPT_FACTORS:
@@ -118,10 +119,12 @@ def _finish_switch(path: str, root, plan: Plan, n_paths: int) -> None:
     import zarr
 
     decision = root["switch_decision"]
-    counts = np.zeros(plan.decision_steps.size, dtype=np.int64)
-    batch = max(1, _SUM_BATCH_BYTES // np.dtype(np.int64).itemsize)  # the decisions are counted as int64
+    action = root["switch_action"]
+    n_dates, n_actions = plan.decision_steps.size, len(plan.switch_actions)
+    counts = np.zeros((n_actions, n_dates), dtype=np.int64)
+    batch = max(1, _SUM_BATCH_BYTES // (2 * np.dtype(np.int64).itemsize))  # decisions and actions, counted as int64
     for start in range(0, n_paths, batch):
-        counts += conversion_counts(decision[start : start + batch], counts.size)
+        counts += action_counts(decision[start : start + batch], action[start : start + batch], n_dates, n_actions)
     strategies = list(plan.strategies)
     npv = root["npv"]
     # A whole number of Zarr chunks at a time: reading a row at once would decode every chunk,

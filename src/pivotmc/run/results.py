@@ -14,8 +14,8 @@ from pivotmc._version import __version__
 from pivotmc.backends import KEPT_FACTORS, ChunkResult, KeptPaths
 from pivotmc.backends.accumulate import ExactSum
 from pivotmc.model.factors import KEPT_VARIABLES
-from pivotmc.model.outcomes import conversion_counts, option_value_variables, share_variables
-from pivotmc.model.plan import SWITCH_FEATURES, Plan, step_dates
+from pivotmc.model.outcomes import action_counts, option_value_variables, share_variables
+from pivotmc.model.plan import Plan, step_dates
 
 #: Units and long name of each kept trajectory (pivotmc.model.factors).
 FACTOR_ATTRS = {v.variable: (v.units, v.long_name) for v in KEPT_VARIABLES}
@@ -36,12 +36,14 @@ def merge_chunks(parts: list[ChunkResult]) -> ChunkResult:
         cash_flow=np.concatenate([p.kept.cash_flow for p in parts], axis=1),
     )
     switch = None if parts[0].switch_decision is None else np.concatenate([p.switch_decision for p in parts])
+    action = None if parts[0].switch_action is None else np.concatenate([p.switch_action for p in parts])
     return ChunkResult(
         first_path=parts[0].first_path,
         npv=np.concatenate([p.npv for p in parts], axis=1),
         cash_flow_sum=sums,
         kept=kept,
         switch_decision=switch,
+        switch_action=action,
     )
 
 
@@ -142,15 +144,17 @@ def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarra
     from pivotmc.policy.switch import BOUNDARY_QUANTILES
 
     steps = plan.decision_steps
+    features = plan.switch_features
     starts = np.concatenate([[np.datetime64(plan.scenario.simulation.start, "ns")], time[:-1]])
     ds = ds.assign_coords(
         decision=("decision", np.arange(steps.size)),
         decision_time=("decision", plan.decision_times, {"units": "years", "long_name": "model time of the decision date"}),
         decision_date=("decision", starts[steps], {"long_name": "decision date"}),
         boundary_point=("boundary_point", BOUNDARY_QUANTILES, {"long_name": "quantile of hashprice at the date"}),
-        switch_feature=("switch_feature", np.array(SWITCH_FEATURES, dtype=object)),
-        basis_term=("basis_term", np.array(["*".join(f"{SWITCH_FEATURES[i]}^{e}" for i, e in enumerate(t) if e) or "1"
+        switch_feature=("switch_feature", np.array(features, dtype=object)),
+        basis_term=("basis_term", np.array(["*".join(f"{features[i]}^{e}" for i, e in enumerate(t) if e) or "1"
                                             for t in policy.stopping.terms], dtype=object)),
+        action=("action", np.array(plan.switch_actions, dtype=object), {"long_name": "what the switch converts to"}),
     )
     decision = chunk.switch_decision
     if decision is not None:
@@ -161,8 +165,10 @@ def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarra
             times = switch_times(decision, plan.decision_times)
         ds["switch_decision"] = ("path", decision, dict(SWITCH_DECISION_ATTRS))
         ds["switch_time"] = ("path", times, dict(SWITCH_TIME_ATTRS))
+        ds["switch_action"] = ("path", chunk.switch_action, switch_action_attrs(plan))
         if not lazy:
-            ds = ds.assign(share_variables(conversion_counts(decision, steps.size), decision.size))
+            counts = action_counts(decision, chunk.switch_action, steps.size, len(plan.switch_actions))
+            ds = ds.assign(share_variables(counts, decision.size))
             ds = ds.assign(option_value_variables(lambda s: chunk.npv[plan.strategies.index(s)], plan.strategies))
     p = policy.stopping
     ds["switch_boundary_hashprice"] = (("decision", "boundary_point"), policy.boundary_hashprice, {"units": "USD/PH/day", "long_name": "hashprice on the exercise boundary"})
@@ -172,12 +178,17 @@ def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarra
         {"units": "USD/kW-month", "long_name": "lowest lease rate at which converting is optimal (NaN: none)"},
     )
     ds["switch_boundary_power_price"] = ("decision", policy.boundary_power_price, {"units": "USD/MWh", "long_name": "power price held at its median on the boundary"})
+    ds["switch_boundary_gpu_price"] = (
+        ("decision", "boundary_point"),
+        policy.boundary_gpu_price,
+        {"units": "USD/GPU-hour", "long_name": "lowest GPU rental price at which converting to cloud is optimal (NaN: none)"},
+    )
     ds["switch_policy_centre"] = (("decision", "switch_feature"), p.centre, {"long_name": "centre of the log features"})
     ds["switch_policy_scale"] = (("decision", "switch_feature"), p.scale, {"long_name": "scale of the log features"})
     ds["switch_policy_coefficients"] = (
-        ("decision", "basis_term"),
-        p.coefficients,
-        {"units": "USD", "long_name": "advantage of converting, in money of the date, on the scaled log features"},
+        ("action", "decision", "basis_term"),
+        np.asarray(p.coefficients).reshape(len(plan.switch_actions), steps.size, -1),
+        {"units": "USD", "long_name": "advantage of converting to the action, in money of the date, on the scaled log features"},
     )
     ds.attrs.update({
         "switch_learning_paths": policy.learning_paths,
@@ -189,6 +200,15 @@ def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarra
 
 
 SWITCH_DECISION_ATTRS = {"long_name": "decision date at which the switch converts, -1 never"}
+
+
+def switch_action_attrs(plan: Plan) -> dict:
+    """Attributes of ``switch_action(path)``: CF flags naming each action."""
+    return {
+        "long_name": "what the switch converts to (the action coordinate's position), -1 never",
+        "flag_values": list(range(-1, len(plan.switch_actions))),
+        "flag_meanings": " ".join(("never", *plan.switch_actions)),
+    }
 SWITCH_TIME_ATTRS = {"units": "years", "long_name": "time at which the switch converts (NaN: never)"}
 
 

@@ -21,8 +21,9 @@ from pivotmc.run.results import build_dataset
 #: seconds of work on one core, and a hundred tasks for 1e8 paths.
 DEFAULT_CHUNK_PATHS = 1_000_000
 #: Version of the layout below; part of a run's identity (2: the switch strategy's variables;
-#: 3: ``option_value_se``, formerly ``option_value_std_error``).
-STORE_FORMAT = 3
+#: 3: ``option_value_se``, formerly ``option_value_std_error``; 4: the switch's action per path, its shares
+#: by action and its policy's coefficients by action).
+STORE_FORMAT = 4
 STATE_GROUP = "_chunks"
 _ZARR_FORMAT = 2  # read by every Zarr implementation, and consolidated metadata are part of its spec
 #: Bytes of limb sums read at a time when the means are finished.
@@ -188,8 +189,10 @@ def _switch_placeholders(plan: Plan) -> dict:
     """The switch variables that need every path, laid out empty: :func:`_finish` writes them."""
     n_dates = plan.decision_steps.size
     out = {}
-    for name, (dims, _, attrs) in share_variables(np.zeros(n_dates, dtype=np.int64), 1).items():
-        out[name] = (dims, _lazy((n_dates,), (n_dates,)), attrs)
+    n_actions = len(plan.switch_actions)
+    for name, (dims, _, attrs) in share_variables(np.zeros((n_actions, n_dates), dtype=np.int64), 1).items():
+        shape = (n_actions, n_dates)[-len(dims):]
+        out[name] = (dims, _lazy(shape, shape), attrs)
     # Their attributes depend on the numbers (the strategy compared with); only units until then.
     probe = option_value_variables(lambda s: np.zeros(2), plan.strategies)
     for name, (dims, _, attrs) in probe.items():
@@ -210,6 +213,7 @@ def _lay_out(path: str, plan: Plan, policy, run: dict) -> None:
         cash_flow=_lazy((n_strat, keep, n_steps), (n_strat, kept_chunk, n_steps)),
     )
     switch = _lazy((n_paths,), (chunk_paths,), np.int16) if plan.switch_index >= 0 else None
+    action = _lazy((n_paths,), (chunk_paths,), np.int8) if plan.switch_index >= 0 else None
     layout = build_dataset(
         plan,
         ChunkResult(
@@ -218,6 +222,7 @@ def _lay_out(path: str, plan: Plan, policy, run: dict) -> None:
             cash_flow_sum=None,
             kept=kept,
             switch_decision=switch,
+            switch_action=action,
         ),
         n_paths=n_paths,
         seed=run["seed"],
