@@ -45,7 +45,7 @@ def _rows(function: str, settings: suite.Settings) -> tuple[tuple[str, str], lis
         return ("case", "runner"), [(c, b) for c in static_cases for b in settings.backends if b in suite.FLOOR_KERNELS]
     if function == "test_switch":
         runners = (suite.REFERENCE, *settings.backends) if "switch" in cases else ()
-        return ("runner", "variant"), [(b, v) for b in runners for v in ("plain", "switch")]
+        return ("runner", "variant"), [(b, v) for b in runners for v in ("plain", "switch", "nocloud")]
     return (), []
 
 

@@ -5,14 +5,17 @@ Three cases, each a scenario of :data:`pivotmc.testing.CASES` picked by name:
 * ``monthly``: ``default`` (15 years, monthly steps), its static strategies (mine, host,
   hybrid), the ones the numpy baseline writes out;
 * ``daily``: ``daily``, the same with daily steps;
-* ``switch``: ``default`` with all four strategies, the switch policy learned afresh in
-  every timed run, beside a plain (static) run of the same paths: the cost of the option.
+* ``switch``: ``default`` with all five strategies, the switch policy (three-way: mine,
+  host or cloud) learned afresh in every timed run, beside a plain (static) run of the
+  same paths, the cost of the option, and beside the same run without ``cloud`` (four
+  strategies, the two-way switch learned afresh), the cost of selling compute.
 
 Each timed run is one pytest-benchmark round. The table derives, per case and backend, the
 path-steps per second and their ratio to the ``reference`` row ("x reference") and to the
 ``numpy-analyst`` row ("x analyst"); for compiled backends the floor, the run's time over
 the time of drawing the same random numbers alone; for the switch case, "x plain", the
-time with switch over the plain run's. Every figure is a median over the rounds.
+time with switch over the plain run's, and "x no cloud", the time over that of the run
+without cloud. Every figure is a median over the rounds.
 """
 
 from __future__ import annotations
@@ -41,10 +44,13 @@ ANALYST = "numpy-analyst"
 REFERENCE = "reference"
 #: The strategies a plain run values (the numpy baseline's).
 STATIC = ("mine", "host", "hybrid")
+#: The strategies of the switch case's run without cloud.
+WITHOUT_CLOUD = ("mine", "host", "hybrid", "switch")
 #: Paths of a compiled backend's warm-up call: enough to touch every code path,
 #: few enough that the call is almost all compilation.
 WARMUP_PATHS = 1000
-COLUMNS = ("case", "backend", "paths", "steps", "seconds", "path-steps/s", "x reference", "x analyst", "floor", "x plain")
+COLUMNS = ("case", "backend", "paths", "steps", "seconds", "path-steps/s", "x reference", "x analyst", "floor", "x plain",
+           "x no cloud")  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,8 +134,9 @@ class Settings:
     def paths(self, case: str, backend: str) -> int:
         return self.numpy_paths(case) if backend in (ANALYST, REFERENCE) else self.compiled_paths(case)
 
-    def scenario(self, case: str, static: bool | None = None) -> Scenario:
-        """The case's scenario; ``static`` (default: the case's own choice) keeps the static strategies only."""
+    def scenario(self, case: str, static: bool | None = None, cloud: bool = True) -> Scenario:
+        """The case's scenario; ``static`` (default: the case's own choice) keeps the static strategies only;
+        ``cloud=False`` leaves cloud out of a run with switch (:data:`WITHOUT_CLOUD`)."""
         # Imported here: pivotmc.testing brings hypothesis, whose pytest plugin pytest wants to load first.
         from pivotmc.testing import case as case_scenario
 
@@ -139,6 +146,8 @@ class Settings:
             overrides["switch.learning_paths"] = self.values["switch_learning_paths"]
         if spec.static if static is None else static:
             overrides["strategies.evaluate"] = list(STATIC)
+        elif not cloud:
+            overrides["strategies.evaluate"] = list(WITHOUT_CLOUD)
         return case_scenario(spec.table_name, overrides)
 
 
@@ -221,6 +230,7 @@ def derive_rows(measurements: list[Measurement]) -> list[dict[str, Any]]:
     rows = []
     for m in runs:
         draws, plain = by_key.get((m.case, m.backend, "draws")), by_key.get((m.case, m.backend, "plain"))
+        no_cloud = by_key.get((m.case, m.backend, "nocloud"))
         reference, analyst = rate(by_key.get((m.case, REFERENCE, "run"))), rate(by_key.get((m.case, ANALYST, "run")))
         rows.append({
             "case": m.case, "backend": m.backend, "paths": m.paths, "steps": m.steps, "strategies": m.strategies,
@@ -231,6 +241,8 @@ def derive_rows(measurements: list[Measurement]) -> list[dict[str, Any]]:
             "floor_ratio": None if draws is None else m.median / draws.median,
             "plain_seconds_median": None if plain is None else plain.median,
             "ratio_to_plain": None if plain is None else m.median / plain.median,
+            "no_cloud_seconds_median": None if no_cloud is None else no_cloud.median,
+            "ratio_to_no_cloud": None if no_cloud is None else m.median / no_cloud.median,
             "learning_paths": m.learning_paths,
         })  # fmt: skip
     return rows
@@ -244,7 +256,7 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         (
             row["case"], row["backend"], f"{row['paths']:,}", f"{row['steps']:,}", f"{row['seconds_median']:.3f}",
             f"{row['path_steps_per_s']:,.0f}", ratio(row["ratio_to_reference"]), ratio(row["ratio_to_analyst"]),
-            ratio(row["floor_ratio"]), ratio(row["ratio_to_plain"]),
+            ratio(row["floor_ratio"]), ratio(row["ratio_to_plain"]), ratio(row.get("ratio_to_no_cloud")),
         )
         for row in rows
     ]  # fmt: skip
@@ -261,6 +273,7 @@ LEGEND = (
     "x reference / x analyst: path-steps per second over the reference / numpy-analyst row of the same case.",
     "floor: seconds over the seconds to draw only the same random numbers.",
     "x plain (switch case): seconds with switch, its policy learned afresh, over a static run of the same paths.",
+    "x no cloud (switch case): seconds of the five strategies over those of the same run without cloud.",
 )
 
 

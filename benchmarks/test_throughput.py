@@ -51,9 +51,9 @@ def test_draws_only(case, runner, settings, measure, warm_up):
 
 
 def test_switch(runner, variant, settings, measure, warm_up, policy_cache):
-    """All four strategies, the policy learned afresh in each timed run; or the plain run of the same paths."""
-    with_switch = variant == "switch"
-    scenario = settings.scenario("switch", static=not with_switch)
+    """All five strategies, the policy learned afresh in each timed run; the same without cloud; or the plain run."""
+    with_switch = variant != "plain"
+    scenario = settings.scenario("switch", static=not with_switch, cloud=variant != "nocloud")
     n = settings.paths("switch", runner)
     warm = min(n, suite.WARMUP_PATHS)
     policy_cache.clear_cache()
@@ -62,7 +62,7 @@ def test_switch(runner, variant, settings, measure, warm_up, policy_cache):
     plan = lower(scenario)
     measure(
         lambda seed: pivotmc.simulate(scenario, n_paths=n, seed=seed, backend=runner),
-        case="switch", backend=runner, role="run" if with_switch else "plain", paths=n, steps=plan.n_steps,
+        case="switch", backend=runner, role={"switch": "run"}.get(variant, variant), paths=n, steps=plan.n_steps,
         strategies=plan.n_strategies,
         # Learning is part of the cost: forget the policy, in memory and on disk, before every round.
         before_round=policy_cache.clear_cache if with_switch else None,

@@ -52,7 +52,7 @@ def test_benchmark_command_prints_and_writes_every_row_and_column(tmp_path) -> N
         assert key in report
     assert report["threads"] >= 1
     assert report["cpu"] in printed and f"{report['threads']} threads" in printed
-    for column in ("x reference", "x analyst", "floor", "path-steps/s", "x plain"):
+    for column in ("x reference", "x analyst", "floor", "path-steps/s", "x plain", "x no cloud"):
         assert column in printed
     # Each row of the table is printed, and pytest-benchmark's own records carry what it was.
     table = printed.split("pivotmc: path-steps per second")[1]
@@ -61,6 +61,7 @@ def test_benchmark_command_prints_and_writes_every_row_and_column(tmp_path) -> N
     roles = {(b["extra_info"]["case"], b["extra_info"]["backend"], b["extra_info"]["role"]) for b in written["benchmarks"]}
     assert {(case, backend, "run") for case, backend in expected} <= roles
     assert {("switch", backend, "plain") for backend in ["reference", *compiled]} <= roles
+    assert {("switch", backend, "nocloud") for backend in ["reference", *compiled]} <= roles
 
     steps = {"monthly": 180, "daily": 15 * 365, "switch": 180}
     paths = {("monthly", True): 500, ("monthly", False): 2000, ("daily", True): 50, ("daily", False): 200,
@@ -68,12 +69,14 @@ def test_benchmark_command_prints_and_writes_every_row_and_column(tmp_path) -> N
     for row in report["rows"]:
         numpy_row = row["backend"] in ("numpy-analyst", "reference")
         if row["case"] == "switch":
-            # Valuing switch learns its policy and adds a fourth strategy; x plain compares with a static run.
-            assert row["strategies"] == 4 and row["learning_paths"] == 400
+            # Valuing switch learns its policy and adds switch and cloud; x plain compares with a static run,
+            # x no cloud with the four strategies and the two-way switch.
+            assert row["strategies"] == 5 and row["learning_paths"] == 400
             assert row["ratio_to_plain"] == pytest.approx(row["seconds_median"] / row["plain_seconds_median"])
+            assert row["ratio_to_no_cloud"] == pytest.approx(row["seconds_median"] / row["no_cloud_seconds_median"])
             assert row["ratio_to_analyst"] is None
         else:
-            assert row["strategies"] == 3 and row["ratio_to_plain"] is None
+            assert row["strategies"] == 3 and row["ratio_to_plain"] is None and row["ratio_to_no_cloud"] is None
         assert row["steps"] == steps[row["case"]]
         assert row["paths"] == paths[row["case"], numpy_row]
         assert row["seconds_median"] > 0 and len(row["seconds_all"]) == 1
@@ -118,8 +121,9 @@ def test_table_columns_are_the_ratios_of_the_medians() -> None:
         M("monthly", "reference", "run", 100, 180, 3, (0.9, 1.1)),
         M("monthly", "cpu", "draws", 4000, 180, 0, (0.1,)),
         M("switch", "cpu", "plain", 1000, 180, 3, (0.2,)),
-        M("switch", "cpu", "run", 1000, 180, 4, (0.5,), learning_paths=400),
-        M("switch", "reference", "run", 50, 180, 4, (2.0,), learning_paths=400),
+        M("switch", "cpu", "nocloud", 1000, 180, 4, (0.4,), learning_paths=400),
+        M("switch", "cpu", "run", 1000, 180, 5, (0.5,), learning_paths=400),
+        M("switch", "reference", "run", 50, 180, 5, (2.0,), learning_paths=400),
     ]
     rows = suite.derive_rows(measurements)
     assert [(r["case"], r["backend"]) for r in rows] == [
@@ -135,10 +139,11 @@ def test_table_columns_are_the_ratios_of_the_medians() -> None:
     assert cpu["floor_ratio"] == pytest.approx(0.3 / 0.1) and rows[1]["floor_ratio"] is None
     switch_cpu = rows[4]
     assert switch_cpu["ratio_to_plain"] == pytest.approx(0.5 / 0.2) and switch_cpu["ratio_to_analyst"] is None
+    assert switch_cpu["ratio_to_no_cloud"] == pytest.approx(0.5 / 0.4) and rows[3]["ratio_to_no_cloud"] is None
     assert switch_cpu["ratio_to_reference"] == pytest.approx((1000 / 0.5) / (50 / 2.0))
     lines = suite.format_table(rows).splitlines()
     assert lines[0].split()[:2] == ["case", "backend"] and len(lines) == 2 + len(rows)
-    assert lines[4].split()[-4:] == [f"{cpu['ratio_to_reference']:,.2f}", f"{cpu['ratio_to_analyst']:,.2f}", "3.00", "-"]
+    assert lines[4].split()[-5:] == [f"{cpu['ratio_to_reference']:,.2f}", f"{cpu['ratio_to_analyst']:,.2f}", "3.00", "-", "-"]
 
 
 def test_floor_is_left_out_when_the_kernel_module_lacks_it(monkeypatch) -> None:

@@ -44,7 +44,7 @@ __all__ = ["CASES", "case", "scenarios", "invalid_overrides", "correlation_matri
 #: Named scenarios, as overrides of the default, that between them take every branch of
 #: the model. ``case(name)`` builds one.
 CASES: dict[str, dict[str, Any]] = {
-    # All four strategies, 15 years, monthly steps: what ``pivotmc run`` values.
+    # All five strategies, 15 years, monthly steps: what ``pivotmc run`` values.
     "default": {},
     # Daily and weekly steps: thousands of steps, a halving inside a step, decisions every ~91 or 13 steps.
     "daily": {"simulation.steps_per_year": 365},
@@ -80,6 +80,14 @@ CASES: dict[str, dict[str, Any]] = {
     "switch-alone-weekly-quartic": {"strategies.evaluate": ["switch"], "simulation.steps_per_year": 52,
                                     "switch.decisions_per_year": 52, "switch.degree": 4,
                                     "simulation.horizon_years": 3.0, "terminal.switch": 8.0},
+    # Cloud's contracts defaulting, renewing and re-sold, fleets refreshed, on weekly steps; the three-way switch.
+    "cloud-churn": {"cloud.default_hazard": 2.0, "cloud.contract_years": 1.0, "cloud.gpu_life_years": 2.0,
+                    "cloud.release_months": 1.0, "gpu.aging": 0.4, "simulation.steps_per_year": 52,
+                    "simulation.horizon_years": 6.0, "power.ppa_fraction": 0.3, "terminal.cloud": 4.0},
+    # Cloud alone, on a boundary-aligned lead time, contracts all on demand, no aging, a quarter of the site filled.
+    "cloud-on-demand": {"strategies.evaluate": ["cloud", "mine"], "cloud.contracted_share": 0.0, "gpu.aging": 0.0,
+                        "cloud.fill": 0.25, "hosting.lead_time_min_months": 6.0, "hosting.lead_time_mode_months": 6.0,
+                        "hosting.lead_time_max_months": 6.0, "cloud.gpu_life_years": 1.0, "simulation.horizon_years": 4.0},
     # Every branch the default leaves idle, at once.
     "every-branch": {"power.spike_intensity": 3.0, "power.ppa_fraction": 0.3, "mining.demand_response_credit": 20.0,
                      "hosting.power_passthrough": False, "hosting.default_hazard": 0.1, "hosting.term_years": 3.0,
@@ -164,6 +172,26 @@ _PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
     "hosting.default_hazard": _floats(0.0, 0.5),
     "hosting.release_months": _floats(0.0, 24.0),
     "hosting.renewal_probability": _floats(0.0, 1.0),
+    "gpu.price": _log_floats(0.3, 20.0),
+    "gpu.long_run": _log_floats(0.3, 20.0),
+    "gpu.trend": _floats(-0.3, 0.2),
+    "gpu.speed": _floats(0.0, 10.0),
+    "gpu.sigma": _floats(0.0, 1.5),
+    "gpu.aging": _floats(0.0, 0.6),
+    "cloud.kw_per_gpu": _floats(0.5, 5.0),
+    "cloud.fill": _floats(0.0, 1.0),
+    "cloud.capex_per_gpu": _floats(0.0, 1e5),
+    "cloud.capex_trend": _floats(-0.3, 0.1),
+    "cloud.contracted_share": _floats(0.0, 1.0),
+    "cloud.contract_years": _floats(0.25, 10.0),
+    "cloud.contracted_utilisation": _floats(0.0, 1.0),
+    "cloud.on_demand_utilisation": _floats(0.0, 1.0),
+    "cloud.average_draw": _floats(0.0, 1.0),
+    "cloud.opex_share": _floats(0.0, 1.0),
+    "cloud.default_hazard": _floats(0.0, 0.5),
+    "cloud.release_months": _floats(0.0, 24.0),
+    "cloud.gpu_life_years": _floats(1.0, 10.0),
+    "cloud.residual_fraction": _floats(0.0, 1.0),
     "site.grid_mw": _log_floats(1.0, 1000.0),
     "mining.pue": _floats(1.0, 1.5),
     "mining.efficiency_j_per_th": _floats(5.0, 60.0),

@@ -108,7 +108,8 @@ def test_default_correlations() -> None:
     assert corr.pair("btc", "fees") == corr.pair("fees", "btc") == 0.3
     assert corr.pair("btc", "lease") == corr.pair("lease", "btc") == 0.2
     assert corr.pair("btc", "hashrate") == corr.pair("hashrate", "btc") == 0.1
-    named = {frozenset(p) for p in [("btc", "fees"), ("btc", "lease"), ("btc", "hashrate")]}
+    assert corr.pair("lease", "gpu") == corr.pair("gpu", "lease") == 0.6
+    named = {frozenset(p) for p in [("btc", "fees"), ("btc", "lease"), ("btc", "hashrate"), ("lease", "gpu")]}
     for a in FACTORS:
         assert corr.pair(a, a) == 1.0
         for b in FACTORS:
@@ -119,9 +120,9 @@ def test_default_correlations() -> None:
 def test_default_grid_and_strategies() -> None:
     assert DEFAULT.n_steps == 180
     assert DEFAULT.simulation.dt == pytest.approx(1 / 12)
-    assert DEFAULT.strategies.evaluate == pivotmc.STRATEGIES == ("mine", "host", "hybrid", "switch")
+    assert DEFAULT.strategies.evaluate == pivotmc.STRATEGIES == ("mine", "host", "hybrid", "switch", "cloud")
     assert DEFAULT.switch.decisions_per_year == 4  # quarterly decisions
-    assert FACTORS == ("btc", "fees", "hashrate", "power", "lease")
+    assert FACTORS == ("btc", "fees", "hashrate", "power", "lease", "gpu")
 
 
 @pytest.mark.parametrize(
@@ -233,7 +234,8 @@ def test_from_toml_file_fills_defaults(tmp_path) -> None:
     path = tmp_path / "site.toml"
     path.write_text(
         "[btc]\nsigma = 0.7\n\n[site]\ngrid_mw = 250\n\n[hashrate]\nmarkup = 2.5\n\n"
-        "[correlation]\nmatrix = [[1, 0, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1]]\n",
+        "[correlation]\nmatrix = [[1, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0], [0, 0, 0, 1, 0, 0], "
+        "[0, 0, 0, 0, 1, 0], [0, 0, 0, 0, 0, 1]]\n",
         encoding="utf-8",
     )
     s = Scenario.from_toml(path)
@@ -252,6 +254,17 @@ def test_from_toml_file_fills_defaults(tmp_path) -> None:
     assert s == expected
     assert s.btc.price == DEFAULT.btc.price and s.hosting == DEFAULT.hosting
     assert Scenario.from_toml(str(path)) == s
+
+
+def test_a_five_factor_matrix_written_before_the_gpu_factor_is_completed_with_its_defaults(tmp_path) -> None:
+    path = tmp_path / "old.toml"
+    path.write_text(
+        "[correlation]\nmatrix = [[1, 0.5, 0, 0, 0], [0.5, 1, 0, 0, 0], [0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1]]\n",
+        encoding="utf-8",
+    )
+    corr = Scenario.from_toml(path).correlation
+    assert corr.pair("btc", "fees") == 0.5 and corr.pair("btc", "lease") == 0.0
+    assert corr.pair("lease", "gpu") == DEFAULT.correlation.pair("lease", "gpu") == 0.6 and corr.pair("btc", "gpu") == 0.0
 
 
 def test_empty_toml_is_the_default(tmp_path) -> None:

@@ -16,6 +16,7 @@ from pivotmc.model.strategies import (
     STATIC_STRATEGIES,
     STRATEGIES,
     STRATEGY_SPECS,
+    learned_actions,
     learned_strategy,
     spec,
     static_strategies,
@@ -54,8 +55,9 @@ def test_the_plan_reads_shares_exit_multiples_and_the_learned_strategy_from_the_
     scenario = DEFAULT.with_overrides(overrides)
     plan = lower(scenario)
     assert plan.strategies == evaluate
-    expected_share = {"mine": 0.0, "host": 1.0, "hybrid": 0.3, "switch": 0.0}  # switch starts mining the whole site
+    expected_share = {"mine": 0.0, "host": 1.0, "hybrid": 0.3, "switch": 0.0, "cloud": 0.0}  # switch starts mining
     np.testing.assert_array_equal(plan.conversion_share, [expected_share[n] for n in evaluate])
+    np.testing.assert_array_equal(plan.cloud_share, [float(n == "cloud") for n in evaluate])
     np.testing.assert_array_equal(plan.exit_multiple, [scenario.value(f"terminal.{n}") for n in evaluate])
     assert plan.conversion_share.dtype == plan.exit_multiple.dtype == np.float64
     assert plan.switch_index == (evaluate.index("switch") if "switch" in evaluate else -1)
@@ -68,6 +70,15 @@ def test_lookups_and_unknown_names() -> None:
     assert learned_strategy(["mine", "switch"]) == "switch"
     assert learned_strategy(["mine", "host"]) is None and learned_strategy(["a", "b"]) is None
     assert static_strategies(["switch", "host", "hybrid", "mine"]) == ["mine", "host"]  # table order
+    assert static_strategies(["cloud", "switch", "mine"]) == ["mine", "cloud"]
+
+
+def test_the_switch_chooses_among_the_whole_site_conversions_the_run_values() -> None:
+    assert learned_actions(["mine", "host", "hybrid", "switch"]) == ("host",)
+    assert learned_actions(["switch", "cloud"]) == ("host", "cloud")
+    assert lower(DEFAULT).switch_actions == ("host", "cloud") and lower(DEFAULT).switch_features[-1] == "gpu_price"
+    two_way = lower(DEFAULT.with_overrides({"strategies.evaluate": ["mine", "host", "switch"]}))
+    assert two_way.switch_actions == ("host",) and "gpu_price" not in two_way.switch_features
     assert static_strategies(["hybrid", "switch", "x"]) == []
     assert spec("mine").mines and not spec("mine").converts_at_start
     assert spec("host").converts_at_start and not spec("host").mines
@@ -77,7 +88,7 @@ def test_lookups_and_unknown_names() -> None:
 
 def test_ties_are_explained_where_the_learned_strategy_copies_a_static_one() -> None:
     never = "switch equals mine on the paths on which it never converts"
-    at_start = "switch equals host on the paths on which it converts at the start"
+    at_start = "switch equals host on the paths on which it converts to host at the start"
     assert tie_reason("switch", "mine") == tie_reason("mine", "switch") == never
     assert tie_reason("host", "switch") == tie_reason("switch", "host") == at_start
     for a, b in [("mine", "host"), ("hybrid", "switch"), ("mine", "mine"), ("switch", "x"), ("a", "b")]:

@@ -350,11 +350,13 @@ def tornado(sens: xr.Dataset, strategy: str = "host", top: int = 15):
 
 
 def switch_dates(ds: xr.Dataset):
-    """When the switch converts: the share of paths converting at each decision date, and the running total.
+    """When the switch converts, and to what: the share of paths converting at each decision date, and the running total.
 
     Reads ``switch_share`` or, without it, ``switch_decision`` or ``switch_time``
     (:func:`pivotmc.model.outcomes.recorded_shares`), with the ``decision_time``
     and ``decision_date`` coordinates of a result that values the switch strategy.
+    Where the switch chooses among several conversions (``switch_action_share``),
+    the bars are stacked by what it converts to.
     """
     share = recorded_shares(ds) if "decision_date" in ds.coords else None
     if share is None:
@@ -364,13 +366,23 @@ def switch_dates(ds: xr.Dataset):
     if not share.any():
         raise ValidationError("the switch converts on no path of this result: there are no conversion dates to draw.")
     dates = ds["decision_date"].values
+    by_action = ds.get("switch_action_share")
+    if by_action is not None and by_action.dims == ("action", "decision"):
+        parts = {str(a): np.asarray(by_action.sel(action=a).values, dtype=np.float64) for a in by_action["action"].values}
+    else:
+        parts = {"host": share}
     fig = _figure(figsize=(10, 3.8), layout="constrained")
     ax = fig.subplots()
     width = np.min(np.diff(dates)) * 0.8 if dates.size > 1 else np.timedelta64(30, "D")
-    ax.bar(dates, 100.0 * share, width=width, align="edge", label="converting at the date")
+    bottom = np.zeros(dates.size)
+    for action, part in parts.items():
+        words = f"converting to {action} at the date ({100.0 * part.sum():.1f}% of paths)" if len(parts) > 1 else "converting at the date"
+        ax.bar(dates, 100.0 * part, width=width, align="edge", bottom=100.0 * bottom, label=words)
+        bottom = bottom + part
     ax.step(dates, 100.0 * np.cumsum(share), where="post", color="black", linewidth=1.2, label="converted by the date (running total)")
+    what = "hosting" if len(parts) == 1 else " or ".join(parts)
     ax.set(
-        title=f"When the switch converts to hosting ({100.0 * share.sum():.1f}% of paths convert)",
+        title=f"When the switch converts to {what} ({100.0 * share.sum():.1f}% of paths convert)",
         ylabel="share of all paths (%)",
     )
     _date_axis(ax)
@@ -383,8 +395,18 @@ _BOUNDARY_LINES = 6
 _BOUNDARY_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "h")
 
 
-def exercise_boundary(ds: xr.Dataset, per_year: int | None = None, lines: int = _BOUNDARY_LINES):
-    """The switch's exercise boundary: the lowest lease rate at which converting is optimal, against hashprice.
+#: Per action of the switch: the boundary variable, its axis label and the figure's title.
+_BOUNDARY_OF = {
+    "host": ("switch_boundary_lease_rate", "market lease rate for AI hosting\n(USD per kW of IT load per month)",
+             "Convert to hosting when the lease rate is above the line of the date", "lease rate"),
+    "cloud": ("switch_boundary_gpu_price", "market GPU rental price\n(USD per GPU-hour)",
+              "Convert to cloud when the GPU rental price is above the line of the date", "GPU rental price"),
+}  # fmt: skip
+
+
+def exercise_boundary(ds: xr.Dataset, per_year: int | None = None, lines: int = _BOUNDARY_LINES, action: str = "host"):
+    """The switch's exercise boundary for one action: the lowest lease rate (``action="host"``) or GPU rental price
+    (``action="cloud"``) at which converting to it is optimal, against hashprice.
 
     One line per decision date, coloured from dark (early) to light (late):
     by default at most ``lines`` dates, spread evenly over the dates that have
@@ -405,7 +427,7 @@ def exercise_boundary(ds: xr.Dataset, per_year: int | None = None, lines: int = 
     if isinstance(lines, bool) or not isinstance(lines, (int, np.integer)) or lines < 1:
         raise ValidationError(f"lines must be a whole number of decision dates to draw, at least 1, got {lines!r}.")
     hashprice = np.asarray(ds["switch_boundary_hashprice"].values, dtype=np.float64)
-    lease = np.asarray(ds["switch_boundary_lease_rate"].values, dtype=np.float64)
+    lease = np.asarray(ds[variable].values, dtype=np.float64)
     power = np.asarray(ds["switch_boundary_power_price"].values, dtype=np.float64)
     dates = ds["decision_date"].values
     times = np.asarray(ds["decision_time"].values, dtype=np.float64)
@@ -420,8 +442,8 @@ def exercise_boundary(ds: xr.Dataset, per_year: int | None = None, lines: int = 
         drawn = [d for d in shown if d in has_line]
     if not drawn:
         raise ValidationError(
-            "converting is optimal at none of the shown decision dates, at any lease rate the learning paths saw: "
-            "there is no boundary to draw."
+            f"converting to {action} is optimal at none of the shown decision dates, at any {price_words} the learning "
+            "paths saw: there is no boundary to draw."
         )
     import matplotlib as mpl
 
@@ -434,8 +456,8 @@ def exercise_boundary(ds: xr.Dataset, per_year: int | None = None, lines: int = 
                 linewidth=1.8, color=cmap(shades[k]), label=_month_year(dates[d]))
     ax.set(
         xlabel="hashprice: mining revenue per unit of hashing power (USD per PH/s per day)",
-        ylabel="market lease rate for AI hosting\n(USD per kW of IT load per month)",
-        title="Convert to hosting when the lease rate is above the line of the date",
+        ylabel=ylabel,
+        title=title,
     )
     ax.legend(frameon=False, title="decision date\n(dark: early)", loc="upper left", bbox_to_anchor=(1.01, 1.0),
               ncols=1 if len(drawn) <= 16 else 2, fontsize="small")
@@ -453,6 +475,6 @@ def exercise_boundary(ds: xr.Dataset, per_year: int | None = None, lines: int = 
                 runs.append([d])
         spans = [_month_year(dates[r[0]]) + (f" to {_month_year(dates[r[-1]])}" if len(r) > 1 else "") for r in runs[:3]]
         where = ", ".join(spans[:-1]) + (" and " if len(spans) > 1 else "") + spans[-1] + (", ..." if len(runs) > 3 else "")
-        note += f"\nNo line at {len(never)} of the {dates.size} decision dates ({where}): converting is optimal there at no lease rate the learning paths saw."
+        note += f"\nNo line at {len(never)} of the {dates.size} decision dates ({where}): converting to {action} is optimal there at no {price_words} the learning paths saw."
     fig.supxlabel(note, fontsize="small")
     return fig

@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from pivotmc.analysis import plots
+from pivotmc.analysis.report_style import _CHECK, _STYLE
 from pivotmc.analysis.summary import format_summary, summarize
 from pivotmc.errors import ValidationError
 from pivotmc.model.factors import FAN_CHART_VARIABLES, KEPT_VARIABLES
@@ -31,32 +32,6 @@ from pivotmc.model.scenario import STEP_NAMES
 from pivotmc.model.strategies import learned_strategy, spec
 
 __all__ = ["render_report", "write_report"]
-
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; padding: 0 1rem; color: #222; line-height: 1.45; }
-h1 { font-size: 1.6rem; margin-bottom: 0.2rem; } p.lead { color: #555; margin-top: 0; }
-h2 { font-size: 1.2rem; margin-top: 2.2rem; border-bottom: 1px solid #ddd; }
-h3 { font-size: 1.0rem; margin: 1.2rem 0 0.3rem; }
-pre { background: #f6f6f6; padding: 0.8rem; overflow-x: auto; font-size: 0.82rem; line-height: 1.3; }
-pre.scenario { font-size: 0.74rem; white-space: pre-wrap; }
-pre.scenario b { background: #fff3b0; font-weight: normal; } pre.scenario i { color: #6a6a6a; font-style: normal; }
-img { max-width: 100%; display: block; margin: 0.5rem 0; }
-p.caption { color: #444; font-size: 0.9rem; max-width: 62rem; margin-top: 0; }
-ul.reading { font-size: 0.9rem; max-width: 62rem; padding-left: 1.2rem; } ul.reading li { margin: 0.2rem 0; }
-div.pair { display: grid; grid-template-columns: 1fr 1fr; gap: 0.5rem 1.5rem; }
-table.facts { border-collapse: collapse; font-size: 0.9rem; }
-table.facts th { text-align: left; font-weight: 600; padding: 0.2rem 1.2rem 0.2rem 0; vertical-align: top; white-space: nowrap; }
-table.facts td { padding: 0.2rem 1.2rem 0.2rem 0; vertical-align: top; }
-table.facts td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-"""
-
-# Marks the page once every image has decoded, so automated checks can tell a complete render.
-_CHECK = """
-window.addEventListener('load', function () {
-  var ok = Array.prototype.every.call(document.images, function (i) { return i.complete && i.naturalWidth > 0; });
-  document.body.setAttribute('data-images-ok', ok ? 'yes' : 'no');
-});
-"""
 
 _BACKEND_WORDS = {
     "cpu": "CPU (cpu backend: Numba kernels)",
@@ -406,6 +381,45 @@ def _lead(ds: xr.Dataset) -> str:
     return text
 
 
+def _switch_section(ds: xr.Dataset) -> list[str]:
+    """The switch's conversion dates and its exercise boundary per action, or why a figure has nothing to draw."""
+    actions = [str(a) for a in ds["action"].values] if "action" in ds.coords else ["host"]
+    several = len(actions) > 1
+    figures = [(
+        "Switch dates",
+        plots.switch_dates,
+        ("Bars: the share of all paths on which the switch strategy converts the site from mining "
+         + ("to each use (stacked, by colour)" if several else "to hosting") + " at each decision date. Line: the share "
+         "converted by that date. On the other paths the site mines to the horizon."),
+    )]
+    figures.append((
+        "Switch exercise boundary" + (": hosting" if several else ""),
+        lambda d: plots.exercise_boundary(d, action="host"),
+        "The learned rule for converting " + ("to hosting " if several else "") + "at a few decision dates (one line each, "
+        "dark to light from early to late). At a date, with the hashprice of that date on the horizontal axis, the switch "
+        + ("converts to hosting when the market lease rate is above that date's line (and hosting beats cloud there)"
+           if several else "converts when the market lease rate is above that date's line and keeps mining when it is below")
+        + "." + (" Later lines lie higher: with fewer years left, hosting must pay more to earn back the cost of converting."
+                 if _boundary_rises(ds) else ""),
+    ))
+    if "cloud" in actions:
+        figures.append((
+            "Switch exercise boundary: cloud",
+            lambda d: plots.exercise_boundary(d, action="cloud"),
+            "The same rule for converting to cloud: at a date and hashprice, the switch buys GPUs and sells compute when "
+            "the market GPU rental price is above that date's line (and cloud beats hosting there), the lease rate and "
+            "power price held at their medians of the date.",
+        ))
+    out = []
+    for caption, draw, words in figures:
+        try:
+            out += [_figure(caption, draw(ds)), _caption(words)]
+        except ValidationError as exc:  # nothing to draw (no path converts): say so instead
+            text = str(exc)
+            out.append(f"<h2>{_e(caption)}</h2><p>{_e(text[:1].upper() + text[1:])}</p>")
+    return out
+
+
 def render_report(ds: xr.Dataset, sensitivity: xr.Dataset | None = None, title: str | None = None) -> str:
     """The report of a result as HTML text."""
     if "npv" not in ds:
@@ -450,25 +464,7 @@ def render_report(ds: xr.Dataset, sensitivity: xr.Dataset | None = None, title: 
     if sensitivity is not None:
         parts += _sensitivity_section(ds, sensitivity)
     if "decision_date" in ds.coords:
-        captions = {
-            "Switch dates": (
-                "Bars: the share of all paths on which the switch strategy converts the site from mining to hosting at each "
-                "decision date. Line: the share converted by that date. On the other paths the site mines to the horizon."
-            ),
-            "Switch exercise boundary": (
-                "The learned rule for converting, at a few decision dates (one line each, dark to light from early to late). "
-                "At a date, with the hashprice of that date on the horizontal axis, the switch converts when the market lease "
-                "rate is above that date's line and keeps mining when it is below."
-                + (" Later lines lie higher: with fewer years left, hosting must pay more to earn back the cost of converting."
-                   if _boundary_rises(ds) else "")
-            ),
-        }
-        for caption, draw in (("Switch dates", plots.switch_dates), ("Switch exercise boundary", plots.exercise_boundary)):
-            try:
-                parts += [_figure(caption, draw(ds)), _caption(captions[caption])]
-            except ValidationError as exc:  # nothing to draw (no path converts): say so instead
-                text = str(exc)
-                parts.append(f"<h2>{_e(caption)}</h2><p>{_e(text[:1].upper() + text[1:])}</p>")
+        parts += _switch_section(ds)
     provenance = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in _provenance(ds))
     parts += [
         "<h2>Scenario</h2>",

@@ -47,8 +47,8 @@ Progress = Callable[[int, int], None]
 #: Sections that set the switch's decision dates or how its policy is learned: a shocked case
 #: of one of their parameters learns its own policy (the base case's would not fit, or not move).
 _RELEARN_SECTIONS = ("simulation", "switch")
-#: The two static strategies, staying and converting (mine, host): studies report how often the second beats the first.
-_STAY, _CONVERT = STATIC_STRATEGIES
+#: The first two static strategies, staying and converting (mine, host): studies report how often the second beats the first.
+_STAY, _CONVERT = STATIC_STRATEGIES[:2]
 _BEATS = f"p_{_CONVERT}_beats_{_STAY}"
 _BEATS_LONG_NAME = f"share of paths on which {_CONVERT}'s NPV exceeds {_STAY}'s"
 

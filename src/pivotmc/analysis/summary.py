@@ -173,7 +173,7 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
 
         ``option_value``, ``option_value_se``
             The value of the option to wait: the mean pathwise difference of
-            switch and the better of mine and host by mean NPV (named in the
+            switch and the best static strategy (mine, host, cloud) by mean NPV (named in the
             attribute ``compared_with``), and its standard error; the entry of
             ``mean_difference`` for that pair.
 
@@ -183,6 +183,9 @@ def summarize(ds: xr.Dataset, level: float = 0.95) -> xr.Dataset:
 
         ``switch_converted``
             Share of paths on which the switch converts.
+        ``switch_action_converted(action)``
+            Share of paths on which it converts to each action (host, cloud),
+            where the result records ``switch_action_share``.
         ``switch_median_time``, ``switch_median_date``
             The decision date by which half of the converting paths have
             converted (years from the start, and the date where
@@ -377,6 +380,13 @@ def _conversions(ds: xr.Dataset, n: int) -> dict:
             attrs={"units": "years", "long_name": "decision time by which half of the converting paths have converted"},
         ),
     }
+    by_action = ds.get("switch_action_share")
+    if by_action is not None and by_action.dims == ("action", "decision"):
+        per_action = np.rint(np.asarray(by_action.values, dtype=np.float64) * n).astype(np.int64).sum(axis=1)
+        out["switch_action_converted"] = xr.DataArray(
+            per_action / n, dims=("action",), coords={"action": by_action["action"].values},
+            attrs={"units": "1", "long_name": "share of paths on which the switch converts to the action"},
+        )
     if dates is not None:
         out["switch_median_date"] = xr.DataArray(
             np.datetime64(date, "ns"), attrs={"long_name": "decision date by which half of the converting paths have converted"}

@@ -29,7 +29,8 @@ def _switch_lines(summary: xr.Dataset, scale: float, unit_label: str) -> list[st
         names = [str(s) for s in summary["strategy"].values]
         learned = learned_strategy(names) or LEARNED_STRATEGY
         static = static_strategies(names)
-        which = (f"{best} being the better of {' and '.join(static)} by mean NPV" if len(static) > 1
+        listed = ", ".join(static[:-1]) + " and " + static[-1] if static else ""
+        which = (f"{best} being the {'better' if len(static) == 2 else 'best'} of {listed} by mean NPV" if len(static) > 1
                  else f"{best} being the only one of {' and '.join(STATIC_STRATEGIES)} valued")
         lines.append(f"Option to wait ({learned} - {best}, path by path): {pm(value, se, se_decimals(se))} {unit_label}")
         lines += wrap(f"= the mean over paths of NPV({learned}) - NPV({best}), {which}; ± is the standard "
@@ -40,7 +41,11 @@ def _switch_lines(summary: xr.Dataset, scale: float, unit_label: str) -> list[st
             when = f"year {float(summary['switch_median_time']):.2f}"
             if "switch_median_date" in summary:
                 when = f"{np.datetime_as_string(summary['switch_median_date'].values, unit='D')} ({when})"
-            lines.append(f"Switch converts on {percent(share)} of paths; half of those by {when}")
+            to = ""
+            if "switch_action_converted" in summary and summary.sizes.get("action", 0) > 1:
+                each = summary["switch_action_converted"]
+                to = " (" + ", ".join(f"to {a} {percent(float(each.sel(action=a)))}" for a in each["action"].values) + ")"
+            lines.append(f"Switch converts on {percent(share)} of paths{to}; half of those by {when}")
         else:
             lines.append("Switch converts on no path: it mines throughout")
     return [""] + lines if lines else []

@@ -266,7 +266,7 @@ def _complete_matrix(rows: list) -> list:
     """A matrix over the first factors only (a scenario written before later factors existed), completed with
     the default correlations of the others; a full matrix is returned as it is."""
     n = len(rows)
-    if not 0 < n < N_FACTORS or any(isinstance(r, (str, bytes)) or not hasattr(r, "__len__") or len(r) != n for r in rows):
+    if n != N_FACTORS - 1 or any(isinstance(r, (str, bytes)) or not hasattr(r, "__len__") or len(r) != n for r in rows):
         return rows
     full = [list(row) for row in _correlation_matrix(DEFAULT_CORRELATIONS)]
     for i in range(n):

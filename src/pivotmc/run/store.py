@@ -239,15 +239,16 @@ def read_for_summary(path) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        As :func:`read_npv`, with ``switch_share(decision)`` and its
-        coordinates where the run values the switch strategy (a few numbers
-        per decision date, computed when the run finished).
+        As :func:`read_npv`, with ``switch_share(decision)``, ``switch_action_share(action, decision)``
+        and their coordinates where the run values the switch strategy (a few numbers per decision date,
+        computed when the run finished).
     """
     import xarray as xr
 
     ds = read_npv(path)
     with xr.open_zarr(_store_path(path), chunks=None, consolidated=True) as full:
-        if "switch_share" in full:
-            ds = ds.assign(switch_share=plain_values(full[["switch_share"]]).load()["switch_share"])
+        shares = [name for name in ("switch_share", "switch_action_share") if name in full]
+        if shares:
+            ds = ds.assign(plain_values(full[shares]).load()[shares])
     return ds
 
