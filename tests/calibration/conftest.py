@@ -11,7 +11,7 @@ from histories import DAILY, MONTHLY, engine_paths, fit_history, merton_prices
 
 @pytest.fixture(scope="session")
 def daily():
-    """Ten years of daily paths of all five factors (Merton BTC with jumps), fitted once."""
+    """Ten years of daily paths of all six factors (Merton BTC with jumps), fitted once."""
     scenario = Scenario.default().with_overrides(DAILY)
     frame = engine_paths(scenario, seed=3)
     result, caught = fit_history(frame, scenario)

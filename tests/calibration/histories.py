@@ -31,11 +31,12 @@ SEASON = (1.1, 1.05, 0.95, 0.9, 0.95, 1.1, 1.3, 1.35, 1.1, 0.95, 0.9, 1.0)
 
 
 CORRELATION = (
-    (1.0, 0.3, 0.1, 0.0, 0.2),
-    (0.3, 1.0, 0.0, 0.0, 0.0),
-    (0.1, 0.0, 1.0, 0.0, 0.0),
-    (0.0, 0.0, 0.0, 1.0, -0.2),
-    (0.2, 0.0, 0.0, -0.2, 1.0),
+    (1.0, 0.3, 0.1, 0.0, 0.2, 0.0),
+    (0.3, 1.0, 0.0, 0.0, 0.0, 0.0),
+    (0.1, 0.0, 1.0, 0.0, 0.0, 0.0),
+    (0.0, 0.0, 0.0, 1.0, -0.2, -0.1),
+    (0.2, 0.0, 0.0, -0.2, 1.0, 0.6),
+    (0.0, 0.0, 0.0, -0.1, 0.6, 1.0),
 )
 
 
@@ -52,6 +53,8 @@ DAILY = {
     "power.seasonality": SEASON,
     "hosting.lease_speed": 1.0,
     "hashrate.growth": 0.05,
+    "gpu.price": 2.0,
+    "gpu.speed": 3.0,
     "correlation.matrix": CORRELATION,
 }
 
@@ -63,6 +66,8 @@ MONTHLY = {
     "btc.jump_intensity": 0.0,
     "power.seasonality": SEASON,
     "hosting.lease_speed": 1.0,
+    "gpu.trend": -0.15,
+    "gpu.sigma": 0.3,
     # No halving in the sample: a monthly value is dated mid-month while the engine's step
     # starts on the 1st, and half a month of the wrong subsidy would blur the hashrate fit.
     "protocol.halving_interval": 2_100_000,
@@ -82,7 +87,7 @@ def engine_paths(scenario: Scenario, seed: int) -> pd.DataFrame:
     # value is dated by that day (monthly steps: mid-month; daily: the day the step covers).
     dates = (starts + (ends - starts) / 2).astype("datetime64[D]")
     frame = pd.DataFrame({"date": dates})
-    for name in ("btc_price", "fees", "hashrate", "power_price", "lease_rate"):
+    for name in ("btc_price", "fees", "hashrate", "power_price", "lease_rate", "gpu_price"):
         frame[name] = ds[name].values[0]
     return frame
 
@@ -99,7 +104,9 @@ def fit_history(frame: pd.DataFrame, scenario: Scenario, **kwargs):
 
 
 def true_values(scenario: Scenario) -> dict[tuple[str, str], float]:
-    btc, fees, hr, power, host = scenario.btc, scenario.fees, scenario.hashrate, scenario.power, scenario.hosting
+    btc, fees, hr, power, host, gpu = (
+        scenario.btc, scenario.fees, scenario.hashrate, scenario.power, scenario.hosting, scenario.gpu
+    )
     geo = math.exp(np.mean(np.log(power.seasonality)))  # the fit normalises multipliers to a geometric mean of 1
     truth = {
         ("fees", "long_run_btc"): fees.long_run_btc,
@@ -115,6 +122,10 @@ def true_values(scenario: Scenario) -> dict[tuple[str, str], float]:
         ("lease", "lease_trend"): host.lease_trend,
         ("lease", "lease_speed"): host.lease_speed,
         ("lease", "lease_sigma"): host.lease_sigma,
+        ("gpu", "long_run"): gpu.long_run,
+        ("gpu", "trend"): gpu.trend,
+        ("gpu", "speed"): gpu.speed,
+        ("gpu", "sigma"): gpu.sigma,
     }
     for m, name in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")):
         truth[("power", f"seasonality_{name}")] = power.seasonality[m] / geo

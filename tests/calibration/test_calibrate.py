@@ -38,7 +38,7 @@ def test_overrides_make_a_valid_scenario(daily):
     assert calibrated == scenario.with_overrides(result.overrides)
     assert calibrated.btc.sigma == result.overrides["btc.sigma"]
     assert calibrated.hashrate.markup is None  # the network still starts in equilibrium
-    assert len(calibrated.correlation.matrix) == 5
+    assert len(calibrated.correlation.matrix) == 6
     assert "hashrate.markup" not in result.overrides
     # A different base keeps its own settings besides the fitted ones.
     other = Scenario.default().with_overrides({"site.grid_mw": 150})
@@ -62,7 +62,7 @@ def test_estimates_a_scenario_rejects_are_left_out():
 def test_table_and_text(daily):
     _, _, result, _ = daily
     table = result.table()
-    assert set(table["model"]) == {"btc_merton", "btc_lognormal", "fees", "hashrate", "power", "lease"}
+    assert set(table["model"]) == {"btc_merton", "btc_lognormal", "fees", "hashrate", "power", "lease", "gpu"}
     row = table[(table.model == "fees") & (table.parameter == "speed")].iloc[0]
     assert row.scenario == "fees.speed" and row.std_error > 0
     text = str(result)

@@ -1,4 +1,4 @@
-"""pivotmc calibrate on the command line: the commented TOML it writes, one-line errors, the flags."""
+"""pivotmc calibrate on the command line: the commented TOML it writes, one-line errors, the flags, GPU prices."""
 
 from __future__ import annotations
 
@@ -64,3 +64,28 @@ def test_cli_judgement_flags(tmp_path, capsys):
         assert main(["calibrate", str(csv), "--fees-unit", "block", *bad]) == 2
         _, err = capsys.readouterr()
         assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_cli_reads_gpu_prices(monthly, tmp_path, capsys):
+    _, frame, _, _ = monthly
+    csv = tmp_path / "gpu.csv"
+    frame.iloc[:60][["date", "gpu_price"]].to_csv(csv, index=False)
+    out = tmp_path / "calibrated.toml"
+    assert main(["calibrate", str(csv), "--out", str(out)]) == 0
+    printed, _ = capsys.readouterr()
+    assert "gpu: log-OU of the GPU rental price around a level drifting at a constant trend" in printed
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CalibrationWarning)
+        result = calibrate(csv)
+    loaded = Scenario.from_toml(out)
+    assert loaded == Scenario.default().with_overrides(result.overrides)
+    assert loaded.gpu.price == float(f"{frame.gpu_price.iloc[59]:.6g}")  # the last observation
+    lines = out.read_text().splitlines()
+    section = lines[lines.index("[gpu]") :]
+    section = section[: next(i for i, line in enumerate(section[1:], 1) if line.startswith("["))]
+    for key in ("long_run", "trend", "speed", "sigma"):
+        at = next(i for i, line in enumerate(section) if line.startswith(f"{key} = "))
+        assert section[at - 1].startswith("# fit: ") and "gpu, monthly" in section[at - 1]
+        assert getattr(loaded.gpu, key) == result.overrides[f"gpu.{key}"]
+    at = next(i for i, line in enumerate(section) if line.startswith("price = "))
+    assert section[at - 1].startswith("# set from the last observation: the last gpu_price")

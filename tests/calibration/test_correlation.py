@@ -27,6 +27,6 @@ def test_correlation_override_is_identity_for_missing_factors(daily):
     result, _ = fit_history(frame[["date", "power_price", "lease_rate"]], scenario)
     matrix = np.array(result.overrides["correlation.matrix"])
     assert list(result.correlation.index) == ["power", "lease"]
-    expected = np.eye(5)
+    expected = np.eye(6)  # every factor, gpu included: the pairs of a factor not in the data are 0
     expected[3, 4] = expected[4, 3] = round(result.correlation.loc["power", "lease"], 4)
     np.testing.assert_array_equal(matrix, expected)

@@ -8,10 +8,11 @@ fits, for each factor it finds, exactly the dynamics the engine simulates (see
     Merton jump-diffusion by maximum likelihood (:mod:`.merton`), with the
     log-normal as the nested case and a likelihood-ratio test between them
     (:mod:`.btc`).
-``fees``, ``power_price``, ``lease_rate``
+``fees``, ``power_price``, ``lease_rate``, ``gpu_price``
     Log-OU processes by exact Gaussian likelihood (:mod:`.log_ou`): a constant
     level (:mod:`.fees`), calendar-month multipliers (:mod:`.power`), a level
-    drifting at a constant trend (:mod:`.lease`).
+    drifting at a constant trend (:mod:`.trending`: the lease rate and the GPU
+    rental price, one model).
 ``hashrate``
     The error-correction model toward the engine's price-implied equilibrium,
     by weighted least squares (:mod:`.hashrate`).
@@ -42,11 +43,11 @@ from pivotmc.calibration.fees import fit_fees
 from pivotmc.calibration.fit import Estimate, LikelihoodRatioTest, ModelFit
 from pivotmc.calibration.hashrate import fit_hashrate
 from pivotmc.calibration.history import COLUMNS, FREQUENCIES, Series, read_history, to_date
-from pivotmc.calibration.lease import fit_lease
 from pivotmc.calibration.overrides import fitted_overrides
 from pivotmc.calibration.power import fit_power
 from pivotmc.calibration.result import CalibrationResult
 from pivotmc.calibration.start import start_from_data, take_starting_values
+from pivotmc.calibration.trending import GPU, LEASE, fit_trending
 from pivotmc.errors import CalibrationWarning, ValidationError
 from pivotmc.model.scenario import Scenario
 
@@ -84,14 +85,15 @@ def calibrate(
         A table (or CSV file) with a ``date`` column (``YYYY-MM-DD``, one row
         per date, increasing) and any of ``btc_price`` (USD), ``hashrate``
         (EH/s), ``fees`` (BTC per block or per day, see ``fees_unit``),
-        ``power_price`` (USD/MWh) and ``lease_rate`` (USD per kW-month).
+        ``power_price`` (USD/MWh), ``lease_rate`` (USD per kW-month) and
+        ``gpu_price`` (USD per GPU-hour, H100-equivalent).
         Empty cells are missing observations. A DataFrame indexed by date
         works too.
     base : Scenario, optional
         The scenario the fit is made for (:meth:`Scenario.default` if
-        omitted). Its start date is t = 0 for the lease level and the network
-        efficiency; its protocol, network efficiency and marginal power price
-        define the hashrate equilibrium.
+        omitted). Its start date is t = 0 for the lease and GPU levels and
+        the network efficiency; its protocol, network efficiency and marginal
+        power price define the hashrate equilibrium.
     fees_unit : {"block", "day"}, optional
         Whether ``fees`` are BTC per block or per day (divided by the base's
         ``blocks_per_day``). Required when ``fees`` is present.
@@ -131,9 +133,9 @@ def calibrate(
         start date and height are kept.
     set_initial : bool
         Set each factor's value at t = 0 (``btc.price``, ``fees.initial_btc``,
-        ``hashrate.initial_ehs``, ``power.price``, ``hosting.lease_rate``)
-        from the last observation of its column, when that observation lies
-        within one step of the end of the data.
+        ``hashrate.initial_ehs``, ``power.price``, ``hosting.lease_rate``,
+        ``gpu.price``) from the last observation of its column, when that
+        observation lies within one step of the end of the data.
 
     Returns
     -------
@@ -192,15 +194,15 @@ def calibrate(
     Starting values. The last value of a column is taken as the state at the
     end of its date, so the start is the day after. Parameters that hold "at
     t = 0" and are not fitted (``DATED_LEVELS``: the network and frontier
-    efficiencies, the lease level when the lease is not in the data) are not
-    moved with the start date; the result lists them.
+    efficiencies, the lease and GPU levels when their columns are not in the
+    data) are not moved with the start date; the result lists them.
 
-    Fees, power, lease. Exact conditional Gaussian likelihood of the log-OU
+    Fees, power, lease, GPU. Exact conditional Gaussian likelihood of the log-OU
     transition ``x_{i+1} - m_{i+1} = e^{-k dt}(x_i - m_i) + noise`` with
     variance ``sigma^2 (1 - e^{-2 k dt}) / (2 k)``, the level ``m`` being a
     constant (fees), twelve monthly log-levels (power; the multipliers are
-    normalised to a geometric mean of 1) or a line in time (lease). The level
-    and sigma are profiled out; the speed is found by a grid and Brent's
+    normalised to a geometric mean of 1) or a line in time (lease, GPU). The
+    level and sigma are profiled out; the speed is found by a grid and Brent's
     method. Standard errors from the observed information. When the speed
     times the sample length is small (tens), the speed is biased upward by
     roughly 4 / T per year for T years of data, and the standard errors of
@@ -208,6 +210,13 @@ def calibrate(
     uncertainty (by about 1.7 times for the lease at k T = 10 to 20 in
     simulation). A value counts toward the calendar month of its date, so
     date monthly averages by any day of their own month.
+
+    GPU. ``gpu_price`` is the price of one standard good (an H100-equivalent
+    GPU-hour). An index of list prices (rate cards) moves in steps and sits
+    above what GPU-hours sell for: it measures the trend, speed and
+    volatility, but its levels (``gpu.long_run``, and ``gpu.price`` from the
+    last observation) are list prices. Three years of monthly data (k T
+    about 6) leave the speed biased upward by about 4 / T, some 1.3 a year.
 
     Hashrate. ``ln H_{i+1} - ln H_i = (a + kappa (ln H*_i - ln H_i)) dt_i +
     sigma sqrt(dt_i) Z`` by weighted least squares with OLS standard errors,
@@ -226,7 +235,7 @@ def calibrate(
         data, fees_unit=fees_unit, frequency=frequency, blocks_per_day=base.protocol.blocks_per_day, log=log
     )
 
-    # The start date comes first: the fits measure time from it (the lease level, the network
+    # The start date comes first: the fits measure time from it (the lease and GPU levels, the network
     # efficiency) and the hashrate model reads block heights off the schedule that ends there.
     start = start_from_data(base, history.last, set_start)
     series = history.series(start.base.simulation.start)
@@ -254,9 +263,10 @@ def calibrate(
     if "power_price" in series:
         models["power"], z = fit_power(series["power_price"], history.frequency, power_seasonality, log)
         add_shocks("power", series["power_price"], z)
-    if "lease_rate" in series:
-        models["lease"], z = fit_lease(series["lease_rate"], history.frequency, log)
-        add_shocks("lease", series["lease_rate"], z)
+    for spec in (LEASE, GPU):
+        if spec.column in series:
+            models[spec.name], z = fit_trending(spec, series[spec.column], history.frequency, log)
+            add_shocks(spec.name, series[spec.column], z)
     correlation, correlation_nobs = correlate(shocks, log)
 
     overrides, fit_notes, drift_not_set = fitted_overrides(

@@ -86,7 +86,7 @@ class ModelFit:
     Attributes
     ----------
     name : str
-        ``btc_merton``, ``btc_lognormal``, ``fees``, ``hashrate``, ``power`` or ``lease``.
+        ``btc_merton``, ``btc_lognormal``, ``fees``, ``hashrate``, ``power``, ``lease`` or ``gpu``.
     factor : str
         The scenario factor it calibrates.
     description : str

@@ -1,5 +1,5 @@
 """Log-OU processes around a level linear in parameters, by exact likelihood: the engine of the
-fees, power and lease fits.
+fees, power, lease and GPU fits.
 
 ``x_t = basis_t @ beta + d_t`` with ``d`` an Ornstein-Uhlenbeck process: the
 transition over each interval's own step is known in closed form, so gaps cost
@@ -145,7 +145,7 @@ def speed_sigma_estimates(fit: OuFit, p: int, prefix: str, section: str, what: s
 def log_ou_model(
     name: str, description: str, estimates: dict, fit: OuFit, series: Series, frequency: str, notes: list[str]
 ) -> ModelFit:
-    """The :class:`ModelFit` of a log-OU factor (fees, power, lease): one observation is lost to the lag."""
+    """The :class:`ModelFit` of a log-OU factor (fees, power, lease, GPU): one observation is lost to the lag."""
     return ModelFit(
         name=name,
         factor=name,

@@ -43,7 +43,8 @@ class CalibrationResult:
         Frequency of the data.
     base : Scenario
         The scenario the fit was made against (its start date, protocol and
-        network efficiency enter the hashrate equilibrium and the lease level).
+        network efficiency enter the hashrate equilibrium; its start date is
+        t = 0 of the lease and GPU levels).
     warnings : list of str
         The warnings the calibration emitted.
     source : str or None

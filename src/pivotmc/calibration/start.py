@@ -29,7 +29,9 @@ START_VALUE_DIGITS = 6
 #: Scenario parameter each column's last observation sets, when the start is taken from the data.
 START_VALUES = {f.column: f.initial for f in MARKET_FACTORS}
 #: Parameters that hold "at t = 0" and that calibrate does not move with the start date.
-DATED_LEVELS = ("hashrate.efficiency_j_per_th", "mining.frontier_efficiency_j_per_th", "hosting.lease_long_run")
+DATED_LEVELS = (
+    "hashrate.efficiency_j_per_th", "mining.frontier_efficiency_j_per_th", "hosting.lease_long_run", "gpu.long_run"
+)
 
 
 @dataclass
