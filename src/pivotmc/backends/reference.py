@@ -21,9 +21,10 @@ import numpy as np
 
 from pivotmc.backends import NO_POLICY_MESSAGE, Capabilities, ChunkResult, KeptPaths
 from pivotmc.backends.accumulate import ExactSum
+from pivotmc.backends.reference_cloud import Cloud, cloud_step
 from pivotmc.backends.reference_steps import (
-    Cloud, Lease, Markets, Outputs, accumulate, advance_markets, cloud_step, correlate, decide, draw_step, initial_state,
-    lease_step, mine, per_path_draws, settle, strategy_cash_flows, switch_features,
+    Lease, Markets, Outputs, accumulate, advance_markets, correlate, decide, draw_step, initial_state, lease_step, mine,
+    per_path_draws, settle, strategy_cash_flows, switch_features,
 )  # fmt: skip
 from pivotmc.errors import ValidationError
 from pivotmc.model.plan import Plan

@@ -76,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="fit the market models to history and write the calibrated scenario",
         description=(
             "Fit the market models to a CSV of history (a date column and any of btc_price, hashrate, fees, "
-            "power_price, lease_rate), print the estimates with standard errors, and with --out write the "
+            "power_price, lease_rate, gpu_price), print the estimates with standard errors, and with --out write the "
             "calibrated scenario as commented TOML."
         ),
     )

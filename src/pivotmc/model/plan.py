@@ -52,6 +52,7 @@ from enum import IntEnum
 import numpy as np
 
 from pivotmc.model.protocol import step_subsidy_btc
+from pivotmc.model.transitions import lower_cholesky_psd, ou_coefficients, poisson_cdf_table
 from pivotmc.model.scenario import HashrateSettings, Scenario
 from pivotmc.model.strategies import (
     LEARNED_STRATEGY, conversion_shares, exit_multiples, learned_actions, learned_strategy, spec,
@@ -84,56 +85,6 @@ def log_hstar_coefficient(blocks_per_day: float, hashrate: HashrateSettings, t: 
     """
     eps = hashrate.efficiency_j_per_th * (1.0 - hashrate.efficiency_improvement) ** t
     return np.log(blocks_per_day / (HOURS_PER_DAY * eps * hashrate.marginal_power_price * markup))
-
-
-def lower_cholesky_psd(matrix: np.ndarray, tol: float = 1e-12) -> np.ndarray:
-    """Lower-triangular ``L`` with ``L @ L.T == matrix`` for a positive semi-definite matrix.
-
-    A plain Cholesky factorisation that sets a column to zero when its pivot
-    vanishes, so singular (perfectly correlated) matrices are accepted. Being
-    triangular, the first factor's shock depends on the first draw alone: BTC
-    paths do not change when only the other correlations do.
-    """
-    a = np.asarray(matrix, dtype=np.float64)
-    n = a.shape[0]
-    low = np.zeros_like(a)
-    for j in range(n):
-        pivot = a[j, j] - low[j, :j] @ low[j, :j]
-        if pivot <= tol:
-            continue
-        low[j, j] = math.sqrt(pivot)
-        for i in range(j + 1, n):
-            low[i, j] = (a[i, j] - low[i, :j] @ low[j, :j]) / low[j, j]
-    return low
-
-
-def poisson_cdf_table(mean: float) -> np.ndarray:
-    """CDF of a Poisson law at 0, 1, 2, ... until it stops growing.
-
-    A count is drawn by inversion as the number of entries below the uniform,
-    so every backend gets the same count from the same uniform.
-    """
-    if mean <= 0.0:
-        return np.ones(1)
-    probability = math.exp(-mean)
-    cdf = [probability]
-    j = 0
-    while True:
-        j += 1
-        probability *= mean / j
-        nxt = cdf[-1] + probability
-        if nxt <= cdf[-1] or probability == 0.0:
-            break
-        cdf.append(nxt)
-    return np.array(cdf)
-
-
-def _ou_coefficients(speed: float, sigma: float, dt: float) -> tuple[float, float]:
-    """Exact OU transition over ``dt``: decay factor and noise standard deviation."""
-    decay = math.exp(-speed * dt)
-    if speed * dt < 1e-12:
-        return decay, sigma * math.sqrt(dt)
-    return decay, sigma * math.sqrt(-math.expm1(-2.0 * speed * dt) / (2.0 * speed))
 
 
 def step_dates(start: _dt.date, steps_per_year: int, n_steps: int) -> np.ndarray:
@@ -332,10 +283,10 @@ def lower(scenario: Scenario) -> Plan:
     ph_per_mw = 1e3 / (mining.pue * fleet_eps)
 
     kbar = math.exp(btc.jump_mean + 0.5 * btc.jump_sd**2) - 1.0
-    fees_decay, fees_noise = _ou_coefficients(fees.speed, fees.sigma, dt)
-    power_decay, power_noise = _ou_coefficients(power.speed, power.sigma, dt)
-    lease_decay, lease_noise = _ou_coefficients(host.lease_speed, host.lease_sigma, dt)
-    gpu_decay, gpu_noise = _ou_coefficients(gpu.speed, gpu.sigma, dt)
+    fees_decay, fees_noise = ou_coefficients(fees.speed, fees.sigma, dt)
+    power_decay, power_noise = ou_coefficients(power.speed, power.sigma, dt)
+    lease_decay, lease_noise = ou_coefficients(host.lease_speed, host.lease_sigma, dt)
+    gpu_decay, gpu_noise = ou_coefficients(gpu.speed, gpu.sigma, dt)
 
     initial_hashprice = float(
         hashprice(proto.blocks_per_day, subsidy_per_block[0], fees.initial_btc, btc.price, hr.initial_ehs)
