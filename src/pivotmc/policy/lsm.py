@@ -128,7 +128,7 @@ class StoppingPolicy:
                 out[:, a] = design @ coef[a]
         return out
 
-    def decisions(self, features: np.ndarray, exercise_values: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def decisions(self, features: np.ndarray, exercise_values: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """First date each path stops under this policy and the action it takes there (-1, -1 where it never does).
 
         ``exercise_values`` (actions, dates, paths), or (dates, paths) for one
@@ -299,7 +299,7 @@ def _learn_and_value(x, pay, df, basis, degree, train_fraction, itm_only, valuat
         raise ValidationError("there must be both learning and valuation paths.")
     train = ~valuation
     if train.sum() < 2 or valuation.sum() < 2:
-        raise ValidationError("optimal_stopping needs at least 2 learning and 2 valuation paths.")
+        raise ValidationError("there must be at least 2 learning and 2 valuation paths.")
 
     policy, in_sample = _backward_induction(x[:, train], pay[:, :, train], df, basis, degree, itm_only, exercise_known)
     stop_date, action = policy.decisions(x, pay)
