@@ -30,10 +30,10 @@ def _same(a: switch.SwitchPolicy, b: switch.SwitchPolicy) -> None:
     assert a.stopping.terms == b.stopping.terms and a.stopping.basis == b.stopping.basis
     for name in ("centre", "scale", "coefficients"):
         assert getattr(a.stopping, name).tobytes() == getattr(b.stopping, name).tobytes()
-    for name in ("boundary_hashprice", "boundary_lease_rate", "boundary_power_price"):
+    for name in ("boundary_hashprice", "boundary_lease_rate", "boundary_power_price", "boundary_gpu_price"):
         assert getattr(a, name).tobytes() == getattr(b, name).tobytes()
-    assert (a.in_sample_gain, a.learning_paths, a.learning_seed, a.learner) == (
-        b.in_sample_gain, b.learning_paths, b.learning_seed, b.learner)
+    assert (a.actions, a.features, a.in_sample_gain, a.learning_paths, a.learning_seed, a.learner) == (
+        b.actions, b.features, b.in_sample_gain, b.learning_paths, b.learning_seed, b.learner)
 
 
 def _forbid_learning(monkeypatch) -> None:

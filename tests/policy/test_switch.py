@@ -21,10 +21,13 @@ from pivotmc.model.plan import lower
 from pivotmc.policy.switch import learn
 from naming import assert_standard_errors_end_in_se
 
+#: The default scenario: the three-way switch (mine, host or cloud).
 SMALL = Scenario.default().with_overrides({"switch.learning_paths": 4000})
-#: Mining worth nothing, and a lease rate that cannot move: waiting has no value at all.
-HOPELESS = SMALL.with_overrides({"btc.price": 1.0, "hosting.lease_sigma": 0.0})
-#: Converting costs more than any lease can repay.
+#: The two-way switch (mine or host), with the same strategies' positions as the default's.
+TWO_WAY = SMALL.with_overrides({"strategies.evaluate": ["mine", "host", "hybrid", "switch"]})
+#: Mining worth nothing, and a lease rate that cannot move: waiting to lease has no value at all.
+HOPELESS = TWO_WAY.with_overrides({"btc.price": 1.0, "hosting.lease_sigma": 0.0})
+#: Converting the building costs more than any lease or compute can repay.
 PROHIBITIVE = SMALL.with_overrides({"hosting.capex_per_it_mw": 1e10})
 OTHER_BRANCHES = SMALL.with_overrides({
     "simulation.steps_per_year": 52,
@@ -58,29 +61,35 @@ def test_learning_data_agree_between_backends(scenario) -> None:
     key = rng.seed_key(5)
     ref = get_backend("reference").load().switch_learning_data(plan, key, rng.LEARNING_PATH0, 300)
     cpu = get_backend("cpu").load().switch_learning_data(plan, key, rng.LEARNING_PATH0, 300)
-    assert ref[0].shape == cpu[0].shape == (plan.decision_steps.size, 300, 3)
+    assert ref[0].shape == cpu[0].shape == (plan.decision_steps.size, 300, len(plan.switch_features))
+    assert ref[1].shape == cpu[1].shape == (len(plan.switch_actions), plan.decision_steps.size, 300)
     np.testing.assert_array_equal(ref[0], cpu[0])
     scale = np.abs(ref[1]).max()
     assert np.max(np.abs(ref[1] - cpu[1])) <= 1e-12 * scale
 
 
 def test_learning_gains_are_the_npv_of_converting_minus_mining() -> None:
-    """Gain at the first date = host NPV - mine NPV, path by path, on the learning paths' own numbers.
+    """Gain at the first date = host (cloud) NPV - mine NPV, path by path, on the learning paths' own numbers.
 
     The NPVs come from the other executor, so that the reference's learning data are not checked
     against the reference's own valuation.
     """
     _needs_cpu()
-    scenario = SMALL.with_overrides({"terminal.switch": 4.0, "terminal.host": 4.0, "terminal.mine": 4.0})
+    scenario = SMALL.with_overrides({"terminal.switch": 4.0, "terminal.host": 4.0, "terminal.mine": 4.0,
+                                     "terminal.cloud": 4.0})
     plan = lower(scenario)
     key = rng.seed_key(scenario.switch.learning_seed)
     _, gains = get_backend("reference").load().switch_learning_data(plan, key, rng.LEARNING_PATH0, 200)
     static = dataclasses.replace(plan, switch_index=-1)
     chunk = get_backend("cpu").run_chunk(static, key, rng.LEARNING_PATH0, 200)
-    expected = chunk.npv[HOST] - chunk.npv[MINE]
-    # Each NPV within 1e-10 of the reference's (the executors' contract); their difference within that of each.
-    allowed = 1e-10 * (np.abs(chunk.npv[HOST]) + np.abs(chunk.npv[MINE])) + 1e-6
-    assert np.all(np.abs(gains[0] - expected) <= allowed), np.max(np.abs(gains[0] - expected) - allowed)
+    mine = chunk.npv[plan.strategies.index("mine")]
+    assert plan.switch_actions == ("host", "cloud")
+    for a, action in enumerate(plan.switch_actions):
+        converted = chunk.npv[plan.strategies.index(action)]
+        expected = converted - mine
+        # Each NPV within 1e-10 of the reference's (the executors' contract); their difference within that of each.
+        allowed = 1e-10 * (np.abs(converted) + np.abs(mine)) + 1e-6
+        assert np.all(np.abs(gains[a, 0] - expected) <= allowed), (action, np.max(np.abs(gains[a, 0] - expected) - allowed))
 
 
 # --------------------------------------------------------------------------- #
@@ -95,6 +104,7 @@ def test_cpu_applies_the_policy_like_the_reference(scenario) -> None:
     ref = get_backend("reference").run_chunk(plan, key, 100, 1500, keep_paths=110, policy=policy)
     cpu = get_backend("cpu").run_chunk(plan, key, 100, 1500, keep_paths=110, policy=policy)
     np.testing.assert_array_equal(ref.switch_decision, cpu.switch_decision)
+    np.testing.assert_array_equal(ref.switch_action, cpu.switch_action)
     dates = np.unique(cpu.switch_decision)
     assert (dates >= 0).sum() >= 3 and (dates < 0).any(), dates  # several dates, and paths that never convert
     scale = np.maximum(np.abs(ref.npv), 1e6)
@@ -187,7 +197,7 @@ def test_hopeless_mining_with_an_uncertain_lease_rate_waits_for_a_good_one() -> 
     lease rate: sign when it is high, never when it stays low); out of sample
     that beats converting at once by many standard errors.
     """
-    scenario = SMALL.with_overrides({"btc.price": 1.0, "switch.learning_paths": 20_000})
+    scenario = TWO_WAY.with_overrides({"btc.price": 1.0, "switch.learning_paths": 20_000})
     ds = pivotmc.simulate(scenario, n_paths=10_000, seed=6)
     assert ds.option_value.attrs["compared_with"] == "host"
     assert float(ds.option_value) > 3.0 * float(ds.option_value_se)
@@ -206,7 +216,7 @@ def test_changing_only_the_learning_seed_moves_the_value_within_its_standard_err
 
 
 def test_exercise_boundary_is_where_the_estimated_advantage_changes_sign() -> None:
-    plan = lower(SMALL)
+    plan = lower(TWO_WAY)
     policy = learn(plan)
     checked = 0
     for d in range(1, plan.decision_steps.size):
@@ -244,6 +254,7 @@ def test_reference_learner_gives_the_cpu_learners_decisions() -> None:
     key = rng.seed_key(0)
     runs = [get_backend("cpu").run_chunk(plan, key, 0, 2000, policy=p) for p in (by_cpu, by_ref)]
     np.testing.assert_array_equal(runs[0].switch_decision, runs[1].switch_decision)
+    np.testing.assert_array_equal(runs[0].switch_action, runs[1].switch_action)
 
 
 # --------------------------------------------------------------------------- #
@@ -344,5 +355,5 @@ def test_sensitivity_applies_the_base_policy_unless_told_to_relearn() -> None:
     # A policy learned for the shocked case is worth at least the base case's there (within errors).
     gap = relearned.mean_npv.sel(parameter=name, strategy="switch") - frozen.mean_npv.sel(parameter=name, strategy="switch")
     assert np.all(gap.values > -3.0 * frozen.change_se.sel(parameter=name, strategy="switch").values - 1e5)
-    for strategy in ("mine", "host", "hybrid"):  # the static strategies do not care
+    for strategy in ("mine", "host", "hybrid", "cloud"):  # the static strategies do not care
         np.testing.assert_array_equal(frozen.mean_npv.sel(strategy=strategy), relearned.mean_npv.sel(strategy=strategy))

@@ -1,10 +1,12 @@
 """The switch strategy: keep mining, holding the option to convert the whole site.
 
 At each decision date (``switch.decisions_per_year``, the first at t = 0) a
-path that still mines may convert: the ``host`` economics start at that date
-(the ASIC fleet is sold at salvage, construction takes the path's lead time
-and its capex, the lease is signed at the market rate of the date, then
-defaults, renewals and re-lets run as for ``host``), or it keeps mining.
+path that still mines may convert to one of the plan's ``switch_actions``:
+``host`` (the ASIC fleet is sold at salvage, construction takes the path's
+lead time and its capex, the lease is signed at the market rate of the date,
+then defaults, renewals and re-lets run as for ``host``) or, in the three-way
+switch, ``cloud`` (the same conversion, then a GPU fleet contracted at the GPU
+price of the date, as for ``cloud``); or it keeps mining.
 
 The exercise policy is learned by least-squares Monte Carlo (Longstaff and
 Schwartz) on ``switch.learning_paths`` paths of their own (see
@@ -14,15 +16,17 @@ policy on paths it never saw: low-biased, with an honest standard error.
 
 What is learned
 ---------------
-For each learning path and decision date ``d`` the backend records the state
-at ``d`` (logs of hashprice, lease rate and power price) and the realised gain
-``G_d``: the NPV of converting at ``d`` minus that of mining to the horizon.
-That gain is not known at ``d`` (it is made of future cash flows), so the
-regression estimates, backwards over the dates, the *advantage* of converting
-now over following the policy later, ``E[G_d - G_later | state]``, on a
-polynomial of the scaled state, and the policy converts where it is positive
-(:func:`pivotmc.policy.lsm.learn_policy` with ``exercise_known=False``). Time enters
-through one regression per date.
+For each learning path, decision date ``d`` and action ``a`` the backend
+records the state at ``d`` (logs of the plan's ``switch_features``: hashprice,
+lease rate and power price, and the GPU price in the three-way switch) and the
+realised gain ``G_a,d``: the NPV of converting to ``a`` at ``d`` minus that of
+mining to the horizon. That gain is not known at ``d`` (it is made of future
+cash flows), so one regression per action estimates, backwards over the dates,
+the *advantage* of converting to it now over following the policy later,
+``E[G_a,d - G_later | state]``, on a polynomial of the scaled state; the policy
+takes the action with the largest estimated advantage (the first on a tie) where
+it is positive (:func:`pivotmc.policy.lsm.learn_policy` with
+``exercise_known=False``). Time enters through one regression per date.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from pivotmc._version import __version__
 from pivotmc.backends import BACKENDS
 from pivotmc.errors import ParameterTypeError, ValidationError
 from pivotmc.policy.lsm import StoppingPolicy, learn_policy
-from pivotmc.model.plan import SWITCH_FEATURES, Plan, lower
+from pivotmc.model.plan import Plan, lower
 from pivotmc.model.scenario import Scenario
 
 __all__ = [
@@ -72,8 +76,12 @@ class SwitchPolicy:
     Attributes
     ----------
     stopping : StoppingPolicy
-        Per decision date, the scaling of the features and the coefficients of
-        the estimated advantage of converting (polynomial basis).
+        Per decision date, the scaling of the features and, per action, the
+        coefficients of the estimated advantage of converting (polynomial basis).
+    actions : tuple of str
+        What the switch converts to, in the order of the coefficients (the plan's ``switch_actions``).
+    features : tuple of str
+        The state variables whose logs are the regressors, in order (the plan's ``switch_features``).
     in_sample_gain : float
         Mean gain over mining (NPV at t = 0, USD) of the policy on its own
         learning paths: biased upwards, for diagnostics only.
@@ -82,15 +90,23 @@ class SwitchPolicy:
     learner : str
         The backend that simulated the learning paths.
     boundary_hashprice, boundary_lease_rate : ndarray (dates, BOUNDARY_POINTS)
-        The exercise boundary: at each date, for hashprices at the learning
-        paths' quantiles :data:`BOUNDARY_QUANTILES`, the lowest lease rate at
-        which converting is optimal (NaN where no lease rate in a wide range
-        makes it so), with the power price at its median of that date.
+        The exercise boundary of ``host``: at each date, for hashprices at the
+        learning paths' quantiles :data:`BOUNDARY_QUANTILES`, the lowest lease
+        rate at which converting to host is the policy's action (NaN where no
+        lease rate in a wide range makes it so), with the other features at
+        their medians of that date.
     boundary_power_price : ndarray (dates,)
         That median power price.
+    boundary_gpu_price : ndarray (dates, BOUNDARY_POINTS)
+        The exercise boundary of ``cloud``: at the same hashprices, the lowest
+        GPU price (USD per GPU-hour) at which converting to cloud is the
+        policy's action, the other features at their medians; all NaN for the
+        two-way switch.
     """
 
     stopping: StoppingPolicy
+    actions: tuple[str, ...]
+    features: tuple[str, ...]
     in_sample_gain: float
     learning_paths: int
     learning_seed: int
@@ -98,6 +114,7 @@ class SwitchPolicy:
     boundary_hashprice: np.ndarray
     boundary_lease_rate: np.ndarray
     boundary_power_price: np.ndarray
+    boundary_gpu_price: np.ndarray
 
     @property
     def boundary_gpu_price(self) -> np.ndarray:
@@ -114,14 +131,16 @@ class SwitchPolicy:
     def kernel_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(centre, scale, coefficients, terms) as contiguous arrays for compiled kernels.
 
-        Rows of ``coefficients`` that are NaN mean "never convert at this date".
+        Shapes (dates, k), (dates, k), (actions, dates, n_terms), (n_terms, k),
+        k = ``len(features)``. A NaN row ``coefficients[a, d]`` means "never
+        convert to action a at date d".
         """
         p = self.stopping
         return (
             np.ascontiguousarray(p.centre, dtype=np.float64),
             np.ascontiguousarray(p.scale, dtype=np.float64),
             np.ascontiguousarray(p.coefficients, dtype=np.float64),
-            np.ascontiguousarray(np.array(p.terms, dtype=np.int64).reshape(len(p.terms), len(SWITCH_FEATURES))),
+            np.ascontiguousarray(np.array(p.terms, dtype=np.int64).reshape(len(p.terms), len(self.features))),
         )
 
 
@@ -201,14 +220,17 @@ def _learn(plan: Plan, name: str, runner, block_paths: int | None, progress) -> 
         if progress is not None:
             progress(first + n, total)
     features = np.concatenate([f for f, _ in parts], axis=1)
-    gains = np.concatenate([g for _, g in parts], axis=-1)[0]  # host only until the learner chooses among actions
+    gains = np.concatenate([g for _, g in parts], axis=-1)  # (actions, dates, paths)
+    _check_learning_data(plan, name, features, gains)
     df = (1.0 + plan.scenario.simulation.discount_rate) ** (-plan.decision_times)
     stopping, in_sample = learn_policy(
         features, gains / df[:, None], df, basis="polynomial", degree=settings.degree, exercise_known=False
     )
-    hashprice, lease, power = exercise_boundary(stopping, features)
+    hashprice, lease, power, gpu = exercise_boundary(stopping, features, plan.switch_actions, plan.switch_features)
     return SwitchPolicy(
         stopping=stopping,
+        actions=plan.switch_actions,
+        features=plan.switch_features,
         in_sample_gain=in_sample,
         learning_paths=settings.learning_paths,
         learning_seed=settings.learning_seed,
@@ -216,7 +238,19 @@ def _learn(plan: Plan, name: str, runner, block_paths: int | None, progress) -> 
         boundary_hashprice=hashprice,
         boundary_lease_rate=lease,
         boundary_power_price=power,
+        boundary_gpu_price=gpu,
     )
+
+
+def _check_learning_data(plan: Plan, name: str, features: np.ndarray, gains: np.ndarray) -> None:
+    """Refuse learning data of another shape than the plan's switch needs (actions, features), clearly."""
+    n_actions = gains.shape[0] if gains.ndim == 3 else 1  # (dates, paths): one action's gains
+    if n_actions != len(plan.switch_actions) or features.shape[-1] != len(plan.switch_features):
+        raise ValidationError(
+            f"backend {name!r} reports learning data for {n_actions} action(s) on {features.shape[-1]} features; "
+            f"this scenario's switch converts to {_words(plan.switch_actions)} and decides on "
+            f"{_words(plan.switch_features)}: learn it with a backend that simulates them."
+        )
 
 
 # --------------------------------------------------------------------------
@@ -274,10 +308,12 @@ def _write_policy(path: Path, policy: SwitchPolicy) -> None:
     arrays = {
         "basis": np.array(p.basis), "degree": np.array(p.degree), "terms": np.array(p.terms, dtype=np.int64),
         "centre": p.centre, "scale": p.scale, "coefficients": p.coefficients,
+        "actions": np.array(policy.actions, dtype=str), "features": np.array(policy.features, dtype=str),
         "exercise_known": np.array(p.exercise_known), "in_sample_gain": np.array(policy.in_sample_gain),
         "learning_paths": np.array(policy.learning_paths), "learning_seed": np.array(policy.learning_seed, dtype=np.uint64),
         "learner": np.array(policy.learner), "boundary_hashprice": policy.boundary_hashprice,
         "boundary_lease_rate": policy.boundary_lease_rate, "boundary_power_price": policy.boundary_power_price,
+        "boundary_gpu_price": policy.boundary_gpu_price,
     }
     with contextlib.suppress(OSError):  # a cache is a convenience: passed over, never an error
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -302,10 +338,11 @@ def _read_policy(path: Path) -> SwitchPolicy | None:
             coefficients=a["coefficients"], exercise_known=bool(a["exercise_known"]),
         )
         return SwitchPolicy(
-            stopping=stopping, in_sample_gain=float(a["in_sample_gain"]), learning_paths=int(a["learning_paths"]),
+            stopping=stopping, actions=tuple(str(n) for n in a["actions"]), features=tuple(str(n) for n in a["features"]),
+            in_sample_gain=float(a["in_sample_gain"]), learning_paths=int(a["learning_paths"]),
             learning_seed=int(a["learning_seed"]), learner=str(a["learner"]),
             boundary_hashprice=a["boundary_hashprice"], boundary_lease_rate=a["boundary_lease_rate"],
-            boundary_power_price=a["boundary_power_price"],
+            boundary_power_price=a["boundary_power_price"], boundary_gpu_price=a["boundary_gpu_price"],
         )
     except (OSError, KeyError, ValueError, TypeError, EOFError, zipfile.BadZipFile):  # absent, truncated or foreign
         return None
@@ -327,52 +364,92 @@ def policy_for(plan: Plan, policy: SwitchPolicy | None = None) -> SwitchPolicy |
 
 
 def check_policy(plan: Plan, policy: SwitchPolicy) -> None:
-    """Refuse a policy that cannot decide for ``plan``: another type, or other decision dates or features.
+    """Refuse a policy that cannot decide for ``plan``: another type, other actions, features or decision dates.
 
-    A policy learned for another scenario with the same dates is accepted: it is applied as it is, so the
-    value is that of this policy on this scenario (a lower bound for the value of the scenario's own optimum).
+    A policy learned for another scenario with the same actions, features and dates is accepted: it is applied
+    as it is, so the value is that of this policy on this scenario (a lower bound for the value of the
+    scenario's own optimum).
     """
     if not isinstance(policy, SwitchPolicy):
         raise ParameterTypeError(f"switch_policy must be a pivotmc.policy.switch.SwitchPolicy, got {type(policy).__name__}.")
+    if tuple(policy.actions) != plan.switch_actions:
+        raise ValidationError(
+            f"this switch policy chooses among {_words(('mine',) + tuple(policy.actions))}; the scenario's switch "
+            f"chooses among {_words(('mine',) + plan.switch_actions)}: learn one for it."
+        )
+    if tuple(policy.features) != plan.switch_features:
+        raise ValidationError(
+            f"this switch policy decides on {_words(policy.features)}; the scenario's switch decides on "
+            f"{_words(plan.switch_features)}: learn one for it."
+        )
     dates, features = policy.stopping.centre.shape
-    if dates != plan.decision_steps.size or features != len(SWITCH_FEATURES) or policy.stopping.basis != "polynomial":
+    coefficients = policy.stopping.coefficients
+    if (dates != plan.decision_steps.size or features != len(plan.switch_features)
+            or policy.stopping.basis != "polynomial" or coefficients.shape[:2] != (len(plan.switch_actions), dates)):
         raise ValidationError(
             f"this switch policy decides at {dates} dates on {features} features; the scenario has "
-            f"{plan.decision_steps.size} decision dates and {len(SWITCH_FEATURES)} features: learn one for it."
+            f"{plan.decision_steps.size} decision dates and {len(plan.switch_features)} features: learn one for it."
         )
 
 
-def exercise_boundary(stopping: StoppingPolicy, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Lowest lease rate at which converting is optimal, on a grid of hashprices per date.
+def _words(names) -> str:
+    """``a, b and c``."""
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
-    ``features`` are the learning paths' (dates, paths, 3) logs of hashprice,
-    lease rate and power price. Returns ``(hashprice, lease_rate, power)``
-    with shapes (dates, BOUNDARY_POINTS), (dates, BOUNDARY_POINTS), (dates,).
+
+def exercise_boundary(
+    stopping: StoppingPolicy, features: np.ndarray, actions: tuple[str, ...] = ("host",),
+    names: tuple[str, ...] = ("hashprice", "lease_rate", "power_price"),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per date, on a grid of hashprices, the lowest lease rate at which host is the policy's action and the
+    lowest GPU price at which cloud is.
+
+    ``features`` are the learning paths' (dates, paths, k) logs of ``names``
+    (the plan's ``switch_features``), ``actions`` the policy's. Every feature
+    but hashprice and the one searched is held at its median of the date.
+    Returns ``(hashprice, lease_rate, power, gpu_price)`` with shapes
+    (dates, BOUNDARY_POINTS), (dates, BOUNDARY_POINTS), (dates,) and
+    (dates, BOUNDARY_POINTS); ``gpu_price`` is all NaN without ``cloud``.
     """
-    n_dates = features.shape[0]
     x = np.asarray(features, dtype=np.float64)
+    n_dates = x.shape[0]
+    hp_col = names.index("hashprice")
     hashprice = np.empty((n_dates, BOUNDARY_POINTS))
     lease = np.full((n_dates, BOUNDARY_POINTS), np.nan)
+    gpu = np.full((n_dates, BOUNDARY_POINTS), np.nan)
     power = np.empty(n_dates)
+    searched = [(actions.index("host"), names.index("lease_rate"), lease)]
+    if "cloud" in actions:
+        searched.append((actions.index("cloud"), names.index("gpu_price"), gpu))
     for d in range(n_dates):
-        log_hp = np.quantile(x[d, :, 0], BOUNDARY_QUANTILES)
-        lo, hi = np.quantile(x[d, :, 1], [0.001, 0.999])
-        grid = np.linspace(lo - math.log(4.0), hi + math.log(4.0), _LEASE_GRID)
-        log_power = float(np.median(x[d, :, 2]))
+        medians = np.median(x[d], axis=0)
+        log_hp = np.quantile(x[d, :, hp_col], BOUNDARY_QUANTILES)
         hashprice[d] = np.exp(log_hp)
-        power[d] = math.exp(log_power)
-        for i, h in enumerate(log_hp):
-            state = np.column_stack([np.full(grid.size, h), grid, np.full(grid.size, log_power)])
-            adv = stopping.advantage(d, state)
-            good = adv > 0.0
-            if not good.any():
-                continue
-            first = int(np.argmax(good))
-            if first == 0:
-                lease[d, i] = math.exp(grid[0])
-                continue
-            a0, a1 = adv[first - 1], adv[first]
-            w = a0 / (a0 - a1) if a1 != a0 else 1.0
-            lease[d, i] = math.exp(grid[first - 1] + w * (grid[first] - grid[first - 1]))
-    return hashprice, lease, power
+        power[d] = math.exp(float(medians[names.index("power_price")]))
+        for action, col, out in searched:
+            lo, hi = np.quantile(x[d, :, col], [0.001, 0.999])
+            grid = np.linspace(lo - math.log(4.0), hi + math.log(4.0), _LEASE_GRID)
+            for i, h in enumerate(log_hp):
+                state = np.repeat(medians[None], grid.size, axis=0)
+                state[:, hp_col] = h
+                state[:, col] = grid
+                out[d, i] = _lowest(stopping, d, state, action, grid)
+    return hashprice, lease, power, gpu
 
+
+def _lowest(stopping: StoppingPolicy, date: int, state: np.ndarray, action: int, grid: np.ndarray) -> float:
+    """The lowest point of ``grid`` (logs) at which ``action`` is the policy's choice at ``state``, interpolated
+    linearly between grid points on its margin over the best alternative (waiting included); NaN if none."""
+    adv = stopping.advantages(date, state)
+    best = np.argmax(adv, axis=1)  # the rule of StoppingPolicy.choose, on advantages computed once
+    good = (best == action) & (adv[np.arange(best.size), best] > 0.0)
+    if not good.any():
+        return math.nan
+    first = int(np.argmax(good))
+    if first == 0:
+        return math.exp(grid[0])
+    others = np.delete(adv[first - 1 : first + 1], action, axis=1)
+    a0, a1 = adv[first - 1 : first + 1, action] - np.maximum(others.max(axis=1, initial=0.0), 0.0)
+    w = a0 / (a0 - a1) if a1 != a0 else 1.0
+    return math.exp(grid[first - 1] + w * (grid[first] - grid[first - 1]))
