@@ -116,10 +116,6 @@ class SwitchPolicy:
     boundary_power_price: np.ndarray
     boundary_gpu_price: np.ndarray
 
-    @property
-    def boundary_gpu_price(self) -> np.ndarray:
-        return np.full_like(self.boundary_lease_rate, np.nan)
-
     def digest(self) -> str:
         """SHA-256 of what the kernels apply (the arrays of :meth:`kernel_arrays`): equal digests, equal decisions."""
         h = hashlib.sha256()
