@@ -412,12 +412,15 @@ def exercise_boundary(ds: xr.Dataset, per_year: int | None = None, lines: int = 
     by default at most ``lines`` dates, spread evenly over the dates that have
     a boundary (the first and the last of them included); with ``per_year``,
     the first date of each 1/per_year of a year instead. Above a line the
-    learned policy converts. A date with no line converts at no lease rate in
+    learned policy converts. A date with no line converts at no price in
     the range its learning paths saw; the figure's note says which. The power
-    price, the third state variable, is held at its median of each date (also
-    in the note).
+    price (and the other state variables) is held at its median of each date
+    (also in the note).
     """
-    needed = ("switch_boundary_hashprice", "switch_boundary_lease_rate", "switch_boundary_power_price")
+    if action not in _BOUNDARY_OF:
+        raise ValidationError(f"action = {action!r} is not allowed: it must be one of {', '.join(_BOUNDARY_OF)}.")
+    variable, ylabel, title, price_words = _BOUNDARY_OF[action]
+    needed = ("switch_boundary_hashprice", variable, "switch_boundary_power_price")
     if any(name not in ds for name in needed) or "decision_date" not in ds.coords:
         raise ValidationError(
             f"the result has no exercise boundary: value the {LEARNED_STRATEGY} strategy first (strategies.evaluate)."
