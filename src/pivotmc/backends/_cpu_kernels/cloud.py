@@ -44,12 +44,16 @@ def start_cloud(cs, row, j, decision, lead, term, price):
 
 
 @njit(inline="always", **JIT)
-def aging_years(a, b, bought, aging):
-    """Integral over [a, b] (0 if b <= a) of exp(-aging (t - bought)): see reference_steps.aging_years."""
+def aging_years(a, b, bought, aging, full, full_factor):
+    """Integral over [a, b] (0 if b <= a) of exp(-aging (t - bought)): see reference_steps.aging_years.
+
+    ``full_factor`` is its last factor for a length of ``full`` (the whole step), the common case.
+    """
     length = max(b - a, 0.0)
     if aging == 0.0:
         return length
-    return math.exp(-aging * (a - bought)) * (-math.expm1(-aging * length) / aging)
+    factor = full_factor if length == full else -math.expm1(-aging * length) / aging
+    return math.exp(-aging * (a - bought)) * factor
 
 
 @njit(**JIT)
@@ -66,6 +70,10 @@ def cloud_step(w, cs, rows, u, cloud, step, m):
     row = rows.state
     n_gpu = cloud.n_gpu
     aging = cloud.aging
+    # What the whole step gives, computed once: most lanes run (and are contracted) through it.
+    full = step.full_step
+    aging_full = -math.expm1(-aging * full) / aging if aging != 0.0 else full
+    p_default_full = -math.expm1(-cloud.hazard * full)
     for j in range(m):
         if rows.only >= 0 and w[rows.only + j] < 0.0:
             continue
@@ -98,13 +106,15 @@ def cloud_step(w, cs, rows, u, cloud, step, m):
             # A refresh in the step: the old fleet ages until it, the new one from it.
             refresh_at = bought + cloud.life
             if refresh_at <= by_t1:
-                aged = aging_years(a, refresh_at, bought, aging) + aging_years(refresh_at, t1, refresh_at, aging)
+                aged = aging_years(a, refresh_at, bought, aging, full, aging_full) + aging_years(
+                    refresh_at, t1, refresh_at, aging, full, aging_full
+                )
                 new_paid = cloud.capex_per_gpu * math.exp(cloud.capex_trend * refresh_at)
                 gpu_capex = gpu_capex + n_gpu * (new_paid - cloud.residual * paid)
                 paid = new_paid
                 bought = refresh_at
             else:
-                aged = aging_years(a, t1, bought, aging)
+                aged = aging_years(a, t1, bought, aging, full, aging_full)
             fleet_price = g * math.exp(-aging * (t1 - bought))  # the fleet's market price at t1
 
         # The contract: signed, run, renewed at market at term end, defaulted.
@@ -125,7 +135,8 @@ def cloud_step(w, cs, rows, u, cloud, step, m):
                 b2 = min(t1, c_end)
                 price_years = price_years + c_price * (b2 - c_start)
                 contracted = contracted + (b2 - c_start)
-        if contracted > 0.0 and u[rng.SLOT_CLOUD_DEFAULT, j] < -math.expm1(-cloud.hazard * contracted):
+        p_default = p_default_full if contracted == full else -math.expm1(-cloud.hazard * contracted)
+        if contracted > 0.0 and u[rng.SLOT_CLOUD_DEFAULT, j] < p_default:
             c_start = t1 + cloud.release
             c_end = c_start + cloud.term
             c_price = fleet_price if c_start <= by_t1 else np.nan
