@@ -346,7 +346,8 @@ def _with_cloud_action(plan_with_cloud, policy) -> _ActionsPolicy:
     terms = tuple((*t, 0) for t in p.terms)
     centre, scale = pad([p.centre, np.zeros(dates)]), pad([p.scale, np.ones(dates)])
     host = StoppingPolicy(p.basis, p.degree, terms, centre, scale, p.coefficients, p.exercise_known)
-    cloud = StoppingPolicy(p.basis, p.degree, terms, centre, scale, np.full_like(p.coefficients, np.nan), p.exercise_known)
+    never = np.full_like(p.coefficients, np.nan)
+    cloud = StoppingPolicy(p.basis, p.degree, terms, centre, scale, never, p.exercise_known)
     assert plan_with_cloud.switch_actions == ("host", "cloud")
     return _ActionsPolicy([host, cloud])
 

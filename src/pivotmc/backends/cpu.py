@@ -31,10 +31,16 @@ def unavailable_reason() -> str | None:
     return None
 
 
+#: The switch's actions the kernels know, in the order they number them (host 0, cloud 1).
+_ACTIONS = ("host", "cloud")
+
+
 def _actions(plan: Plan) -> tuple[int, int]:
     """The positions of host and cloud among the switch's actions (-1 for one it does not have)."""
     actions = plan.switch_actions
-    return tuple(actions.index(name) if name in actions else -1 for name in ("host", "cloud"))
+    if actions != _ACTIONS[: len(actions)]:  # pragma: no cover - pivotmc.model.strategies orders them so
+        raise ValidationError(f"the cpu backend values a switch among {_ACTIONS}, in that order; got {actions}.")
+    return tuple(actions.index(name) if name in actions else -1 for name in _ACTIONS)
 
 
 def _no_policy(plan: Plan) -> tuple:
@@ -54,7 +60,8 @@ def _policy_arrays(plan: Plan, policy) -> tuple:
         return (np.zeros(0, dtype=np.int64), *_no_policy(plan), exit_multiple, *_actions(plan))
     if policy is None:
         raise ValidationError(NO_POLICY_MESSAGE)
-    centre, scale, coef, terms = (np.ascontiguousarray(a) for a in policy.kernel_arrays())
+    centre, scale, coef, terms = policy.kernel_arrays()
+    coef = np.asarray(coef)
     if coef.ndim == 2:
         coef = coef[None]
     centre, scale, coef = (np.ascontiguousarray(a, dtype=np.float64) for a in (centre, scale, coef))

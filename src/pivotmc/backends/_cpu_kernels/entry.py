@@ -9,8 +9,6 @@ inside (see :mod:`pivotmc.backends._cpu_kernels`).
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 from numba import njit, prange

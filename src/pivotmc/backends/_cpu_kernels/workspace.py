@@ -57,13 +57,13 @@ MINE_EBITDA, MINE_CAPEX, HOST_EBITDA, HOST_CAPEX = _OFF["mine_ebitda"], _OFF["mi
 CLOUD_EBITDA, CLOUD_CAPEX, CLOUD = _OFF["cloud_ebitda"], _OFF["cloud_capex"], _OFF["cloud_decision"]
 LEAD, CAPEX_PER_MW, START, END, RATE, SPENT = _OFF["lead"], _OFF["capex_per_mw"], _OFF["start"], _OFF["end"], _OFF["rate"], _OFF["spent"]
 SW_INDEX, SW_DECISION, SW_START, SW_END = _OFF["sw_index"], _OFF["sw_decision"], _OFF["sw_start"], _OFF["sw_end"]
+SW_RATE, SW_SPENT, SW_EBITDA, SW_CAPEX, SW_SALVAGE = _OFF["sw_rate"], _OFF["sw_spent"], _OFF["sw_ebitda"], _OFF["sw_capex"], _OFF["sw_salvage"]
 #: The switch's action per lane (-1 until it converts), and per conversion the decision index of the lanes
-#: converted to it (-1 for the others: the conversion's step skips them).
+#: converted to it (-1 for the others: the conversion's step skips them); its cloud conversion's rows.
 SW_ACTION, SW_HOST, SW_CLOUD = _OFF["sw_action"], _OFF["sw_host"], _OFF["sw_cloud"]
 SW_CLOUD_STATE = _OFF["sw_cloud_decision"]
-SW_RATE, SW_SPENT, SW_EBITDA, SW_CAPEX, SW_SALVAGE = _OFF["sw_rate"], _OFF["sw_spent"], _OFF["sw_ebitda"], _OFF["sw_capex"], _OFF["sw_salvage"]
 MINE_PV, S_EBITDA, S_CASH = _OFF["mine_pv"], _OFF["s_ebitda"], _OFF["s_cash"]
-#: The factors' rows by their result names, in the orders of KEPT_FACTORS and SWITCH_FEATURES.
+#: The factors' rows by their result names, in the orders of KEPT_FACTORS and of the switch's features.
 _FACTOR_ROWS = {"btc_price": BTC, "hashrate": HASHRATE, "fees": FEES, "power_price": POWER, "lease_rate": MARKET,
                 "hashprice": HASHPRICE, "gpu_price": GPU}  # fmt: skip
 KEPT_ROWS = tuple(_FACTOR_ROWS[name] for name in KEPT_FACTORS)
