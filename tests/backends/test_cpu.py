@@ -28,8 +28,9 @@ K = pytest.importorskip("pivotmc.backends._cpu_kernels")
 
 from pivotmc.backends import cpu as cpu_backend  # noqa: E402  (after the skip: it needs numba)
 from pivotmc.backends import reference  # noqa: E402
+from pivotmc.backends.reference_cloud import Cloud, cloud_step  # noqa: E402
 from pivotmc.backends.reference_steps import (  # noqa: E402
-    Cloud, Markets, advance_markets, cloud_step, correlate, draw_step, per_path_draws,
+    Markets, advance_markets, correlate, draw_step, per_path_draws,
 )  # fmt: skip
 
 LEARNING_PATHS = 500  # of the switch policy in the table's cases
