@@ -4,12 +4,14 @@ The kernel (``kernels/pivotmc_model.cu``) runs one thread per path: it draws
 the path's random numbers in-kernel, advances every factor, values every
 strategy, and writes only per-path NPVs, kept trajectories and its share of
 the exact per-step sums, which warps reduce on the device (see the kernel's
-header comment). The arithmetic is the ``cpu`` backend's, operation by
-operation, compiled without fused multiply-add (``--fmad=false``): only the
-CUDA math library's log, exp and expm1 (normal tails, capex overrun, partial-
-step defaults) may round differently from the C library's, so the two agree
-far inside the 1e-9 relative the tests demand, path by path. Built as host C++
-for the tests, the same source reproduces the ``cpu`` backend bit for bit.
+header comment). The arithmetic is the reference executor's and the ``cpu``
+backend's, operation by operation, compiled without fused multiply-add
+(``--fmad=false``): only the CUDA math library's log, exp and expm1 (normal
+tails, capex overrun, partial-step defaults, the cloud's capex trend and fleet
+aging) may round differently from the C library's, so the two agree far inside
+the 1e-9 relative the tests demand, path by path. Built as host C++ for the
+tests, the same source reproduces the ``cpu`` backend bit for bit (and the
+reference executor, whose numpy exp and log round otherwise, to 1e-10).
 
 The ``switch`` strategy applies a policy learned beforehand (by the ``cpu``
 backend, see :mod:`pivotmc.policy.switch`) and attached to the plan; the kernel
