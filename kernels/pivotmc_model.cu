@@ -229,8 +229,9 @@ PIVOTMC_DEVICE double pivotmc_minus_infinity()
    pivotmc_constants) and the host-computed tables:
    pivotmc_read(&growth_pow[i]) = (1 + escalator)**i, p_default_full[k] and
    p_cloud_default_full[k] the default probabilities of a lease and of a
-   compute contract over the whole of step k; n_steps, the kernel's
-   argument, is the number of steps. */
+   compute contract over the whole of step k, cloud_aging_full[k] the
+   last factor of pivotmc_aging_years over the whole of step k; n_steps,
+   the kernel's argument, is the number of steps. */
 struct pivotmc_plan {
     const double* __restrict__ steps; /* (STEP_FIELDS, n_steps) */
     const double* __restrict__ jump_cdf;
@@ -239,6 +240,7 @@ struct pivotmc_plan {
     const double* __restrict__ growth_pow;
     const double* __restrict__ p_default_full; /* (n_steps,) */
     const double* __restrict__ p_cloud_default_full; /* (n_steps,) */
+    const double* __restrict__ cloud_aging_full; /* (n_steps,) */
     int n_jump_cdf, n_spike_cdf, n_growth;
 };
 
@@ -362,7 +364,7 @@ struct pivotmc_cloud_terms {
 struct pivotmc_step_inputs {
     int k;
     double t0, t1, full_step, discount, subsidy, hstar_coef, power_level, lease_level, gpu_level, ph, refresh_th,
-        salvage_per_hashprice, p_default_full, p_cloud_default_full;
+        salvage_per_hashprice, p_default_full, p_cloud_default_full, cloud_aging_full;
     bool in_final_year;
 };
 
@@ -595,6 +597,7 @@ PIVOTMC_DEVICE pivotmc_step_inputs pivotmc_load_step(const pivotmc_plan& plan, i
     s.salvage_per_hashprice = pivotmc_read(&steps[PIVOTMC_T_salvage_per_hashprice * n + k]);
     s.p_default_full = pivotmc_read(&plan.p_default_full[k]);
     s.p_cloud_default_full = PIVOTMC_CLOUD ? pivotmc_read(&plan.p_cloud_default_full[k]) : 0.0;
+    s.cloud_aging_full = PIVOTMC_CLOUD ? pivotmc_read(&plan.cloud_aging_full[k]) : 0.0;
     s.in_final_year = pivotmc_read(&steps[PIVOTMC_T_terminal_weight * n + k]) != 0.0;
     return s;
 }
@@ -852,14 +855,18 @@ PIVOTMC_DEVICE pivotmc_flows pivotmc_lease_step(pivotmc_lease& lease, const pivo
 
 #if PIVOTMC_CLOUD
 /* Integral over [a, b] (0 if b <= a) of exp(-aging (t - bought)): a fleet's
-   aging factor, bought at `bought` (reference_steps.aging_years). */
-PIVOTMC_DEVICE double pivotmc_aging_years(double a, double b, double bought, double aging)
+   aging factor, bought at `bought` (reference_steps.aging_years).  Its last
+   factor over a whole step (`full`, the common case) is the host's
+   (`full_factor`, pivotmc_plan.cloud_aging_full), as on the cpu backend. */
+PIVOTMC_DEVICE double pivotmc_aging_years(double a, double b, double bought, double aging, double full,
+                                          double full_factor)
 {
     const double length = pivotmc_max(b - a, 0.0);
     if (aging == 0.0) {
         return length;
     }
-    return exp(-aging * (a - bought)) * (-expm1(-aging * length) / aging);
+    const double factor = length == full ? full_factor : -expm1(-aging * length) / aging;
+    return exp(-aging * (a - bought)) * factor;
 }
 
 /* A cloud conversion decided at t_now, its first contract (of `term` years) signed at the GPU price then. */
@@ -919,14 +926,14 @@ PIVOTMC_DEVICE pivotmc_flows pivotmc_cloud_step(pivotmc_cloud& cloud, const pivo
         /* A refresh in the step: the old fleet ages until it, the new one from it. */
         const double refresh_at = bought + c.life;
         if (refresh_at <= by_t1) {
-            aged = pivotmc_aging_years(a, refresh_at, bought, c.aging) +
-                   pivotmc_aging_years(refresh_at, t1, refresh_at, c.aging);
+            aged = pivotmc_aging_years(a, refresh_at, bought, c.aging, s.full_step, s.cloud_aging_full) +
+                   pivotmc_aging_years(refresh_at, t1, refresh_at, c.aging, s.full_step, s.cloud_aging_full);
             const double new_paid = c.capex_per_gpu * exp(c.capex_trend * refresh_at);
             gpu_capex = gpu_capex + c.n_gpu * (new_paid - c.residual * paid);
             paid = new_paid;
             bought = refresh_at;
         } else {
-            aged = pivotmc_aging_years(a, t1, bought, c.aging);
+            aged = pivotmc_aging_years(a, t1, bought, c.aging, s.full_step, s.cloud_aging_full);
         }
         fleet_price = g * exp(-c.aging * (t1 - bought));
     }
@@ -1109,7 +1116,7 @@ PIVOTMC_DEVICE pivotmc_cash_flow pivotmc_strategy_cash_flows(const pivotmc_strat
         ebitda = st.mining_mw[s] * mine.ebitda + st.hosting_mw[s] * host.ebitda;
         cash_flow = ebitda - (st.mining_mw[s] * mine.capex + st.hosting_mw[s] * host.capex);
 #if PIVOTMC_CLOUD
-        if (st.static_cloud) {
+        if (st.cloud_mw[s] > 0.0) { /* a strategy without cloud adds nothing from it (but +-0) */
             const double cloud_ebitda = st.cloud_mw[s] * cloud.ebitda;
             ebitda = ebitda + cloud_ebitda;
             cash_flow = cash_flow + (cloud_ebitda - st.cloud_mw[s] * cloud.capex);

@@ -150,9 +150,11 @@ def kernel_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
 
     ``growth_pow[i] = (1 + escalator) ** i``, ``p_default_full[k]`` and
     ``p_cloud_default_full[k]``, the default probabilities of a lease and of a
-    compute contract over a whole step, are computed here with the C library,
-    as the cpu backend computes them, so that the common case of the lease and
-    of the contract does not depend on the device's ``pow`` and ``expm1``. The
+    compute contract over a whole step, and ``cloud_aging_full[k]``, the
+    fleet's aging integral over a whole step without its first factor
+    (``-expm1(-aging dt) / aging``), are computed here with the C library, as
+    the cpu backend computes them, so that the common case of the lease and of
+    the fleet does not depend on the device's ``pow`` and ``expm1``. The
     switch policy's arrays are those of :func:`switch_inputs`. The plan's scalars, the Cholesky factor
     and the strategies' shares are in :func:`constants_record`.
 
@@ -166,6 +168,7 @@ def kernel_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
     growth = 1.0 + float(packed.scalars[ScalarIndex.lease_escalator])
     hazard = float(packed.scalars[ScalarIndex.default_hazard])
     cloud_hazard = float(packed.scalars[ScalarIndex.cloud_hazard])
+    aging = float(packed.scalars[ScalarIndex.gpu_aging])
     t_start = packed.steps[StepIndex.t_start]
     t_end = packed.steps[StepIndex.t_end]
     return {
@@ -176,6 +179,9 @@ def kernel_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
         "growth_pow": np.array([growth ** float(i) for i in range(GROWTH_TABLE_SIZE)]),
         "p_default_full": np.array([-math.expm1(-hazard * float(step)) for step in t_end - t_start]),
         "p_cloud_default_full": np.array([-math.expm1(-cloud_hazard * float(step)) for step in t_end - t_start]),
+        "cloud_aging_full": np.array(
+            [-math.expm1(-aging * float(step)) / aging if aging != 0.0 else float(step) for step in t_end - t_start]
+        ),
         **switch,
     }
 
@@ -255,7 +261,7 @@ def launch_layout(
     budget = int(free_bytes * MEMORY_FRACTION)
     sums_row = 2 * 8 * n_strategies * n_steps  # hi and lo limbs of one replica
     replicas = int(np.clip(REPLICA_BYTES // max(sums_row, 1), 1, MAX_REPLICAS))
-    plan_bytes = 8 * ((len(STEP_FIELDS) + 2) * n_steps + 64 + GROWTH_TABLE_SIZE + MAX_STRATEGIES)
+    plan_bytes = 8 * ((len(STEP_FIELDS) + 3) * n_steps + 64 + GROWTH_TABLE_SIZE + MAX_STRATEGIES)
     switch = switch_dates > 0
     n_features = switch_features
     if switch:  # the decision date of each step, the policy; an int16 decision and an int8 action per path
@@ -294,6 +300,7 @@ def _record(pointers: tuple[str, ...], ints: tuple[str, ...]) -> np.dtype:
 
 PLAN_ARRAYS = (
     "steps", "jump_cdf", "spike_cdf", "exit_multiple", "growth_pow", "p_default_full", "p_cloud_default_full",
+    "cloud_aging_full",
 )  # fmt: skip
 POLICY_ARRAYS = ("decision_date", "centre", "scale", "coef", "terms")
 POLICY_SIZES = ("switch_index", "n_terms", "n_actions", "action_stride", "cloud_action")
