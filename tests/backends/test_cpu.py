@@ -15,12 +15,22 @@ from hypothesis import HealthCheck, given, settings
 
 import pivotmc
 from pivotmc import random as rng
+from pivotmc.errors import ValidationError
 from pivotmc.model.factors import KEPT_FACTORS
+from pivotmc.model.plan import lower
 from pivotmc.model.scenario import Scenario
+from pivotmc.policy.lsm import StoppingPolicy, learn_policy
+from pivotmc.policy.switch import learn
 from pivotmc.testing import CASES, case, scenarios
 from closed_forms import correlation_matrix
 
 K = pytest.importorskip("pivotmc.backends._cpu_kernels")
+
+from pivotmc.backends import cpu as cpu_backend  # noqa: E402  (after the skip: it needs numba)
+from pivotmc.backends import reference  # noqa: E402
+from pivotmc.backends.reference_steps import (  # noqa: E402
+    Cloud, Markets, advance_markets, cloud_step, correlate, draw_step, per_path_draws,
+)  # fmt: skip
 
 LEARNING_PATHS = 500  # of the switch policy in the table's cases
 #: Kept trajectories compared path by path: every declared kept variable, and the strategies' cash flows.
@@ -182,3 +192,193 @@ def test_correlated_factors_match_reference(matrix):
         {"correlation.matrix": correlation_matrix(matrix), "simulation.horizon_years": 4.0}
     )
     assert_same_numbers(*_pair(scenario, 500, 13))
+
+
+# --------------------------------------------------------------------------- #
+# The GPU rental factor, the cloud strategy and the three-way switch
+# --------------------------------------------------------------------------- #
+SWITCH_LEARNING = {"switch.learning_paths": 2000}
+#: Cloud contracts that default, renew and a fleet refreshed within a short horizon; with exit values and
+#: cheaper GPUs, so that the switch converts to both host and cloud within it.
+CLOUD_EVENTS = {"cloud.default_hazard": 2.0, "cloud.contract_years": 1.0, "cloud.gpu_life_years": 2.0,
+                "simulation.horizon_years": 6.0, "cloud.capex_per_gpu": 20_000.0, "terminal.switch": 6.0,
+                "terminal.cloud": 6.0, "terminal.host": 6.0, **SWITCH_LEARNING}  # fmt: skip
+WITHOUT_CLOUD = ["mine", "host", "hybrid", "switch"]
+
+
+class _PerAction:
+    """Per action, the advantage of a stopping policy learned on that action's gains alone: (paths, actions)."""
+
+    def __init__(self, per_action) -> None:
+        self.per_action = tuple(per_action)
+
+    def advantages(self, date: int, features: np.ndarray) -> np.ndarray:
+        return np.column_stack([p.advantage(date, features) for p in self.per_action])
+
+
+class _ActionsPolicy:
+    """A switch policy among several actions, as the executors apply one: ``stopping.advantages`` (reference) and
+    ``kernel_arrays`` with coefficients (actions, dates, terms) (compiled executors)."""
+
+    def __init__(self, per_action) -> None:
+        self.stopping = _PerAction(per_action)
+
+    def kernel_arrays(self):
+        first = self.stopping.per_action[0]
+        coefficients = np.stack([p.coefficients for p in self.stopping.per_action])
+        return first.centre, first.scale, coefficients, np.array(first.terms, dtype=np.int64)
+
+
+def _policy_per_action(plan) -> _ActionsPolicy:
+    """One regression per action on the reference's learning data (host and, for the three-way switch, cloud)."""
+    key = rng.seed_key(plan.scenario.switch.learning_seed)
+    features, gains = reference.switch_learning_data(plan, key, rng.LEARNING_PATH0, plan.scenario.switch.learning_paths)
+    df = (1.0 + plan.scenario.simulation.discount_rate) ** (-plan.decision_times)
+    degree = plan.scenario.switch.degree
+    return _ActionsPolicy(
+        learn_policy(features, g / df[:, None], df, basis="polynomial", degree=degree, exercise_known=False)[0]
+        for g in gains
+    )
+
+
+def _close(a, b, what) -> None:
+    diff = np.abs(a - b)
+    allowed = np.maximum(1e-10 * np.abs(b), 1e-6)
+    worst = np.unravel_index(np.argmax(diff - allowed), diff.shape) if diff.size else ()
+    assert np.all(diff <= allowed), (what, worst, a[worst], b[worst])
+
+
+def assert_chunks_agree(cpu, ref) -> None:
+    """Per-path NPV, every kept trajectory (gpu_price and every strategy's cash flows included) within 1e-10
+    relative, exact cash-flow sums likewise, and the switch's decisions and actions identical."""
+    _close(cpu.npv, ref.npv, "npv")
+    assert set(cpu.kept.factors) == set(KEPT_FACTORS) == set(ref.kept.factors)
+    for name in KEPT_FACTORS:
+        _close(cpu.kept.factors[name], ref.kept.factors[name], name)
+    _close(cpu.kept.cash_flow, ref.kept.cash_flow, "cash_flow")
+    count = cpu.npv.shape[1]
+    _close(cpu.cash_flow_sum.mean(count), ref.cash_flow_sum.mean(count), "cash_flow_sum")
+    for name in ("switch_decision", "switch_action"):
+        a, b = getattr(cpu, name), getattr(ref, name)
+        assert (a is None) == (b is None), name
+        if a is not None:
+            assert a.dtype == b.dtype, name
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def _chunks(plan, n, seed, policy=None, keep=12, block_paths=None):
+    key = rng.seed_key(seed)
+    cpu = cpu_backend.run_chunk(plan, key, 0, n, keep, block_paths, policy)
+    ref = reference.run_chunk(plan, key, 0, n, keep, None, policy)
+    return cpu, ref
+
+
+def _takes_every_action(result, plan) -> None:
+    """The comparison means something: the switch converts to each of its actions on some paths, and waits on some."""
+    taken = set(np.unique(result.switch_action).tolist())
+    assert taken == {-1, *range(len(plan.switch_actions))}, taken
+
+
+def test_default_scenario_with_every_strategy_and_the_three_way_switch_matches_reference():
+    plan = lower(Scenario.default().with_overrides(SWITCH_LEARNING))
+    assert set(plan.strategies) == {"mine", "host", "hybrid", "switch", "cloud"} and plan.switch_cloud
+    cpu, ref = _chunks(plan, 500, 17, _policy_per_action(plan))
+    assert_chunks_agree(cpu, ref)
+    _takes_every_action(ref, plan)
+
+
+def test_two_way_switch_learned_by_the_reference_matches_reference():
+    plan = lower(Scenario.default().with_overrides({"strategies.evaluate": WITHOUT_CLOUD, **SWITCH_LEARNING}))
+    assert plan.switch_actions == ("host",) and not plan.values_cloud
+    cpu, ref = _chunks(plan, 500, 18, learn(plan, backend="reference"))
+    assert_chunks_agree(cpu, ref)
+    _takes_every_action(ref, plan)
+
+
+def _cloud_events(plan, key, n: int) -> dict[str, int]:
+    """How many refreshes, contract renewals and defaults the static cloud strategy sees on paths 0 .. n - 1."""
+    paths = np.arange(n, dtype=np.uint64)
+    lead_time, capex_per_mw = per_path_draws(plan, key, paths)
+    markets, cloud = Markets(plan, n), Cloud(plan, lead_time)
+    events = {"refresh": 0, "renewal": 0, "default": 0}
+    for k in range(plan.n_steps):
+        u, z = draw_step(key, paths, k)
+        m = advance_markets(plan, markets, k, u, correlate(plan.chol, z), key, paths)
+        bought, c_end = cloud.bought.copy(), cloud.c_end.copy()
+        cloud_step(plan, cloud, k, m, u, capex_per_mw)
+        events["refresh"] += int(np.sum(cloud.bought > bought))
+        events["renewal"] += int(np.sum(cloud.c_start == c_end))
+        events["default"] += int(np.sum(cloud.c_start == plan.t_end[k] + plan.cloud_release))
+    return events
+
+
+@pytest.mark.parametrize("steps_per_year", [52, 12])
+def test_cloud_defaults_renewals_and_refreshes_match_reference(steps_per_year):
+    plan = lower(Scenario.default().with_overrides({**CLOUD_EVENTS, "simulation.steps_per_year": steps_per_year}))
+    events = _cloud_events(plan, rng.seed_key(23), 200)
+    assert min(events.values()) > 0, events
+    cpu, ref = _chunks(plan, 400, 23, _policy_per_action(plan), keep=20, block_paths=64)
+    assert_chunks_agree(cpu, ref)
+    _takes_every_action(ref, plan)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"strategies.evaluate": WITHOUT_CLOUD}, CLOUD_EVENTS],
+                         ids=["three-way", "two-way", "cloud-events"])  # fmt: skip
+def test_learning_data_match_reference(overrides):
+    plan = lower(Scenario.default().with_overrides({"simulation.horizon_years": 6.0, **overrides}))
+    key = rng.seed_key(31)
+    cpu = cpu_backend.switch_learning_data(plan, key, rng.LEARNING_PATH0 + 5, 300, 64)
+    ref = reference.switch_learning_data(plan, key, rng.LEARNING_PATH0 + 5, 300)
+    dates, k, actions = plan.decision_steps.size, len(plan.switch_features), len(plan.switch_actions)
+    assert cpu[0].shape == ref[0].shape == (dates, 300, k) and cpu[0].dtype == np.float32
+    assert cpu[1].shape == ref[1].shape == (actions, dates, 300)
+    # Features: logs in float64 rounded to float32, so equal or one float32 rounding apart.
+    np.testing.assert_allclose(cpu[0], ref[0], rtol=2.0**-23, atol=0.0)
+    _close(cpu[1], ref[1], "gains")
+
+
+def _with_cloud_action(plan_with_cloud, policy) -> _ActionsPolicy:
+    """The two-way ``policy`` (three features) for the three-way switch: the GPU price enters no term, the host
+    regression is the same terms in the same order, and cloud is never chosen (NaN coefficients)."""
+    p = policy.stopping
+    dates = p.centre.shape[0]
+    pad = np.column_stack
+    terms = tuple((*t, 0) for t in p.terms)
+    centre, scale = pad([p.centre, np.zeros(dates)]), pad([p.scale, np.ones(dates)])
+    host = StoppingPolicy(p.basis, p.degree, terms, centre, scale, p.coefficients, p.exercise_known)
+    never = np.full_like(p.coefficients, np.nan)
+    cloud = StoppingPolicy(p.basis, p.degree, terms, centre, scale, never, p.exercise_known)
+    assert plan_with_cloud.switch_actions == ("host", "cloud")
+    return _ActionsPolicy([host, cloud])
+
+
+def test_a_run_without_cloud_gives_the_other_strategies_the_same_numbers_bit_for_bit():
+    base = Scenario.default().with_overrides(SWITCH_LEARNING)
+    without = lower(base.with_overrides({"strategies.evaluate": WITHOUT_CLOUD}))
+    with_cloud = lower(base)
+    two_way = learn(without, backend="reference")
+    key = rng.seed_key(41)
+    a = cpu_backend.run_chunk(without, key, 0, 600, 10, None, two_way)
+    b = cpu_backend.run_chunk(with_cloud, key, 0, 600, 10, None, _with_cloud_action(with_cloud, two_way))
+    rows = [with_cloud.strategies.index(name) for name in WITHOUT_CLOUD]
+    np.testing.assert_array_equal(a.npv, b.npv[rows])
+    np.testing.assert_array_equal(a.kept.cash_flow, b.kept.cash_flow[rows])
+    np.testing.assert_array_equal(a.switch_decision, b.switch_decision)
+    np.testing.assert_array_equal(a.switch_action, b.switch_action)
+    assert 0 < np.sum(a.switch_decision >= 0) < a.switch_decision.size
+    # The cloud strategy itself is valued in the second run (and differs from the others).
+    assert np.all(np.isfinite(b.npv[with_cloud.strategies.index("cloud")]))
+
+
+def test_a_policy_that_does_not_fit_the_plan_is_refused():
+    plan = lower(Scenario.default().with_overrides({"strategies.evaluate": WITHOUT_CLOUD, **SWITCH_LEARNING}))
+    two_way = learn(plan, backend="reference")
+    three_way = lower(Scenario.default().with_overrides(SWITCH_LEARNING))
+    with pytest.raises(ValidationError, match="does not fit"):
+        cpu_backend.run_chunk(three_way, (0, 0), 0, 10, 0, None, two_way)  # three features for four
+    twice = _ActionsPolicy([two_way.stopping, two_way.stopping])
+    with pytest.raises(ValidationError, match="does not fit"):
+        cpu_backend.run_chunk(plan, (0, 0), 0, 10, 0, None, twice)  # two actions for one
+    # The same policy as one action fits, whether its coefficients come as (dates, terms) or (1, dates, terms).
+    one = cpu_backend.run_chunk(plan, (0, 0), 0, 10, 0, None, _ActionsPolicy([two_way.stopping]))
+    np.testing.assert_array_equal(one.npv, cpu_backend.run_chunk(plan, (0, 0), 0, 10, 0, None, two_way).npv)

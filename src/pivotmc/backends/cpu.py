@@ -13,7 +13,7 @@ import numpy as np
 from pivotmc.backends.accumulate import ExactSum, overflow_error
 from pivotmc.backends.kernel_constants import MAX_STRATEGIES
 from pivotmc.errors import ValidationError
-from pivotmc.model.plan import SWITCH_FEATURES, Plan, pack
+from pivotmc.model.plan import Plan, pack
 from pivotmc.backends import NO_POLICY_MESSAGE, Capabilities, ChunkResult, KeptPaths
 
 __all__ = ["CAPABILITIES", "prepare", "run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
@@ -31,21 +31,52 @@ def unavailable_reason() -> str | None:
     return None
 
 
-#: (centre, scale, coefficients, terms) of no policy: runs without the switch, and learning runs.
-_N_FEATURES = len(SWITCH_FEATURES)
-_NO_POLICY = (
-    np.zeros((0, _N_FEATURES)), np.ones((0, _N_FEATURES)), np.zeros((0, 1)), np.zeros((0, _N_FEATURES), dtype=np.int64)
-)  # fmt: skip
+#: The switch's actions the kernels know, in the order they number them (host 0, cloud 1).
+_ACTIONS = ("host", "cloud")
+
+
+def _actions(plan: Plan) -> tuple[int, int]:
+    """The positions of host and cloud among the switch's actions (-1 for one it does not have)."""
+    actions = plan.switch_actions
+    if actions != _ACTIONS[: len(actions)]:  # pragma: no cover - pivotmc.model.strategies orders them so
+        raise ValidationError(f"the cpu backend values a switch among {_ACTIONS}, in that order; got {actions}.")
+    return tuple(actions.index(name) if name in actions else -1 for name in _ACTIONS)
+
+
+def _no_policy(plan: Plan) -> tuple:
+    """(centre, scale, coefficients, terms) of no policy: runs without the switch, and learning runs."""
+    k = len(plan.switch_features)
+    return np.zeros((0, k)), np.ones((0, k)), np.zeros((1, 0, 1)), np.zeros((0, k), dtype=np.int64)
 
 
 def _policy_arrays(plan: Plan, policy) -> tuple:
-    """The switch's kernel arguments: its decision steps, policy arrays and exit multiple (empty when absent)."""
+    """The switch's kernel arguments: its decision steps, policy arrays, exit multiple and the positions of its
+    actions (no policy when the switch is not valued).
+
+    The coefficients are (actions, dates, terms); a policy with one action may give them as (dates, terms).
+    """
+    exit_multiple = float(plan.switch_exit_multiple)
     if plan.switch_index < 0:
-        return (np.zeros(0, dtype=np.int64), *_NO_POLICY, float(plan.switch_exit_multiple))
+        return (np.zeros(0, dtype=np.int64), *_no_policy(plan), exit_multiple, *_actions(plan))
     if policy is None:
         raise ValidationError(NO_POLICY_MESSAGE)
     centre, scale, coef, terms = policy.kernel_arrays()
-    return _decision_steps(plan), centre, scale, coef, terms, float(plan.switch_exit_multiple)
+    coef = np.asarray(coef)
+    if coef.ndim == 2:
+        coef = coef[None]
+    centre, scale, coef = (np.ascontiguousarray(a, dtype=np.float64) for a in (centre, scale, coef))
+    terms = np.ascontiguousarray(terms, dtype=np.int64)
+    dates, k = plan.decision_steps.size, len(plan.switch_features)
+    n_actions = len(plan.switch_actions)
+    if (
+        centre.shape != (dates, k) or scale.shape != (dates, k) or terms.ndim != 2 or terms.shape[1] != k
+        or coef.ndim != 3 or not 1 <= coef.shape[0] <= n_actions or coef.shape[1:] != (dates, terms.shape[0])
+    ):  # fmt: skip
+        raise ValidationError(
+            f"this switch policy does not fit the scenario ({dates} decision dates, {k} features, "
+            f"{n_actions} actions: {', '.join(plan.switch_actions)}): learn one for it."
+        )
+    return _decision_steps(plan), centre, scale, coef, terms, exit_multiple, *_actions(plan)
 
 
 def _decision_steps(plan: Plan) -> np.ndarray:
@@ -90,10 +121,14 @@ def run_chunk(
     sums_hi = np.zeros((threads, n_strat, n_steps), dtype=np.int64)
     sums_lo = np.zeros((threads, n_strat, n_steps), dtype=np.int64)
     switch_out = np.full(n_paths if plan.switch_index >= 0 else 0, -1, dtype=np.int16)
+    action_out = np.full(switch_out.size, -1, dtype=np.int8)
+    strategy_arrays = (
+        packed.conversion_share[:n_strat], packed.cloud_share[:n_strat], packed.exit_multiple[:n_strat],
+        int(plan.switch_index),
+    )  # fmt: skip
     overflow = simulate_paths(
-        kernel_plan, (key[0], key[1]), (first_path, n_paths, keep_paths, _lanes(block_paths)),
-        (packed.conversion_share[:n_strat], packed.exit_multiple[:n_strat], int(plan.switch_index)), policy_arrays,
-        (npv, sums_hi, sums_lo, kept_factors, kept.cash_flow, switch_out),
+        kernel_plan, (key[0], key[1]), (first_path, n_paths, keep_paths, _lanes(block_paths)), strategy_arrays,
+        policy_arrays, (npv, sums_hi, sums_lo, kept_factors, kept.cash_flow, switch_out, action_out),
     )  # fmt: skip
     if overflow:
         raise overflow_error(overflow)
@@ -101,7 +136,10 @@ def run_chunk(
     for t in range(threads):
         sums.add_limbs(sums_hi[t], sums_lo[t])
     switch = switch_out if plan.switch_index >= 0 else None
-    return ChunkResult(first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept, switch_decision=switch)
+    action = action_out if plan.switch_index >= 0 else None
+    return ChunkResult(
+        first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept, switch_decision=switch, switch_action=action
+    )
 
 
 def switch_learning_data(
@@ -112,13 +150,16 @@ def switch_learning_data(
 
     _, kernel_plan = _packed(plan)
     decision_steps = _decision_steps(plan)
-    features = np.empty((decision_steps.size, n_paths, _N_FEATURES), dtype=np.float32)
-    gains = np.empty((decision_steps.size, n_paths))
-    policy_arrays = (decision_steps, *_NO_POLICY, float(plan.switch_exit_multiple))
+    n_actions = len(plan.switch_actions)
+    features = np.empty((decision_steps.size, n_paths, len(plan.switch_features)), dtype=np.float32)
+    # Host's gains are always computed (a plan without the switch has no action to return them for).
+    gains = np.empty((max(n_actions, 1), decision_steps.size, n_paths))
+    host, cloud = _actions(plan)
+    policy_arrays = (decision_steps, *_no_policy(plan), float(plan.switch_exit_multiple), host, cloud)
     learning_paths(
         kernel_plan, (key[0], key[1]), (first_path, n_paths, _lanes(block_paths)), policy_arrays, (features, gains)
     )
-    return features, gains
+    return features, gains[:n_actions]
 
 
 def prepare() -> None:

@@ -10,9 +10,9 @@ numpy's vectorised transcendental functions leave.
 The kernels are the step functions every executor shares, in the same order
 and under the same names: ``per_path_draws`` and ``draw_step``
 (:mod:`.draws`), ``correlate``, ``advance_markets`` and ``mine``
-(:mod:`.markets`), ``lease_step`` (:mod:`.lease`), ``decide``,
-``strategy_cash_flows`` and ``accumulate`` (:mod:`.strategies`), taking the
-records of :mod:`.workspace`; the entry points ``simulate_block`` and
+(:mod:`.markets`), ``lease_step`` (:mod:`.lease`), ``cloud_step``
+(:mod:`.cloud`), ``decide``, ``strategy_cash_flows`` and ``accumulate``
+(:mod:`.strategies`), taking the records of :mod:`.workspace`; the entry points ``simulate_block`` and
 ``learning_block`` and their parallel drivers ``simulate_paths`` and
 ``learning_paths`` are in :mod:`.entry`.
 
@@ -32,12 +32,13 @@ import numpy as np
 from numba import njit
 
 from pivotmc.backends import kernel_constants
+from pivotmc.backends._cpu_kernels.cloud import cloud_step
 from pivotmc.backends._cpu_kernels.draws import step_uniforms_only
 from pivotmc.backends._cpu_kernels.entry import learning_block, learning_paths, simulate_block, simulate_paths
 from pivotmc.backends._cpu_kernels.jit import JIT
 from pivotmc.backends._cpu_kernels.lease import lease_step
 from pivotmc.backends._cpu_kernels.numerics import fast_exp, fast_log, ndtri_tail, philox_words
-from pivotmc.backends._cpu_kernels.workspace import LANES, LEARN_ROWS, ROWS
+from pivotmc.backends._cpu_kernels.workspace import CLOUD_ROWS, LANES, LEARN_ROWS, ROWS
 from pivotmc.backends.kernel_constants import GROWTH_TABLE_SIZE
 
 __all__ = [
@@ -61,7 +62,7 @@ def layout_fingerprint(shared: dict) -> np.int64:
     """Fingerprint of the constants the kernels take from Python (``shared``: kernel_constants.constants())
     and of the kernels' own sources."""
     sources = tuple(hashlib.sha256(path.read_bytes()).hexdigest() for path in _SOURCES)
-    frozen = (sorted(shared.items()), GROWTH_TABLE_SIZE, ROWS, LEARN_ROWS, LANES, sources)
+    frozen = (sorted(shared.items()), GROWTH_TABLE_SIZE, ROWS, LEARN_ROWS, CLOUD_ROWS, LANES, sources)
     return np.int64(int.from_bytes(hashlib.sha256(repr(frozen).encode()).digest()[:7], "little"))
 
 
@@ -74,8 +75,8 @@ def compiled_fingerprint():
 
 
 _CACHED = (
-    simulate_paths, learning_paths, simulate_block, learning_block, lease_step, step_uniforms_only, philox_words,
-    ndtri_tail, compiled_fingerprint,
+    simulate_paths, learning_paths, simulate_block, learning_block, lease_step, cloud_step, step_uniforms_only,
+    philox_words, ndtri_tail, compiled_fingerprint,
 )  # fmt: skip
 
 

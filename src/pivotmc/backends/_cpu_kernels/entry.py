@@ -9,32 +9,36 @@ inside (see :mod:`pivotmc.backends._cpu_kernels`).
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 from numba import njit, prange
 
 from pivotmc import random as rng
+from pivotmc.backends._cpu_kernels.cloud import CloudRows, cloud_step, start_cloud
 from pivotmc.backends._cpu_kernels.draws import draw_step, per_path_draws
 from pivotmc.backends._cpu_kernels.jit import JIT
 from pivotmc.backends._cpu_kernels.lease import LeaseRows, lease_step
 from pivotmc.backends._cpu_kernels.markets import advance_markets, correlate, initial_markets, mine
 from pivotmc.backends._cpu_kernels.strategies import (
-    accumulate, accumulate_hosting, accumulate_mining, convert_all, decide, gains, keep_factors, settle,
-    strategy_cash_flows,
+    accumulate, accumulate_conversion, accumulate_mining, convert_all, decide, gains, keep_factors, learned_actions,
+    settle, strategy_cash_flows,
 )  # fmt: skip
 from pivotmc.backends._cpu_kernels.workspace import (
-    FINAL0, HOST_CAPEX, HOST_EBITDA, L_DECISION, L_START, LANES, LEARN_STRIDE, MINE_PV, NPV0, RATE, S_CASH, S_EBITDA,
-    SPENT, START, SW_CAPEX, SW_DECISION, SW_EBITDA, SW_END, SW_INDEX, SW_RATE, SW_SALVAGE, SW_SPENT, SW_START, WORKSPACE,
-    Block, LearningOutputs, Outputs, lease_terms, market_params, mining_params, policy, step_inputs, strategies,
+    CLOUD, CLOUD_CAPEX, CLOUD_EBITDA, FINAL0, HOST_CAPEX, HOST_EBITDA, L_CLOUD, L_CLOUD_PV, L_DECISION, L_HOST_PV,
+    L_START, LANES, LEAD, LEARN_STRIDE, LEARN_STRIDE_CLOUD, MINE_PV, NPV0, RATE, S_CASH, S_EBITDA, SPENT, START,
+    SW_ACTION, SW_CAPEX, SW_CLOUD, SW_CLOUD_STATE, SW_DECISION, SW_EBITDA, SW_END, SW_HOST, SW_INDEX, SW_RATE,
+    SW_SALVAGE, SW_SPENT, SW_START, WORKSPACE, Block, LearningOutputs, Outputs, cloud_terms, lease_terms, market_params,
+    mining_params, policy, step_inputs, strategies,
 )  # fmt: skip
 from pivotmc.model.factors import N_FACTORS
 from pivotmc.model.plan import StepIndex as T
 
 _HOST_LEASE = LeaseRows(START, -1, -1, HOST_EBITDA, HOST_CAPEX)
-#: The switch's own lease, from its decision on; lanes that have not converted are skipped.
-_SWITCH_LEASE = LeaseRows(SW_START, SW_DECISION, SW_INDEX, SW_EBITDA, SW_CAPEX)
+_STATIC_CLOUD = CloudRows(CLOUD, -1, CLOUD_EBITDA, CLOUD_CAPEX)
+#: The switch's own lease and cloud conversion, from its decision on; each skips the lanes not converted to it,
+#: and both write the switch's rows (a lane is on one of them at most).
+_SWITCH_LEASE = LeaseRows(SW_START, SW_DECISION, SW_HOST, SW_EBITDA, SW_CAPEX)
+_SWITCH_CLOUD = CloudRows(SW_CLOUD_STATE, SW_CLOUD, SW_EBITDA, SW_CAPEX)
 
 
 @njit(inline="always", **JIT)
@@ -51,24 +55,26 @@ def simulate_paths(plan, key, paths, strategy_arrays, policy_arrays, outputs):
     ``plan`` is (scalars, steps, chol, btc_jump_cdf, power_spike_cdf) of
     :func:`pivotmc.model.plan.pack`; ``key`` the Philox key; ``paths`` is
     (first_path, n_paths, keep_paths, lanes per block, at most :data:`LANES`);
-    ``strategy_arrays`` (conversion share, exit multiple, the switch's position
-    or -1); ``policy_arrays`` (decision steps, centre, scale, coefficients,
-    terms: :meth:`pivotmc.policy.switch.SwitchPolicy.kernel_arrays`; the
-    switch's exit multiple). ``outputs`` is (npv (strategies, n_paths), exact
+    ``strategy_arrays`` (share converted to host, share converted to cloud,
+    exit multiple, the switch's position or -1); ``policy_arrays`` (decision
+    steps, centre, scale, coefficients (actions, dates, terms), terms:
+    :meth:`pivotmc.policy.switch.SwitchPolicy.kernel_arrays`; the switch's
+    exit multiple; the positions of host and cloud among its actions, -1 for
+    one it does not have). ``outputs`` is (npv (strategies, n_paths), exact
     limb sums hi and lo (threads, strategies, steps), kept factors
     (len(KEPT_FACTORS), kept, steps), kept cash flows (strategies, kept,
-    steps), the switch's decision index per path). Returns the number of cash
-    flows too large to quantise (0 when all is well).
+    steps), the switch's decision index and action per path). Returns the
+    number of cash flows too large to quantise (0 when all is well).
     """
     first_path, n_paths, keep_paths, block = paths
-    npv, sums_hi, sums_lo, kept_factors, kept_cf, switch = outputs
+    npv, sums_hi, sums_lo, kept_factors, kept_cf, switch, action = outputs
     lanes = min(block, LANES)
     n_blocks = (n_paths + lanes - 1) // lanes
     overflow = np.zeros(n_blocks, dtype=np.int64)
     for b in prange(n_blocks):
         tid = numba.get_thread_id()
         lanes_b = _block(first_path, b * lanes, n_paths, lanes, keep_paths, key)
-        out = Outputs(npv, sums_hi[tid], sums_lo[tid], kept_factors, kept_cf, switch)
+        out = Outputs(npv, sums_hi[tid], sums_lo[tid], kept_factors, kept_cf, switch, action)
         overflow[b] = simulate_block(plan, lanes_b, strategy_arrays, policy_arrays, out)
     return overflow.sum()
 
@@ -79,7 +85,7 @@ def learning_paths(plan, key, paths, policy_arrays, outputs):
 
     Arguments as :func:`simulate_paths` (``paths`` without kept paths: first_path,
     n_paths, lanes); ``outputs`` is (features (dates, n_paths, features), gains
-    (dates, n_paths)).
+    (actions, dates, n_paths)).
     """
     first_path, n_paths, block = paths
     lanes = min(block, LANES)
@@ -96,6 +102,7 @@ def simulate_block(plan, block, strategy_arrays, policy_arrays, out):
     markets = market_params(scalars, chol, jump_cdf, spike_cdf)
     mining = mining_params(scalars)
     lease = lease_terms(scalars)
+    cloud = cloud_terms(scalars)
     strats = strategies(scalars, strategy_arrays)
     pol = policy(policy_arrays)
     grid = mining.grid
@@ -103,17 +110,21 @@ def simulate_block(plan, block, strategy_arrays, policy_arrays, out):
     n_steps = steps.shape[1]
     n_dates = pol.decision_steps.size
     sw = strats.switch_index
+    static_cloud = strats.static_cloud
+    switch_cloud = sw >= 0 and pol.cloud_action >= 0
     w = np.empty(WORKSPACE)
     u = np.empty((rng.N_STEP_SLOTS, LANES))
     z = np.empty((N_FACTORS, LANES))
     tails = np.empty(LANES, dtype=np.int64)
     powers = np.empty((pol.centre.shape[1], pol.degree + 1))
+    learned = np.empty(pol.coef.shape[0], dtype=np.bool_)
 
     initial_markets(w, markets, m)
     for j in range(m):
         w[RATE + j] = markets.lease_rate0
         w[SPENT + j] = 0.0
-        w[SW_INDEX + j] = -1.0
+        for row in (SW_INDEX, SW_ACTION, SW_HOST, SW_CLOUD):
+            w[row + j] = -1.0
         for row in (SW_DECISION, SW_START, SW_END, SW_RATE, SW_SPENT, SW_EBITDA, SW_CAPEX, SW_SALVAGE):
             w[row + j] = 0.0
     for s in range(strats.n):
@@ -121,6 +132,9 @@ def simulate_block(plan, block, strategy_arrays, policy_arrays, out):
             w[NPV0 + s * LANES + j] = 0.0
             w[FINAL0 + s * LANES + j] = 0.0
     per_path_draws(w, lease, block)
+    if static_cloud:
+        for j in range(m):
+            start_cloud(w, CLOUD, j, 0.0, w[LEAD + j], cloud.term, markets.gpu_price0)
 
     overflow = 0
     next_date = 0
@@ -130,17 +144,22 @@ def simulate_block(plan, block, strategy_arrays, policy_arrays, out):
             for j in range(m):
                 w[SW_SALVAGE + j] = 0.0  # the fleet is sold only in the step of the decision
             if next_date < n_dates and pol.decision_steps[next_date] == k:
-                if not math.isnan(pol.coef[next_date, 0]):
-                    decide(w, powers, pol, next_date, step, lease, grid, m)
+                learned_actions(learned, pol.coef, next_date)
+                if learned.any():
+                    decide(w, powers, learned, pol, next_date, step, lease, cloud, grid, m)
                 next_date += 1
         draw_step(u, z, tails, block, k)
         correlate(z, chol, m)
         advance_markets(w, u, z, tails, markets, step, block)
         mine(w, mining, step, m)
         lease_step(w, w, _HOST_LEASE, u, lease, step, m)
+        if static_cloud:
+            cloud_step(w, w, _STATIC_CLOUD, u, cloud, step, m)
         if sw >= 0:
-            # The switch's own lease, with the same uniforms (common random numbers).
+            # The switch's own conversions, with the same uniforms (common random numbers).
             lease_step(w, w, _SWITCH_LEASE, u, lease, step, m)
+            if switch_cloud:
+                cloud_step(w, w, _SWITCH_CLOUD, u, cloud, step, m)
         for s in range(strats.n):
             strategy_cash_flows(w, s, strats, step, grid, m)
             overflow += accumulate(w, s, step, out, block)
@@ -150,6 +169,7 @@ def simulate_block(plan, block, strategy_arrays, policy_arrays, out):
     if sw >= 0:
         for j in range(m):
             out.switch[block.lo + j] = np.int16(w[SW_INDEX + j])
+            out.action[block.lo + j] = np.int8(w[SW_ACTION + j])
     return overflow
 
 
@@ -160,6 +180,7 @@ def learning_block(plan, block, policy_arrays, out):
     markets = market_params(scalars, chol, jump_cdf, spike_cdf)
     mining = mining_params(scalars)
     lease = lease_terms(scalars)
+    cloud = cloud_terms(scalars)
     pol = policy(policy_arrays)
     grid = mining.grid
     m = block.m
@@ -167,8 +188,10 @@ def learning_block(plan, block, policy_arrays, out):
     decision_steps = pol.decision_steps
     n_dates = decision_steps.size
     exit_weight = steps[T.discount, n_steps - 1] * pol.exit_multiple
+    with_cloud = pol.cloud_action >= 0
+    stride = LEARN_STRIDE_CLOUD if with_cloud else LEARN_STRIDE
     w = np.empty(WORKSPACE)
-    lw = np.empty(LEARN_STRIDE * n_dates)  # per decision date, the rows of LEARN_ROWS
+    lw = np.empty(stride * n_dates)  # per decision date, the rows of LEARN_ROWS (and CLOUD_ROWS)
     u = np.empty((rng.N_STEP_SLOTS, LANES))
     z = np.empty((N_FACTORS, LANES))
     tails = np.empty(LANES, dtype=np.int64)
@@ -182,17 +205,20 @@ def learning_block(plan, block, policy_arrays, out):
     for k in range(n_steps):
         step = step_inputs(steps, k, lease, mining)
         if next_date < n_dates and decision_steps[next_date] == k:
-            convert_all(w, lw, out.features, next_date, step, lease, grid, block)
+            convert_all(w, lw, stride, out.features, next_date, step, lease, cloud, grid, block)
             next_date += 1
         draw_step(u, z, tails, block, k)
         correlate(z, chol, m)
         advance_markets(w, u, z, tails, markets, step, block)
         mine(w, mining, step, m)
-        # Mining to the horizon, and the host economics from each decision date so far.
+        # Mining to the horizon, and each conversion's economics from each decision date so far.
         accumulate_mining(w, step, grid, exit_weight, m)
         for d in range(next_date):
-            base = d * LEARN_STRIDE
-            rows = LeaseRows(base + L_START, base + L_DECISION, -1, S_EBITDA, S_CASH)
-            lease_step(w, lw, rows, u, lease, step, m)
-            accumulate_hosting(w, lw, d, decision_steps[d] == k, step, grid, exit_weight, m)
-    gains(w, lw, n_dates, out.gains, block)
+            base = d * stride
+            first = decision_steps[d] == k
+            lease_step(w, lw, LeaseRows(base + L_START, base + L_DECISION, -1, S_EBITDA, S_CASH), u, lease, step, m)
+            accumulate_conversion(w, lw, base, L_HOST_PV, first, step, grid, exit_weight, m)
+            if with_cloud:
+                cloud_step(w, lw, CloudRows(base + L_CLOUD, -1, S_EBITDA, S_CASH), u, cloud, step, m)
+                accumulate_conversion(w, lw, base, L_CLOUD_PV, first, step, grid, exit_weight, m)
+    gains(w, lw, stride, n_dates, out.gains, block)

@@ -17,8 +17,8 @@ from pivotmc import random as rng
 from pivotmc.backends._cpu_kernels.jit import JIT
 from pivotmc.backends._cpu_kernels.numerics import MASK32, S32, count_below, fast_exp, fast_log, ndtri, philox, uniform
 from pivotmc.backends._cpu_kernels.workspace import (
-    BTC, FEES, HASHPRICE, HASHRATE, JUMP, LEASE_DEV, LOG_BTC, LOG_FEES, LOG_HR, MARKET, MINE_CAPEX, MINE_EBITDA, POWER,
-    POWER_DEV, SPIKE,
+    BTC, FEES, GPU, GPU_DEV, HASHPRICE, HASHRATE, JUMP, LEASE_DEV, LOG_BTC, LOG_FEES, LOG_HR, MARKET, MINE_CAPEX,
+    MINE_EBITDA, POWER, POWER_DEV, SPIKE,
 )  # fmt: skip
 from pivotmc.model.factors import N_FACTORS
 from pivotmc.model.factors import FactorIndex as F
@@ -37,12 +37,14 @@ def initial_markets(w, markets, m):
         w[HASHPRICE + j] = markets.hashprice0
         w[MARKET + j] = markets.lease_rate0
         w[POWER + j] = markets.power0
+        w[GPU + j] = markets.gpu_price0
         w[LOG_BTC + j] = markets.log_btc0
         w[LOG_FEES + j] = markets.log_fees0
         w[FEES + j] = fees0
         w[LOG_HR + j] = markets.log_hr0
         w[POWER_DEV + j] = markets.power_dev0
         w[LEASE_DEV + j] = markets.lease_dev0
+        w[GPU_DEV + j] = markets.gpu_dev0
         w[SPIKE + j] = 0.0
 
 
@@ -109,17 +111,21 @@ def advance_markets(w, u, z, tails, markets, step, block):
     power_noise = markets.power_noise
     lease_decay = markets.lease_decay
     lease_noise = markets.lease_noise
+    gpu_decay = markets.gpu_decay
+    gpu_noise = markets.gpu_noise
     blocks_per_day = markets.blocks_per_day
     subsidy = step.subsidy
     hstar_coef = step.hstar_coef
     power_level = step.power_level
     lease_level = step.lease_level
+    gpu_level = step.gpu_level
     for j in range(m):
         z_btc = z[F.btc, j]
         z_fees = z[F.fees, j]
         z_hr = z[F.hashrate, j]
         z_power = z[F.power, j]
         z_lease = z[F.lease, j]
+        z_gpu = z[F.gpu, j]
 
         log_btc = w[LOG_BTC + j]
         log_hr = w[LOG_HR + j]
@@ -131,11 +137,13 @@ def advance_markets(w, u, z, tails, markets, step, block):
         if has_spikes:
             power_dev = power_dev + w[SPIKE + j]
         lease_dev = w[LEASE_DEV + j] * lease_decay + lease_noise * z_lease
+        gpu_dev = w[GPU_DEV + j] * gpu_decay + gpu_noise * z_gpu
         w[LOG_BTC + j] = log_btc
         w[LOG_HR + j] = log_hr
         w[LOG_FEES + j] = log_fees
         w[POWER_DEV + j] = power_dev
         w[LEASE_DEV + j] = lease_dev
+        w[GPU_DEV + j] = gpu_dev
 
         b = fast_exp(log_btc)
         f = fast_exp(log_fees)
@@ -145,6 +153,7 @@ def advance_markets(w, u, z, tails, markets, step, block):
         w[HASHRATE + j] = h
         w[POWER + j] = fast_exp(power_level + power_dev)
         w[MARKET + j] = fast_exp(lease_level + lease_dev)
+        w[GPU + j] = fast_exp(gpu_level + gpu_dev)
         w[HASHPRICE + j] = blocks_per_day * (subsidy + f) * b / (PH_PER_EH * h)
 
 
