@@ -275,7 +275,8 @@ class PerActionStopping:
         self.terms = first.terms
         self.centre = first.centre
         self.scale = first.scale
-        self.coefficients = np.stack([p.coefficients for p in policies])  # (actions, dates, n_terms)
+        # (actions, dates, n_terms): each policy's one row, (dates, n_terms) or (1, dates, n_terms).
+        self.coefficients = np.stack([np.asarray(p.coefficients).reshape(p.coefficients.shape[-2:]) for p in policies])
 
     def advantages(self, date: int, features: np.ndarray) -> np.ndarray:
         return np.stack([p.advantage(date, features) for p in self.policies], axis=1)
@@ -302,7 +303,10 @@ class PerActionPolicy:
         from pivotmc.policy.lsm import StoppingPolicy
 
         policies = [
-            StoppingPolicy(p.basis, p.degree, p.terms, p.centre, p.scale, coefficients[a], p.exercise_known)
+            StoppingPolicy(
+                p.basis, p.degree, p.terms, p.centre, p.scale, coefficients[a].reshape(p.coefficients.shape),
+                p.exercise_known,
+            )
             for a, p in enumerate(self.stopping.policies)
         ]
         return PerActionPolicy(PerActionStopping(policies))

@@ -128,9 +128,11 @@ class ShimCompiler:
         self.folder = Path(folder)
         self._built: dict[tuple[str, tuple[str, ...]], ShimModule] = {}
         self.builds = 0
+        self.options_requested: list[tuple[str, ...]] = []  # the options of each module asked for, in order
 
     def module(self, code: str, options: tuple[str, ...]) -> ShimModule:
         options = tuple(options)
+        self.options_requested.append(options)
         key = (code, options)
         if key not in self._built:
             self._built[key] = ShimModule(self._build(code, options), kernel_signatures(code))

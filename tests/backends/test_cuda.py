@@ -51,7 +51,7 @@ from pivotmc import random as rng
 from pivotmc.backends import BACKENDS, KEPT_FACTORS, cuda, cuda_build, cuda_launch, get_backend
 from pivotmc.errors import BackendUnavailableError, ValidationError
 from pivotmc.model.factors import FACTORS, SHOCK_SLOTS
-from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, lower
+from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, lower
 from pivotmc.model.scenario import Scenario
 from pivotmc.policy.switch import policy_for
 from pivotmc.testing import CASES, case, scenarios
@@ -63,8 +63,17 @@ LEARNING_PATHS = 500  # of the switch policy (see the module notes)
 _ENTRY = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)')
 _INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]*)[>"]', re.MULTILINE)
 
-#: A short horizon at which some paths' switch converts (at several dates) and some never does.
-SHORT_SWITCH = {"simulation.horizon_years": 3.0, "terminal.switch": 6.0}
+#: A short horizon at which some paths' two-way switch converts (at several dates) and some never do.
+SHORT_SWITCH = {"simulation.horizon_years": 3.0, "terminal.switch": 6.0, "strategies.evaluate": ["mine", "host", "hybrid", "switch"]}
+#: Six years in which the cloud's contracts default (hazard 2 a year), end and renew every year and its fleet is
+#: refreshed twice; an exit multiple at which the three-way switch converts to host and to cloud, at several
+#: dates, on some paths.
+SHORT_CLOUD = {
+    "simulation.horizon_years": 6.0, "cloud.default_hazard": 2.0, "cloud.contract_years": 1.0,
+    "cloud.gpu_life_years": 2.0, "terminal.switch": 8.0,
+}  # fmt: skip
+#: Both, by the switch's kind.
+SHORT = {"two-way": SHORT_SWITCH, "three-way": SHORT_CLOUD}
 
 
 # --------------------------------------------------------------------------
@@ -400,12 +409,14 @@ def test_paths_across_the_32_bit_boundary_match_cpu(shim_libraries):
     assert_bitwise(got, want, "32-bit boundary")
 
 
-def test_results_do_not_depend_on_the_launch_configuration(shim_libraries, monkeypatch):
-    plan, policy = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+@pytest.mark.parametrize("switch", list(SHORT))
+def test_results_do_not_depend_on_the_launch_configuration(shim_libraries, monkeypatch, switch):
+    plan, policy = plan_of(Scenario.default().with_overrides(SHORT[switch]))
     key = rng.seed_key(8)
     base, stats = shim_chunk(shim_libraries, plan, key, 10, 900, 60, policy=policy)
     assert stats.launches == 1
     assert 0 < np.count_nonzero(base.switch_decision >= 0) < 900
+    assert set(np.unique(base.switch_action)) == {-1, *range(len(plan.switch_actions))}
     for batch, threads in [(1, 32), (7, 32), (64, 256), (333, 128)]:
         other, _ = shim_chunk(shim_libraries, plan, key, 10, 900, 60, batch_paths=batch, threads_per_block=threads, policy=policy)
         assert_bitwise(base, other, f"batch {batch}, threads {threads}")
@@ -485,7 +496,7 @@ def test_switch_never_converts_at_dates_without_a_rule(shim_libraries):
     busiest = np.bincount(learned[learned >= 0]).argmax()
     stopping = policy.stopping
     coefficients = stopping.coefficients.copy()
-    coefficients[busiest] = np.nan
+    coefficients[..., busiest, :] = np.nan  # every action's row at that date
     policy = dataclasses.replace(policy, stopping=dataclasses.replace(stopping, coefficients=coefficients))
     want = cpu_chunk(plan, key, 0, 900, 5, policy=policy)
     got, _ = shim_chunk(shim_libraries, plan, key, 0, 900, 5, batch_paths=400, policy=policy)
@@ -510,8 +521,9 @@ def test_switch_without_a_policy_is_refused_before_any_launch(shim_libraries):
         cuda.kernel_inputs(bare, other)
 
 
-def test_switch_inputs_follow_the_decision_steps():
-    plan, policy = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+@pytest.mark.parametrize("switch", list(SHORT))
+def test_switch_inputs_follow_the_decision_steps(switch):
+    plan, policy = plan_of(Scenario.default().with_overrides(SHORT[switch]))
     inputs = cuda.kernel_inputs(plan, policy)
     dates = inputs["decision_date"]
     assert dates.dtype == np.int32 and dates.size == plan.n_steps
@@ -523,10 +535,15 @@ def test_switch_inputs_follow_the_decision_steps():
     assert inputs["coef"].reshape(coef.shape).tobytes() == coef.tobytes()
     assert inputs["centre"].reshape(centre.shape).tobytes() == centre.tobytes()
     assert inputs["scale"].reshape(scale.shape).tobytes() == scale.tobytes()
-    # The kernel reads each feature at its generated position.
-    options = cuda.compile_options(3)
-    assert f"-DPIVOTMC_SWITCH_FEATURES={len(SWITCH_FEATURES)}" in options
-    assert all(f"-DPIVOTMC_F_{name}={i}" in options for i, name in enumerate(SWITCH_FEATURES))
+    sizes = cuda.policy_sizes(plan, inputs)
+    assert sizes["n_actions"] == len(plan.switch_actions) == (coef.shape[0] if coef.ndim == 3 else 1)
+    assert sizes["n_terms"] == terms.shape[0] and sizes["action_stride"] == plan.decision_steps.size * terms.shape[0]
+    assert sizes["cloud_action"] == (1 if switch == "three-way" else -1)
+    # The kernel reads each feature at its generated position, as many as the plan's switch has.
+    options = cuda.compile_options(3, cloud=plan.values_cloud)
+    count = "CLOUD_SWITCH_FEATURES" if plan.values_cloud else "SWITCH_FEATURES"
+    assert f"-DPIVOTMC_{count}={len(plan.switch_features)}" in options
+    assert all(f"-DPIVOTMC_F_{name}={i}" in options for i, name in enumerate(plan.switch_features))
     # Without switch, the kernel gets one-element placeholders.
     mine = lower(Scenario.default().with_overrides({"strategies.evaluate": ["mine"]}))
     assert cuda.kernel_inputs(mine)["decision_date"].tolist() == [-1]
@@ -590,12 +607,6 @@ def test_correlation_step_matches_cpu_bit_for_bit(shim_libraries, matrix):
 REFERENCE_RTOL = 1e-10
 #: Learning paths of the policies the reference comparisons apply.
 REFERENCE_LEARNING_PATHS = 2000
-#: Six years in which the cloud's contracts default (hazard 2 a year), end and renew every year and
-#: its fleet is refreshed twice; an exit multiple that makes the switch convert, to host and to cloud.
-SHORT_CLOUD = {
-    "simulation.horizon_years": 6.0, "cloud.default_hazard": 2.0, "cloud.contract_years": 1.0,
-    "cloud.gpu_life_years": 2.0, "terminal.switch": 8.0,
-}  # fmt: skip
 
 
 def reference_chunk(plan, key, first, n, keep, policy=None):
@@ -1049,13 +1060,16 @@ def test_gpu_generated_scenarios_match_cpu(gpu, scenario, first):
 
 
 @pytest.mark.gpu
-def test_gpu_results_do_not_depend_on_the_launch_configuration(gpu):
-    plan, policy = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+@pytest.mark.parametrize("switch", list(SHORT))
+def test_gpu_results_do_not_depend_on_the_launch_configuration(gpu, switch):
+    plan, policy = plan_of(Scenario.default().with_overrides(SHORT[switch]))
     key = rng.seed_key(8)
-    base, stats = cuda.simulate_chunk(plan, key, 0, 50_000, 40)
+    base, stats = cuda.simulate_chunk(plan, key, 0, 50_000, 40, policy=policy)
     assert stats.launches == 1 and stats.kernel_seconds > 0
     for batch, threads in [(7_777, 32), (20_000, 256), (49_999, 512)]:
-        other, stats = cuda.simulate_chunk(plan, key, 0, 50_000, 40, batch_paths=batch, threads_per_block=threads)
+        other, stats = cuda.simulate_chunk(
+            plan, key, 0, 50_000, 40, batch_paths=batch, threads_per_block=threads, policy=policy
+        )
         assert stats.launches == -(-50_000 // batch)
         assert_bitwise(base, other, f"batch {batch}, threads {threads}")
 

@@ -28,8 +28,12 @@ from pivotmc.model.plan import lower
 from pivotmc.model.scenario import Scenario
 from pivotmc.policy.switch import policy_for
 
-#: A short horizon at which some paths' switch converts, at several dates.
-SHORT = {"simulation.horizon_years": 3.0, "terminal.switch": 6.0, "switch.learning_paths": 500}
+#: A short horizon at which some paths' three-way switch converts, to host and to cloud, at several dates; the
+#: cloud's contracts default and renew and its fleets are refreshed.
+SHORT = {
+    "simulation.horizon_years": 6.0, "cloud.default_hazard": 2.0, "cloud.contract_years": 1.0,
+    "cloud.gpu_life_years": 2.0, "terminal.switch": 8.0, "switch.learning_paths": 500,
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +90,7 @@ def test_the_cupy_path_reproduces_the_cpu_backend(install):
     got, stats = cuda.simulate_chunk(plan, key, 10, 900, 60, batch_paths=400, threads_per_block=64, policy=policy)
     assert_bitwise(got, cpu_chunk(plan, key, 10, 900, 60, policy), "CuPy path")
     assert 0 < np.count_nonzero(got.switch_decision >= 0) < 900
+    assert set(np.unique(got.switch_action)) == {-1, 0, 1}
     # Three launches of the model kernel, each with enough threads for its paths.
     launches = fake.device.launches
     assert stats.launches == len(launches) == 3 and {name for name, _, _ in launches} == {cuda.SIMULATE_KERNEL}
@@ -120,15 +125,13 @@ def test_the_cupy_path_runs_the_cloud_and_the_three_way_switch(install, compiler
     # the strategies' shares: arrays in a record passed by value) and the actions it writes, against
     # the reference executor.
     fake = install()
-    overrides = {"simulation.horizon_years": 6.0, "cloud.default_hazard": 2.0, "cloud.contract_years": 1.0,
-                 "cloud.gpu_life_years": 2.0, "terminal.switch": 8.0}  # fmt: skip
-    plan = lower(Scenario.default().with_overrides(overrides))
+    plan = lower(Scenario.default().with_overrides(SHORT))
     assert plan.values_cloud and plan.switch_cloud
     policy = H.per_action_policy(plan, 1000)
     key = rng.seed_key(8)
-    builds = compiler.builds
     got, stats = cuda.simulate_chunk(plan, key, 10, 500, 30, batch_paths=200, threads_per_block=64, policy=policy)
-    assert compiler.builds == builds + 1 and stats.launches == len(fake.device.launches) == 3
+    assert stats.launches == len(fake.device.launches) == 3
+    assert "-DPIVOTMC_CLOUD=1" in compiler.options_requested[-1]  # the kernel variant with the cloud's code
     want = get_backend("reference").run_chunk(plan, key, 10, 500, 30, None, policy)
     np.testing.assert_array_equal(got.switch_decision, want.switch_decision)
     np.testing.assert_array_equal(got.switch_action, want.switch_action)
