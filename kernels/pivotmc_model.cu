@@ -24,6 +24,7 @@
  * (see pivotmc.backends.kernel_constants for where each comes from):
  *   PIVOTMC_P_<name>, PIVOTMC_T_<name>   positions in the packed plan
  *                                         (pivotmc.model.plan.SCALAR_FIELDS / STEP_FIELDS)
+ *   PIVOTMC_N_SCALARS                     the number of its scalars
  *   PIVOTMC_KEPT_<name>                   rows of kept_factors
  *                                         (pivotmc.backends.KEPT_FACTORS)
  *   PIVOTMC_F_<name>, _SWITCH_FEATURES, _CLOUD_SWITCH_FEATURES
@@ -219,10 +220,11 @@ PIVOTMC_DEVICE double pivotmc_minus_infinity()
  * ptxas spills (stores/loads, bytes a thread at the default cap of 128
  * registers, sm_90, 3 strategies): with the scalars in a global array and
  * the records built once, 108/124 without the cloud's code and 868/1168
- * with it; as here, about 50/55 and 200/180.  The number of steps is a
- * plain argument right after the pointer records (the step loop's bound and
- * the stride of the (field, step) tables), where ptxas spilled least; the
- * constants spill more right after it than first or last.
+ * with it; as here, about 50/55 and 215/195 (before the GPU factor and the
+ * cloud, 44/56).  The number of steps is a plain argument right after the
+ * pointer records (the step loop's bound and the stride of the (field, step)
+ * tables), where ptxas spilled least; the constants spill more right after
+ * it than first or last.
  * ------------------------------------------------------------------------ */
 
 /* The packed plan's arrays (pivotmc.model.plan.pack; its scalars are in
@@ -259,8 +261,8 @@ struct pivotmc_constants {
    decision_date[k] is the index of the decision date at t_k, -1 where step k
    starts with none; centre, scale (dates, features), coef (n_actions,
    dates, n_terms; action a's row at date d starts at a * action_stride +
-   d * n_terms, and a NaN first coefficient means action a is never taken at
-   that date) and terms (n_terms, features), the exponents of each basis
+   d * n_terms, and a NaN in it means action a is never taken at that date)
+   and terms (n_terms, features), the exponents of each basis
    term.  Action a is pivotmc.model.plan.Plan.switch_actions[a]: cloud_action
    is the position of cloud (-1: the switch converts to host only), every
    other action converts to host. */
@@ -1044,6 +1046,9 @@ PIVOTMC_UNROLL
                 }
             }
             advantage += col * pivotmc_read(&row[t]);
+        }
+        if (advantage != advantage) { /* a NaN in the row: no rule either */
+            continue;
         }
         if (chosen < 0 || advantage > top) { /* the first of equal advantages stays */
             chosen = a;
