@@ -31,7 +31,8 @@ Printed per case, as medians over ``--repeats`` timed runs after a warm-up:
 
 The first call's compile time (NVRTC, then cached on disk by CuPy) is reported
 apart, and so are each case's registers and spilled bytes a thread (the kernel
-variant of its plan: with or without the cloud's code, per number of strategies). ``--json`` writes the figures (default ``benchmarks/results/gpu.json``).
+variant of its plan: with or without the cloud's code, per number of
+strategies). ``--json`` writes the figures (default ``benchmarks/results/gpu.json``).
 The issue's target on an H100: 2e10 path-steps per second of kernel time.
 """
 

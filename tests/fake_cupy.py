@@ -163,7 +163,8 @@ class ShimCompiler:
             f'\nextern "C" void layout_{struct}(unsigned long long* out) {{\n    out[0] = sizeof({struct});\n'
             + "".join(f"    out[{i + 1}] = offsetof({struct}, {field.name});\n" for i, field in enumerate(fields))
             + "".join(
-                f"    out[{len(fields) + i + 1}] = sizeof((({struct}*)0)->{field.name});\n" for i, field in enumerate(fields)
+                f"    out[{len(fields) + i + 1}] = sizeof((({struct}*)0)->{field.name});\n"
+                for i, field in enumerate(fields)
             )
             + "}"
             for struct, fields in records.items()
@@ -217,7 +218,8 @@ class Parameter:
         sizes = [value.dtype.fields[name][0].itemsize for name in names]
         if [value.dtype.itemsize, *offsets, *sizes] != layout:
             raise TypeError(
-                f"{what}: size, offsets and field sizes {[value.dtype.itemsize, *offsets, *sizes]}, the C struct's {layout}"
+                f"{what}: size, offsets and field sizes {[value.dtype.itemsize, *offsets, *sizes]}, "
+                f"the C struct's {layout}"
             )
         for field in self.fields:
             dtype = value.dtype.fields[field.name][0]

@@ -64,7 +64,9 @@ _ENTRY = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)')
 _INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]*)[>"]', re.MULTILINE)
 
 #: A short horizon at which some paths' two-way switch converts (at several dates) and some never do.
-SHORT_SWITCH = {"simulation.horizon_years": 3.0, "terminal.switch": 6.0, "strategies.evaluate": ["mine", "host", "hybrid", "switch"]}
+SHORT_SWITCH = {
+    "simulation.horizon_years": 3.0, "terminal.switch": 6.0, "strategies.evaluate": ["mine", "host", "hybrid", "switch"],
+}  # fmt: skip
 #: Six years in which the cloud's contracts default (hazard 2 a year), end and renew every year and its fleet is
 #: refreshed twice; an exit multiple at which the three-way switch converts to host and to cloud, at several
 #: dates, on some paths.
@@ -622,7 +624,8 @@ def assert_matches_reference(got, want, what: str) -> float:
 
 
 def three_way_plan(overrides: dict | None = None):
-    plan = lower(Scenario.default().with_overrides({"switch.learning_paths": REFERENCE_LEARNING_PATHS, **(overrides or {})}))
+    overrides = {"switch.learning_paths": REFERENCE_LEARNING_PATHS, **(overrides or {})}
+    plan = lower(Scenario.default().with_overrides(overrides))
     assert plan.switch_actions == ("host", "cloud") and plan.values_cloud
     return plan
 
@@ -646,7 +649,9 @@ def test_default_scenario_matches_the_reference(shim_libraries):
     policy = learned_policy(plan)
     key = rng.seed_key(17)
     want = reference_chunk(plan, key, 0, 1500, 20, policy)
-    got, stats = shim_chunk(shim_libraries, plan, key, 0, 1500, 20, batch_paths=700, threads_per_block=64, policy=policy)
+    got, stats = shim_chunk(
+        shim_libraries, plan, key, 0, 1500, 20, batch_paths=700, threads_per_block=64, policy=policy
+    )
     assert stats.launches == 3
     worst = assert_matches_reference(got, want, "default, learned policy")
     print(f"shim vs reference, default scenario: worst relative NPV gap {worst:.3g}")
@@ -1019,7 +1024,8 @@ def test_gpu_default_scenario_matches_cpu(gpu):
 @pytest.mark.parametrize("steps_per_year", [12, 52])
 def test_gpu_cloud_scenario_matches_cpu(gpu, steps_per_year):
     # Cloud contracts that default and renew, fleets refreshed, the three-way switch.
-    plan, policy = plan_of(Scenario.default().with_overrides({**SHORT_CLOUD, "simulation.steps_per_year": steps_per_year}))
+    scenario = Scenario.default().with_overrides({**SHORT_CLOUD, "simulation.steps_per_year": steps_per_year})
+    plan, policy = plan_of(scenario)
     key = rng.seed_key(5)
     got = cuda.run_chunk(plan, key, 0, 20_000, 12, policy=policy)
     assert_gpu_agrees(got, cpu_chunk(plan, key, 0, 20_000, 12, policy=policy), f"cloud, {steps_per_year} steps a year")

@@ -85,7 +85,9 @@ def kernel_source(name: str = MODEL_SOURCE) -> str:
     return f'#line 1 "{name}"\n{expand(name)}'
 
 
-def compile_options(n_strategies: int, max_registers: int | None = MAX_REGISTERS, cloud: bool = False) -> tuple[str, ...]:
+def compile_options(
+    n_strategies: int, max_registers: int | None = MAX_REGISTERS, cloud: bool = False
+) -> tuple[str, ...]:
     """NVRTC options of the model kernels for a plan with ``n_strategies`` strategies.
 
     ``cloud`` (the plan's ``values_cloud``) compiles the cloud's code in; without it that code and its

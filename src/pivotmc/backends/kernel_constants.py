@@ -13,9 +13,10 @@ Owner                                Constants (C names, ``PIVOTMC_`` left out)
 :mod:`pivotmc.backends.fastmath`     the kernels' own exp and log
 :mod:`pivotmc.model.units`           months a year, hours a day and a year, PH per EH
 :mod:`pivotmc.model.plan`            ``TINY_YEARS``; positions ``P_*`` and ``T_*`` in the packed
-                                     plan and ``N_SCALARS``, its number of scalars; ``F_*`` of the switch's features (``SWITCH_FEATURES``
-                                     then ``CLOUD_FEATURES``), their number for the two-way and
-                                     for the three-way switch
+                                     plan and ``N_SCALARS``, its number of scalars; ``F_*`` of
+                                     the switch's features (``SWITCH_FEATURES`` then
+                                     ``CLOUD_FEATURES``), their number for the two-way and for
+                                     the three-way switch
 :mod:`pivotmc.backends`              rows ``KEPT_*`` of the kept trajectories
 :mod:`pivotmc.model.factors`         ``N_FACTORS``, positions ``FACTOR_*``, the shocks' ``SHOCK_SLOTS``
 :mod:`pivotmc.backends.accumulate`   the exact sums' ``QUANTUM``, ``Q_LIMIT`` and ``LIMB_BITS``
@@ -121,7 +122,7 @@ def factor_constants() -> dict[str, Value]:
 
 
 def constants() -> dict[str, Value]:
-    """Every constant the CUDA kernels receive, by C name without the prefix (all but ``N_STRATEGIES`` and ``CLOUD``)."""
+    """Every constant the CUDA kernels receive, by C name without the prefix (all but ``N_STRATEGIES``, ``CLOUD``)."""
     return {**rng_constants(), **math_constants(), **model_constants()}
 
 
@@ -156,5 +157,5 @@ def math_defines() -> list[str]:
 
 
 def layout_defines(n_strategies: int, cloud: bool = False) -> list[str]:
-    """Every ``-D`` option of the model kernel for a plan of ``n_strategies`` strategies, with the cloud's code or not."""
+    """Every ``-D`` option of the model kernel for ``n_strategies`` strategies, with the cloud's code or not."""
     return options({**rng_constants(), **math_constants(), **model_constants(n_strategies, cloud)})
