@@ -2,17 +2,24 @@
 
 Usage::
 
-    python benchmarks/gpu.py                      # 10,000,000 paths monthly, 1,000,000 paths daily
+    python benchmarks/gpu.py                      # 10,000,000 paths monthly (with and without cloud), 1,000,000 daily
     python benchmarks/gpu.py --tune               # first try register caps and block sizes at 1M paths
     python benchmarks/gpu.py --monthly-paths 2000000 --daily-paths 200000 --repeats 1
 
-Each case is a scenario of :data:`pivotmc.testing.CASES` (``default``, then ``daily``:
-the default scenario, 15 years, with monthly then daily steps) run through :func:`pivotmc.backends.cuda.simulate_chunk`, all strategies
-(mine, host, hybrid and switch). The switch's policy is learned first, on the
-cpu backend as :func:`pivotmc.simulate` does, and timed apart (``policy s``;
-learned once per scenario, so ``--tune`` leaves the monthly case's near 0);
-``--learning-paths`` overrides the scenario's number of learning paths, and
-``converts`` is the share of the paths whose switch converts.
+Each case is a scenario of :data:`pivotmc.testing.CASES` run through
+:func:`pivotmc.backends.cuda.simulate_chunk`: ``default, monthly`` and ``default,
+daily`` (the default scenario, 15 years, monthly then daily steps, every strategy:
+mine, host, hybrid, the static cloud and the three-way switch, which chooses among
+mining on, host and cloud), then ``two-way, monthly`` (the same without cloud:
+mine, host, hybrid and the two-way switch, the kernel compiled without the
+cloud's code) and ``cloud events, monthly`` (six years in which the cloud's
+contracts default, renew every year and its fleet is refreshed twice, with the
+three-way switch). The switch's policy is learned first, on the cpu backend as
+:func:`pivotmc.simulate` does, and timed apart (``policy s``; learned once per
+scenario, so ``--tune`` leaves the monthly case's near 0); ``--learning-paths``
+overrides the scenario's number of learning paths, and ``converts`` is the share
+of the paths whose switch converts (``to cloud``: of those, the share that
+converts to cloud).
 Printed per case, as medians over ``--repeats`` timed runs after a warm-up:
 
 * kernel seconds: the model kernel alone, from CUDA events around each launch;
@@ -23,7 +30,9 @@ Printed per case, as medians over ``--repeats`` timed runs after a warm-up:
   numbers (1 would mean the model itself costs nothing).
 
 The first call's compile time (NVRTC, then cached on disk by CuPy) is reported
-apart. ``--json`` writes the figures (default ``benchmarks/results/gpu.json``).
+apart, and so are each case's registers and spilled bytes a thread (the kernel
+variant of its plan: with or without the cloud's code, per number of
+strategies). ``--json`` writes the figures (default ``benchmarks/results/gpu.json``).
 The issue's target on an H100: 2e10 path-steps per second of kernel time.
 """
 
@@ -53,6 +62,12 @@ from pivotmc.testing import case  # noqa: E402
 
 DEFAULT_JSON = HERE / "results" / "gpu.json"
 TARGET_H100 = 2e10
+#: The cases after the two default ones: the default without cloud, and a short scenario full of cloud events.
+TWO_WAY = {"strategies.evaluate": ["mine", "host", "hybrid", "switch"]}
+CLOUD_EVENTS = {
+    "simulation.horizon_years": 6.0, "cloud.default_hazard": 2.0, "cloud.contract_years": 1.0,
+    "cloud.gpu_life_years": 2.0, "terminal.switch": 8.0,
+}  # fmt: skip
 
 
 def plan_with_policy(scenario: Scenario, learning_paths: int | None = None):
@@ -87,19 +102,26 @@ def bench_case(
     _run(planned, paths, 0, max_registers, threads)  # warm: allocations, clocks
     chunks: list = []
     runs = [_run(planned, paths, r + 1, max_registers, threads, chunks if r == 0 else None) for r in range(repeats)]
-    decision = chunks[0].switch_decision
+    decision, action = chunks[0].switch_decision, chunks[0].switch_action
     kernel = statistics.median(s.kernel_seconds for s in runs)
     wall = statistics.median(s.wall_seconds for s in runs)
     draws = statistics.median(
         cuda.time_draws_only(rng.seed_key(r), paths, plan.n_steps, threads) for r in range(max(1, repeats))
     )
-    function = cuda.raw_module(cuda.MODEL_SOURCE, plan.n_strategies, max_registers).get_function(cuda.SIMULATE_KERNEL)
+    function = cuda.raw_module(cuda.MODEL_SOURCE, plan.n_strategies, max_registers, plan.values_cloud).get_function(
+        cuda.SIMULATE_KERNEL
+    )
+    converted = decision >= 0 if decision is not None else None
+    to_cloud = None
+    if converted is not None and plan.switch_cloud and converted.any():
+        to_cloud = float((action[converted] == plan.switch_actions.index("cloud")).mean())
     path_steps = paths * plan.n_steps
     return {
         "case": name,
         "paths": paths,
         "steps": plan.n_steps,
         "strategies": plan.n_strategies,
+        "cloud": bool(plan.values_cloud),
         "launches": runs[0].launches,
         "threads_per_block": threads,
         "max_registers": max_registers,
@@ -114,7 +136,8 @@ def bench_case(
         "first_call_seconds": compile_seconds,
         "policy_seconds": policy_seconds,
         "learning_paths": plan.scenario.switch.learning_paths if plan.switch_index >= 0 else 0,
-        "switch_converted_share": float((decision >= 0).mean()) if decision is not None else None,
+        "switch_converted_share": float(converted.mean()) if converted is not None else None,
+        "switch_cloud_share": to_cloud,
     }
 
 
@@ -149,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--monthly-paths", type=int, default=10_000_000)
     parser.add_argument("--daily-paths", type=int, default=1_000_000)
+    parser.add_argument(
+        "--cloud-paths", type=int, default=None,
+        help="paths of the two-way and cloud-events cases (default: --monthly-paths)",
+    )  # fmt: skip
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument(
         "--tune", action="store_true", help="try register caps and block sizes first, then use the best"
@@ -180,21 +207,29 @@ def main(argv: list[str] | None = None) -> int:
         max_registers, threads = tune(args.tune_paths, args.learning_paths)
 
     rows = []
-    cases = [("default, monthly", case("default"), args.monthly_paths), ("default, daily", case("daily"), args.daily_paths)]
+    cloud_paths = args.monthly_paths if args.cloud_paths is None else args.cloud_paths
+    cases = [
+        ("default, monthly", case("default"), args.monthly_paths),
+        ("default, daily", case("daily"), args.daily_paths),
+        ("two-way, monthly", case("default", TWO_WAY), cloud_paths),
+        ("cloud events, monthly", case("default", CLOUD_EVENTS), cloud_paths),
+    ]
     for name, scenario, paths in cases:
         if paths > 0:
             rows.append(bench_case(name, scenario, paths, args.repeats, max_registers, threads, args.learning_paths))
 
     print(
-        f"\n{'case':<18} {'paths':>12} {'steps':>6} {'kernel s':>9} {'wall s':>8} "
-        f"{'path-steps/s (kernel)':>22} {'(wall)':>10} {'floor':>6} {'launches':>8} {'policy s':>8} {'converts':>8}"
+        f"\n{'case':<22} {'paths':>12} {'steps':>6} {'kernel s':>9} {'wall s':>8} "
+        f"{'path-steps/s (kernel)':>22} {'(wall)':>10} {'floor':>6} {'launches':>8} {'policy s':>8} {'converts':>8} "
+        f"{'to cloud':>8} {'regs':>5} {'spill':>6}"
     )
     for r in rows:
-        share = r["switch_converted_share"]
+        share, cloud = r["switch_converted_share"], r["switch_cloud_share"]
         print(
-            f"{r['case']:<18} {r['paths']:>12,} {r['steps']:>6,} {r['kernel_seconds']:>9.4f} {r['wall_seconds']:>8.3f} "
+            f"{r['case']:<22} {r['paths']:>12,} {r['steps']:>6,} {r['kernel_seconds']:>9.4f} {r['wall_seconds']:>8.3f} "
             f"{r['path_steps_per_s_kernel']:>22.3e} {r['path_steps_per_s_wall']:>10.3e} {r['floor']:>6.2f} "
-            f"{r['launches']:>8} {r['policy_seconds']:>8.1f} {'-' if share is None else f'{share:.1%}':>8}"
+            f"{r['launches']:>8} {r['policy_seconds']:>8.1f} {'-' if share is None else f'{share:.1%}':>8} "
+            f"{'-' if cloud is None else f'{cloud:.1%}':>8} {r['registers']:>5} {r['spill_bytes']:>6}"
         )
     if rows:
         r = rows[0]

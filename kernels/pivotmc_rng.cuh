@@ -7,7 +7,7 @@
  * numbers (constants, counter layout, uniform mapping, ndtri arithmetic)
  * must change in pivotmc/rng.py too, together with the layout version.
  *
- * Layout, version 2 (see the pivotmc.random module docstring for the slot table)
+ * Layout, version 3 (see the pivotmc.random module docstring for the slot table)
  *   key     (k0, k1) = (seed & 0xffffffff, seed >> 32)
  *   counter (c0, c1, c2, c3) = (path low 32 bits, path high 32 bits,
  *                               step or PIVOTMC_PER_PATH_STEP, pair)

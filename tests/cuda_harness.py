@@ -38,12 +38,14 @@ NVCC_FLAGS = ["-ptx", "--fmad=false", "-I", str(KERNELS)]
 GXX_FLAGS = ["-O2", "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off", "-I", str(KERNELS)]
 
 
-def nvcc_ptx(source: Path, out: Path, arch: str = "sm_90", n_strategies: int = 3) -> tuple[str, str]:
+def nvcc_ptx(
+    source: Path, out: Path, arch: str = "sm_90", n_strategies: int = 3, cloud: bool = False
+) -> tuple[str, str]:
     """Compile ``source`` to PTX with nvcc; return (PTX text, stderr). Asserts success."""
     nvcc = shutil.which("nvcc")
     assert nvcc is not None
     proc = subprocess.run(
-        [nvcc, *NVCC_FLAGS, f"-arch={arch}", *cuda.layout_defines(n_strategies), "-o", str(out), str(source)],
+        [nvcc, *NVCC_FLAGS, f"-arch={arch}", *cuda.layout_defines(n_strategies, cloud), "-o", str(out), str(source)],
         capture_output=True,
         text=True,
         check=False,
@@ -51,6 +53,36 @@ def nvcc_ptx(source: Path, out: Path, arch: str = "sm_90", n_strategies: int = 3
     )
     assert proc.returncode == 0, proc.stderr
     return out.read_text(), proc.stderr
+
+
+def ptxas_usage(
+    folder: Path, n_strategies: int, cloud: bool, max_registers: int | None = cuda.MAX_REGISTERS, arch: str = "sm_90"
+) -> dict[str, int]:
+    """Registers, stack frame and spill bytes a thread of the model kernel takes, as ptxas reports them.
+
+    The kernel is compiled as the backend compiles it (the expanded source and its options, the
+    register cap included) by nvcc to machine code for ``arch``; ``benchmarks/gpu.py`` prints the
+    same figures from the driver on a GPU.
+    """
+    import re
+
+    nvcc = shutil.which("nvcc")
+    assert nvcc is not None
+    source = Path(folder) / "pivotmc_model_expanded.cu"
+    source.write_text(cuda.kernel_source())
+    options = [o for o in cuda.compile_options(n_strategies, max_registers, cloud) if not o.startswith("-std=")]
+    options = [o.replace("--maxrregcount=", "-maxrregcount=") for o in options]
+    proc = subprocess.run(
+        [nvcc, "-cubin", f"-arch={arch}", "-Xptxas", "-v", *options, "-o", str(source.with_suffix(".cubin")),
+         str(source)],
+        capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stderr[proc.stderr.index(f"Compiling entry function '{cuda.SIMULATE_KERNEL}'") :]
+    frame, stores, loads = (int(x) for x in re.search(
+        r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", text).groups())  # fmt: skip
+    registers = int(re.search(r"Used (\d+) registers", text).group(1))
+    return {"registers": registers, "stack_frame": frame, "spill_stores": stores, "spill_loads": loads}
 
 
 def build_shim(cpp: Path, out: Path, defines: list[str] | None = None) -> Path:
@@ -165,8 +197,8 @@ def _c_arg(value, keep: list):
 class ShimDevice:
     """:class:`pivotmc.backends.cuda.Device` on host memory, running the shim build of the kernels.
 
-    ``libraries`` maps a number of strategies to the shared library compiled
-    with that ``PIVOTMC_N_STRATEGIES`` (see :func:`build_shim`).
+    ``libraries(n_strategies, cloud)`` is the shared library compiled with
+    that ``PIVOTMC_N_STRATEGIES`` and ``PIVOTMC_CLOUD`` (see :func:`build_shim`).
     """
 
     def __init__(self, libraries, free_bytes: int = 1 << 30) -> None:
@@ -192,8 +224,8 @@ class ShimDevice:
             return np.full(size, np.nan)
         return np.full(size, np.int64(0xDEAD).astype(dtype), dtype=dtype)  # wraps where the type is narrower
 
-    def launch(self, kernel, n_strategies, grid, block, args):
-        library = self._libraries(n_strategies)
+    def launch(self, kernel, n_strategies, grid, block, args, cloud=False):
+        library = self._libraries(n_strategies, cloud)
         function = getattr(library, f"run_{kernel}")
         function.restype = None
         keep: list = []
@@ -217,3 +249,118 @@ class ShimDevice:
 
     def name(self):
         return "host shim"
+
+
+# --------------------------------------------------------------------------
+# A switch policy with one regression per action
+# --------------------------------------------------------------------------
+
+
+class PerActionStopping:
+    """Per decision date, one polynomial regression of each action's gain on the same scaled features.
+
+    ``advantages`` is what the reference executor's ``decide`` asks of a policy (paths, actions);
+    a NaN row of ``coefficients[a, date]`` means action ``a`` is never taken at that date.
+    """
+
+    basis = "polynomial"
+
+    def __init__(self, policies) -> None:
+        first = policies[0]
+        for p in policies[1:]:
+            assert p.terms == first.terms
+            np.testing.assert_array_equal(p.centre, first.centre)
+            np.testing.assert_array_equal(p.scale, first.scale)
+        self.policies = list(policies)
+        self.terms = first.terms
+        self.centre = first.centre
+        self.scale = first.scale
+        # (actions, dates, n_terms): each policy's one row, (dates, n_terms) or (1, dates, n_terms).
+        self.coefficients = np.stack([np.asarray(p.coefficients).reshape(p.coefficients.shape[-2:]) for p in policies])
+
+    def advantages(self, date: int, features: np.ndarray) -> np.ndarray:
+        return np.stack([p.advantage(date, features) for p in self.policies], axis=1)
+
+
+class PerActionPolicy:
+    """A switch policy as the executors apply it (``stopping``, ``kernel_arrays``), one regression per action."""
+
+    def __init__(self, stopping: PerActionStopping) -> None:
+        self.stopping = stopping
+
+    def kernel_arrays(self):
+        s = self.stopping
+        k = s.centre.shape[1]
+        return (
+            np.ascontiguousarray(s.centre, dtype=np.float64),
+            np.ascontiguousarray(s.scale, dtype=np.float64),
+            np.ascontiguousarray(s.coefficients, dtype=np.float64),
+            np.ascontiguousarray(np.array(s.terms, dtype=np.int64).reshape(len(s.terms), k)),
+        )
+
+    def with_coefficients(self, coefficients: np.ndarray) -> "PerActionPolicy":
+        """The same policy with other coefficients (actions, dates, n_terms)."""
+        from pivotmc.policy.lsm import StoppingPolicy
+
+        policies = [
+            StoppingPolicy(
+                p.basis, p.degree, p.terms, p.centre, p.scale, coefficients[a].reshape(p.coefficients.shape),
+                p.exercise_known,
+            )
+            for a, p in enumerate(self.stopping.policies)
+        ]
+        return PerActionPolicy(PerActionStopping(policies))
+
+
+def per_action_policy(plan, learning_paths: int = 1000, seed: int = 11) -> PerActionPolicy:
+    """A policy for ``plan``'s switch fitted, action by action, to the reference executor's learning data.
+
+    Each action's estimated advantage regresses its own realised gain over mining on the features
+    (as :func:`pivotmc.policy.switch.learn` does for one action): a policy that converts to each
+    action on some paths, whichever learner the project ships, to compare executors that apply it.
+    """
+    from pivotmc import random as rng
+    from pivotmc.backends import reference
+    from pivotmc.policy.lsm import learn_policy
+
+    key = rng.seed_key(seed)
+    features, gains = reference.switch_learning_data(plan, key, rng.LEARNING_PATH0, learning_paths)
+    df = (1.0 + plan.scenario.simulation.discount_rate) ** (-plan.decision_times)
+    degree = plan.scenario.switch.degree
+    policies = [
+        learn_policy(features, gain / df[:, None], df, basis="polynomial", degree=degree, exercise_known=False)[0]
+        for gain in gains
+    ]
+    return PerActionPolicy(PerActionStopping(policies))
+
+
+def cloud_events(plan, key, n_paths: int) -> dict[str, int]:
+    """How often the static cloud conversion's fleet is refreshed and its contracts renewed or defaulted on
+    paths ``0 .. n_paths - 1``, by the reference executor's step functions (to show a scenario has them)."""
+    from pivotmc.backends import reference_steps as R
+
+    paths = np.arange(n_paths, dtype=np.uint64)
+    lead_time, capex_per_mw = R.per_path_draws(plan, key, paths)
+    markets = R.Markets(plan, n_paths)
+    cloud = R.Cloud(plan, lead_time)
+    counts = {"commissioned": 0, "refreshed": 0, "renewed": 0, "defaulted": 0}
+    for k in range(plan.n_steps):
+        u, z = R.draw_step(key, paths, k)
+        m = R.advance_markets(plan, markets, k, u, R.correlate(plan.chol, z), key, paths)
+        bought, start, end = cloud.bought.copy(), cloud.c_start.copy(), cloud.c_end.copy()
+        R.cloud_step(plan, cloud, k, m, u, capex_per_mw)
+        t1 = plan.t_end[k] + plan.boundary_tolerance
+        counts["commissioned"] += int(np.count_nonzero(np.isnan(bought) & ~np.isnan(cloud.bought)))
+        counts["refreshed"] += int(np.count_nonzero(~np.isnan(bought) & (cloud.bought != bought)))
+        counts["renewed"] += int(np.count_nonzero((end <= t1) & (cloud.c_start == end)))
+        counts["defaulted"] += int(np.count_nonzero((cloud.c_start != start) & (cloud.c_start > t1)))
+    return counts
+
+
+def layout_shape(plan, policy) -> dict[str, int]:
+    """The switch policy's shape as :func:`pivotmc.backends.cuda.simulate_chunk` hands it to ``launch_layout``."""
+    sizes = cuda.policy_sizes(plan, cuda.kernel_inputs(plan, policy))
+    return {
+        "switch_dates": plan.decision_steps.size if plan.switch_index >= 0 else 0, "switch_terms": sizes["n_terms"],
+        "switch_actions": max(1, sizes["n_actions"]), "switch_features": len(plan.switch_features),
+    }  # fmt: skip

@@ -32,7 +32,7 @@ import numpy as np
 C_TYPES = {
     "double": np.float64, "float": np.float32, "int": np.int32, "unsigned int": np.uint32,
     "short": np.int16, "unsigned short": np.uint16, "long long": np.int64, "unsigned long long": np.uint64,
-    "char": np.int8, "unsigned char": np.uint8, "bool": np.bool_,
+    "char": np.int8, "signed char": np.int8, "unsigned char": np.uint8, "bool": np.bool_,
 }  # fmt: skip
 _KERNEL = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)\s*\(([^)]*)\)')
 #: Options of the backend's NVRTC builds that a host build has no use for (register cap, dialect).
@@ -128,9 +128,11 @@ class ShimCompiler:
         self.folder = Path(folder)
         self._built: dict[tuple[str, tuple[str, ...]], ShimModule] = {}
         self.builds = 0
+        self.options_requested: list[tuple[str, ...]] = []  # the options of each module asked for, in order
 
     def module(self, code: str, options: tuple[str, ...]) -> ShimModule:
         options = tuple(options)
+        self.options_requested.append(options)
         key = (code, options)
         if key not in self._built:
             self._built[key] = ShimModule(self._build(code, options), kernel_signatures(code))
@@ -160,6 +162,10 @@ class ShimCompiler:
         launchers += "".join(
             f'\nextern "C" void layout_{struct}(unsigned long long* out) {{\n    out[0] = sizeof({struct});\n'
             + "".join(f"    out[{i + 1}] = offsetof({struct}, {field.name});\n" for i, field in enumerate(fields))
+            + "".join(
+                f"    out[{len(fields) + i + 1}] = sizeof((({struct}*)0)->{field.name});\n"
+                for i, field in enumerate(fields)
+            )
             + "}"
             for struct, fields in records.items()
         )
@@ -174,10 +180,14 @@ class Parameter:
     """One kernel parameter (or field of a record): its name, numpy type and whether it is a pointer.
 
     A parameter whose type is one of the source's structs (``structs``: name to its
-    fields) is a record: CuPy passes a numpy structured scalar for it, by value.
+    fields) is a record: CuPy passes a numpy structured scalar for it, by value. A
+    field may be an array (``double scalars[N]``, ``array``): the record's numpy field
+    is then a subarray of that type, its length read from the C struct's layout.
     """
 
     def __init__(self, declaration: str, structs: dict[str, list[Parameter]] | None = None) -> None:
+        self.array = "[" in declaration
+        declaration = declaration.split("[", 1)[0]
         words = declaration.replace("*", " * ").split()
         self.name = words[-1]
         self.pointer = "*" in words
@@ -205,13 +215,19 @@ class Parameter:
         if value.dtype.names != names:
             raise TypeError(f"{what}: expects the fields {names}, got {value.dtype.names}")
         offsets = [value.dtype.fields[name][1] for name in names]
-        if [value.dtype.itemsize, *offsets] != layout:
-            raise TypeError(f"{what}: size and offsets {[value.dtype.itemsize, *offsets]}, the C struct's {layout}")
+        sizes = [value.dtype.fields[name][0].itemsize for name in names]
+        if [value.dtype.itemsize, *offsets, *sizes] != layout:
+            raise TypeError(
+                f"{what}: size, offsets and field sizes {[value.dtype.itemsize, *offsets, *sizes]}, "
+                f"the C struct's {layout}"
+            )
         for field in self.fields:
             dtype = value.dtype.fields[field.name][0]
             want = np.dtype(np.uint64) if field.pointer else field.dtype
-            if dtype != want:
-                raise TypeError(f"{what}: field {field.name} is {dtype}, expects {want}")
+            base = dtype.subdtype[0] if dtype.subdtype is not None else dtype
+            if base != want or (dtype.subdtype is not None) != field.array:
+                shape = "an array of " if field.array else ""
+                raise TypeError(f"{what}: field {field.name} is {dtype}, expects {shape}{want}")
             if field.pointer and not memory.holds(int(value[field.name])):
                 raise TypeError(f"{what}: field {field.name} does not point into device memory")
         copy = np.array(value)
@@ -259,7 +275,7 @@ def _structs(code: str) -> dict[str, list[Parameter]]:
         fields = []
         try:
             for declaration in (d.strip() for d in body.split(";") if d.strip()):
-                if "[" in declaration:
+                if "[" in declaration and "," in declaration:
                     raise ValueError(declaration)
                 first, *more = (part.strip() for part in declaration.split(","))
                 fields.append(Parameter(first))
@@ -299,7 +315,7 @@ class ShimModule:
         layouts = {}
         for p in self._signatures[name]:
             if p.fields is not None:
-                out = (ctypes.c_ulonglong * (len(p.fields) + 1))()
+                out = (ctypes.c_ulonglong * (2 * len(p.fields) + 1))()
                 getattr(self._library, f"layout_{p.c_type}")(out)
                 layouts[p.name] = [int(v) for v in out]
         return ShimFunction(name, run, self._signatures[name], device, layouts)
@@ -354,7 +370,7 @@ def fake_cupy(compiler: ShimCompiler, free_bytes: int = 1 << 30, name: bytes = b
     cp = types.ModuleType("cupy")
     cp.device = device
     cp.ndarray = DeviceArray
-    for dtype in ("int16", "int32", "int64", "uint32", "uint64", "float64"):
+    for dtype in ("int8", "int16", "int32", "int64", "uint32", "uint64", "float64"):
         setattr(cp, dtype, getattr(np, dtype))
 
     def asarray(array, dtype=None):

@@ -40,6 +40,7 @@ import zipfile
 from pathlib import Path
 
 import cuda_harness as H
+import fake_cupy as F
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -50,7 +51,7 @@ from pivotmc import random as rng
 from pivotmc.backends import BACKENDS, KEPT_FACTORS, cuda, cuda_build, cuda_launch, get_backend
 from pivotmc.errors import BackendUnavailableError, ValidationError
 from pivotmc.model.factors import FACTORS, SHOCK_SLOTS
-from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, lower
+from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, lower
 from pivotmc.model.scenario import Scenario
 from pivotmc.policy.switch import policy_for
 from pivotmc.testing import CASES, case, scenarios
@@ -62,8 +63,19 @@ LEARNING_PATHS = 500  # of the switch policy (see the module notes)
 _ENTRY = re.compile(r'extern\s+"C"\s+__global__\s+void\s+(\w+)')
 _INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]*)[>"]', re.MULTILINE)
 
-#: A short horizon at which some paths' switch converts (at several dates) and some never does.
-SHORT_SWITCH = {"simulation.horizon_years": 3.0, "terminal.switch": 6.0}
+#: A short horizon at which some paths' two-way switch converts (at several dates) and some never do.
+SHORT_SWITCH = {
+    "simulation.horizon_years": 3.0, "terminal.switch": 6.0, "strategies.evaluate": ["mine", "host", "hybrid", "switch"],
+}  # fmt: skip
+#: Six years in which the cloud's contracts default (hazard 2 a year), end and renew every year and its fleet is
+#: refreshed twice; an exit multiple at which the three-way switch converts to host and to cloud, at several
+#: dates, on some paths.
+SHORT_CLOUD = {
+    "simulation.horizon_years": 6.0, "cloud.default_hazard": 2.0, "cloud.contract_years": 1.0,
+    "cloud.gpu_life_years": 2.0, "terminal.switch": 8.0,
+}  # fmt: skip
+#: Both, by the switch's kind.
+SHORT = {"two-way": SHORT_SWITCH, "three-way": SHORT_CLOUD}
 
 
 # --------------------------------------------------------------------------
@@ -78,13 +90,15 @@ def plan_of(scenario: Scenario, learning_paths: int = LEARNING_PATHS):
 
 
 def assert_same_decisions(got, want, what: str = "") -> None:
-    """The switch's per-path decisions, exactly (both absent where switch is not valued)."""
+    """The switch's per-path decisions and actions, exactly (absent where switch is not valued)."""
     if want.switch_decision is None:
-        assert got.switch_decision is None, what
+        assert got.switch_decision is None and got.switch_action is None, what
         return
-    assert got.switch_decision is not None, what
-    assert got.switch_decision.dtype == np.int16, what
+    assert got.switch_decision is not None and got.switch_action is not None, what
+    assert got.switch_decision.dtype == np.int16 and got.switch_action.dtype == np.int8, what
     np.testing.assert_array_equal(got.switch_decision, want.switch_decision, err_msg=f"{what}: switch decisions")
+    np.testing.assert_array_equal(got.switch_action, want.switch_action, err_msg=f"{what}: switch actions")
+    np.testing.assert_array_equal(got.switch_action < 0, got.switch_decision < 0, err_msg=what)
 
 
 def assert_chunks_agree(got, want, rtol: float = RTOL, exact_sums: bool = True, what: str = "") -> float:
@@ -127,13 +141,13 @@ def cpu_chunk(plan, key, first, n, keep, policy=None):
 
 @pytest.fixture(scope="module")
 def shim_libraries(tmp_path_factory, gxx):
-    """Host builds of the model kernel, one per number of strategies, built on first use."""
+    """Host builds of the model kernel, one per number of strategies and cloud variant, built on first use."""
     folder = tmp_path_factory.mktemp("cuda_model_shim")
 
     @functools.lru_cache(maxsize=None)
-    def library(n_strategies: int) -> ctypes.CDLL:
-        out = folder / f"libpivotmc_model_{n_strategies}.so"
-        H.build_shim(H.TESTS / "cuda_shim_model.cpp", out, cuda.layout_defines(n_strategies))
+    def library(n_strategies: int, cloud: bool = False) -> ctypes.CDLL:
+        out = folder / f"libpivotmc_model_{n_strategies}_{int(cloud)}.so"
+        H.build_shim(H.TESTS / "cuda_shim_model.cpp", out, cuda.layout_defines(n_strategies, cloud))
         return ctypes.CDLL(str(out))
 
     return library
@@ -213,12 +227,49 @@ def test_layout_reaches_the_kernel_only_through_generated_defines():
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("cloud", [False, True], ids=["without-cloud", "cloud"])
 @pytest.mark.parametrize("source", H.KERNEL_SOURCES, ids=lambda p: p.name)
-def test_kernels_compile_to_ptx(nvcc, source, tmp_path):
-    ptx, stderr = H.nvcc_ptx(source, tmp_path / (source.stem + ".ptx"), "sm_90")
+def test_kernels_compile_to_ptx(nvcc, source, tmp_path, cloud):
+    ptx, stderr = H.nvcc_ptx(source, tmp_path / (source.stem + ".ptx"), "sm_90", cloud=cloud)
     assert stderr.strip() == "", f"nvcc warnings:\n{stderr}"
     for entry in _ENTRY.findall(source.read_text()):
         assert f".entry {entry}(" in ptx
+
+
+def test_the_kernel_without_cloud_leaves_the_cloud_out(nvcc, tmp_path):
+    # Plans without cloud run a kernel compiled without its code (PIVOTMC_CLOUD=0): fewer
+    # instructions, and none that reads the cloud's scalars or its default table.
+    model = H.KERNELS / cuda.MODEL_SOURCE
+    without, _ = H.nvcc_ptx(model, tmp_path / "without.ptx", cloud=False)
+    cloud, _ = H.nvcc_ptx(model, tmp_path / "cloud.ptx", cloud=True)
+    count = lambda ptx: len(re.findall(r"^\s+[a-z]", ptx, re.MULTILINE))  # noqa: E731 - instructions, roughly
+    assert count(without) < 0.8 * count(cloud)
+    # The constants record is the kernel's last parameter, its scalars first: the cloud's are read at
+    # their offsets in it with the cloud's code, and never without.
+    cloud_scalars = {8 * SCALAR_FIELDS.index(name) for name in ("cloud_capex_per_gpu", "cloud_residual", "gpu_aging")}
+    last = len(F.kernel_signatures(cuda.kernel_source())[cuda.SIMULATE_KERNEL]) - 1
+    assert cloud_scalars <= _constant_offsets(cloud, last) and not cloud_scalars & _constant_offsets(without, last)
+
+
+def _constant_offsets(ptx: str, parameter: int) -> set[int]:
+    """Offsets at which the simulate kernel's PTX reads its by-value parameter ``parameter``."""
+    name = f"{cuda.SIMULATE_KERNEL}_param_{parameter}"
+    bases = set(re.findall(rf"mov\.b64\s+(%rd\d+), {name};", ptx))
+    assert bases, name
+    found = {int(x) for base in bases for x in re.findall(rf"ld\.param\.\w+\s+%\w+, \[{re.escape(base)}\+(\d+)\]", ptx)}
+    return found | {int(x) for x in re.findall(rf"ld\.param\.\w+\s+%\w+, \[{name}\+(\d+)\]", ptx)}
+
+
+def test_register_use_is_reported(nvcc, tmp_path):
+    # ptxas's figures for the kernel as the backend builds it (default register cap), printed for the
+    # record (see the kernel's notes on records); the cloud's code costs spills, the plan without
+    # cloud does not pay for them.
+    rows = {(n, cloud): H.ptxas_usage(tmp_path, n, cloud) for n in (1, 3, 5) for cloud in (False, True)}
+    for (n, cloud), usage in rows.items():
+        print(f"{n} strategies, cloud {cloud}: {usage}")
+        assert usage["registers"] <= cuda.MAX_REGISTERS
+    for n in (1, 3, 5):
+        assert rows[n, False]["spill_stores"] < rows[n, True]["spill_stores"]
 
 
 def test_warp_sums_compile_for_every_generation(nvcc, tmp_path):
@@ -264,10 +315,11 @@ def nvrtc():
     return library
 
 
+@pytest.mark.parametrize("cloud", [False, True], ids=["without-cloud", "cloud"])
 @pytest.mark.parametrize("n_strategies", [1, 3, cuda.MAX_STRATEGIES])
 @pytest.mark.parametrize("source", [p.name for p in H.KERNEL_SOURCES])
-def test_kernels_compile_with_nvrtc(nvrtc, source, n_strategies):
-    options = (*cuda.compile_options(n_strategies), *H.CUPY_NVRTC_OPTIONS)
+def test_kernels_compile_with_nvrtc(nvrtc, source, n_strategies, cloud):
+    options = (*cuda.compile_options(n_strategies, cloud=cloud), *H.CUPY_NVRTC_OPTIONS)
     rc, log, ptx = H.nvrtc_compile(nvrtc, cuda.kernel_source(source), options)
     assert rc == 0, log
     assert "warning" not in log.lower(), log
@@ -288,7 +340,7 @@ def test_kernels_compile_with_cupys_nvrtc(source):
         pytest.skip(f"CuPy finds no NVRTC: {exc}")
     program = nvrtc.createProgram(cuda.kernel_source(source), source, (), ())
     try:
-        nvrtc.compileProgram(program, (*cuda.compile_options(3), *H.CUPY_NVRTC_OPTIONS, "-arch=sm_90"))
+        nvrtc.compileProgram(program, (*cuda.compile_options(3, cloud=True), *H.CUPY_NVRTC_OPTIONS, "-arch=sm_90"))
     except Exception as exc:  # noqa: BLE001 - NVRTCError carries the log separately
         pytest.fail(f"{exc}\n{nvrtc.getProgramLog(program)}")
     finally:
@@ -308,7 +360,7 @@ def test_availability_probe_compiles_with_nvrtc(nvrtc):
 
 def test_default_scenario_matches_cpu_bit_for_bit(shim_libraries):
     plan, policy = plan_of(Scenario.default())
-    assert plan.strategies == ("mine", "host", "hybrid", "switch")
+    assert plan.strategies == ("mine", "host", "hybrid", "switch", "cloud")
     key = rng.seed_key(17)
     want = cpu_chunk(plan, key, 0, 3000, 25, policy=policy)
     got, stats = shim_chunk(shim_libraries, plan, key, 0, 3000, 25, batch_paths=1100, threads_per_block=64, policy=policy)
@@ -359,12 +411,14 @@ def test_paths_across_the_32_bit_boundary_match_cpu(shim_libraries):
     assert_bitwise(got, want, "32-bit boundary")
 
 
-def test_results_do_not_depend_on_the_launch_configuration(shim_libraries, monkeypatch):
-    plan, policy = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+@pytest.mark.parametrize("switch", list(SHORT))
+def test_results_do_not_depend_on_the_launch_configuration(shim_libraries, monkeypatch, switch):
+    plan, policy = plan_of(Scenario.default().with_overrides(SHORT[switch]))
     key = rng.seed_key(8)
     base, stats = shim_chunk(shim_libraries, plan, key, 10, 900, 60, policy=policy)
     assert stats.launches == 1
     assert 0 < np.count_nonzero(base.switch_decision >= 0) < 900
+    assert set(np.unique(base.switch_action)) == {-1, *range(len(plan.switch_actions))}
     for batch, threads in [(1, 32), (7, 32), (64, 256), (333, 128)]:
         other, _ = shim_chunk(shim_libraries, plan, key, 10, 900, 60, batch_paths=batch, threads_per_block=threads, policy=policy)
         assert_bitwise(base, other, f"batch {batch}, threads {threads}")
@@ -377,9 +431,9 @@ def test_results_do_not_depend_on_the_launch_configuration(shim_libraries, monke
 def test_kept_paths_spread_over_launches_when_memory_is_short(shim_libraries):
     plan, policy = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
     key = rng.seed_key(4)
-    shape = {"switch_dates": plan.decision_steps.size, "switch_terms": len(policy.stopping.terms)}
+    shape = H.layout_shape(plan, policy)
     kept_row = 8 * (len(KEPT_FACTORS) + plan.n_strategies) * plan.n_steps
-    per_path = 8 * plan.n_strategies + 2  # NPVs and the switch decision
+    per_path = 8 * plan.n_strategies + 3  # NPVs, the switch's decision and action
     fixed = cuda.launch_layout(1, 0, plan.n_strategies, plan.n_steps, 1 << 30, **shape).device_bytes - per_path
     free = int((fixed + 4 * 10 * kept_row) / cuda.MEMORY_FRACTION) + 64  # kept trajectories get a quarter
     assert cuda.launch_layout(200, 45, plan.n_strategies, plan.n_steps, free, **shape).kept_rows == 10
@@ -444,7 +498,7 @@ def test_switch_never_converts_at_dates_without_a_rule(shim_libraries):
     busiest = np.bincount(learned[learned >= 0]).argmax()
     stopping = policy.stopping
     coefficients = stopping.coefficients.copy()
-    coefficients[busiest] = np.nan
+    coefficients[..., busiest, :] = np.nan  # every action's row at that date
     policy = dataclasses.replace(policy, stopping=dataclasses.replace(stopping, coefficients=coefficients))
     want = cpu_chunk(plan, key, 0, 900, 5, policy=policy)
     got, _ = shim_chunk(shim_libraries, plan, key, 0, 900, 5, batch_paths=400, policy=policy)
@@ -469,8 +523,9 @@ def test_switch_without_a_policy_is_refused_before_any_launch(shim_libraries):
         cuda.kernel_inputs(bare, other)
 
 
-def test_switch_inputs_follow_the_decision_steps():
-    plan, policy = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+@pytest.mark.parametrize("switch", list(SHORT))
+def test_switch_inputs_follow_the_decision_steps(switch):
+    plan, policy = plan_of(Scenario.default().with_overrides(SHORT[switch]))
     inputs = cuda.kernel_inputs(plan, policy)
     dates = inputs["decision_date"]
     assert dates.dtype == np.int32 and dates.size == plan.n_steps
@@ -482,10 +537,15 @@ def test_switch_inputs_follow_the_decision_steps():
     assert inputs["coef"].reshape(coef.shape).tobytes() == coef.tobytes()
     assert inputs["centre"].reshape(centre.shape).tobytes() == centre.tobytes()
     assert inputs["scale"].reshape(scale.shape).tobytes() == scale.tobytes()
-    # The kernel reads each feature at its generated position.
-    options = cuda.compile_options(3)
-    assert f"-DPIVOTMC_SWITCH_FEATURES={len(SWITCH_FEATURES)}" in options
-    assert all(f"-DPIVOTMC_F_{name}={i}" in options for i, name in enumerate(SWITCH_FEATURES))
+    sizes = cuda.policy_sizes(plan, inputs)
+    assert sizes["n_actions"] == len(plan.switch_actions) == (coef.shape[0] if coef.ndim == 3 else 1)
+    assert sizes["n_terms"] == terms.shape[0] and sizes["action_stride"] == plan.decision_steps.size * terms.shape[0]
+    assert sizes["cloud_action"] == (1 if switch == "three-way" else -1)
+    # The kernel reads each feature at its generated position, as many as the plan's switch has.
+    options = cuda.compile_options(3, cloud=plan.values_cloud)
+    count = "CLOUD_SWITCH_FEATURES" if plan.values_cloud else "SWITCH_FEATURES"
+    assert f"-DPIVOTMC_{count}={len(plan.switch_features)}" in options
+    assert all(f"-DPIVOTMC_F_{name}={i}" in options for i, name in enumerate(plan.switch_features))
     # Without switch, the kernel gets one-element placeholders.
     mine = lower(Scenario.default().with_overrides({"strategies.evaluate": ["mine"]}))
     assert cuda.kernel_inputs(mine)["decision_date"].tolist() == [-1]
@@ -541,6 +601,186 @@ def test_correlation_step_matches_cpu_bit_for_bit(shim_libraries, matrix):
 
 
 # --------------------------------------------------------------------------
+# The host shim against the reference executor: the GPU factor, cloud, the three-way switch
+# --------------------------------------------------------------------------
+
+#: Per-path NPV, kept trajectories and cash flows, shim against reference (numpy's exp and log
+#: round otherwise than the kernels' in the last bits).
+REFERENCE_RTOL = 1e-10
+#: Learning paths of the policies the reference comparisons apply.
+REFERENCE_LEARNING_PATHS = 2000
+
+
+def reference_chunk(plan, key, first, n, keep, policy=None):
+    return get_backend("reference").run_chunk(plan, key, first, n, keep, None, policy)
+
+
+def assert_matches_reference(got, want, what: str) -> float:
+    """Within REFERENCE_RTOL path by path, the same decisions and actions; exact sums within a quantum a path."""
+    worst = assert_chunks_agree(got, want, rtol=REFERENCE_RTOL, exact_sums=False, what=what)
+    gap = np.abs((got.cash_flow_sum.totals() - want.cash_flow_sum.totals()).astype(float))
+    assert gap.max(initial=0) <= want.npv.shape[1], (what, gap.max())
+    return worst
+
+
+def three_way_plan(overrides: dict | None = None):
+    overrides = {"switch.learning_paths": REFERENCE_LEARNING_PATHS, **(overrides or {})}
+    plan = lower(Scenario.default().with_overrides(overrides))
+    assert plan.switch_actions == ("host", "cloud") and plan.values_cloud
+    return plan
+
+
+def learned_policy(plan):
+    """The scenario's switch policy, learned as a run learns it, on the reference executor."""
+    from pivotmc.policy import switch
+
+    return switch.learn(plan, backend="reference")
+
+
+@pytest.fixture(scope="module")
+def default_three_way():
+    """The default scenario (every strategy, the three-way switch) and a policy of one regression per action."""
+    plan = three_way_plan()
+    return plan, H.per_action_policy(plan, REFERENCE_LEARNING_PATHS)
+
+
+def test_default_scenario_matches_the_reference(shim_libraries):
+    plan = three_way_plan()
+    policy = learned_policy(plan)
+    key = rng.seed_key(17)
+    want = reference_chunk(plan, key, 0, 1500, 20, policy)
+    got, stats = shim_chunk(
+        shim_libraries, plan, key, 0, 1500, 20, batch_paths=700, threads_per_block=64, policy=policy
+    )
+    assert stats.launches == 3
+    worst = assert_matches_reference(got, want, "default, learned policy")
+    print(f"shim vs reference, default scenario: worst relative NPV gap {worst:.3g}")
+    assert 0 < np.count_nonzero(got.switch_decision >= 0) < got.switch_decision.size
+
+
+def test_default_scenario_with_a_regression_per_action_matches_the_reference(shim_libraries, default_three_way):
+    plan, policy = default_three_way
+    key = rng.seed_key(17)
+    want = reference_chunk(plan, key, 0, 1500, 20, policy)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 1500, 20, batch_paths=700, threads_per_block=64, policy=policy)
+    assert_matches_reference(got, want, "default, a regression per action")
+    # Paths convert to host and to cloud, at many dates; the kept paths include both.
+    action, decision = got.switch_action, got.switch_decision
+    for a in range(len(plan.switch_actions)):
+        assert np.unique(decision[action == a]).size > 5, plan.switch_actions[a]
+    assert set(action[:20].tolist()) >= {0, 1}
+
+
+@pytest.mark.parametrize("steps_per_year", [12, 52])
+@pytest.mark.parametrize("learner", ["learned", "per-action"])
+def test_short_cloud_scenario_matches_the_reference(shim_libraries, steps_per_year, learner):
+    plan = three_way_plan({**SHORT_CLOUD, "simulation.steps_per_year": steps_per_year})
+    key = rng.seed_key(5)
+    events = H.cloud_events(plan, key, 300)
+    assert min(events.values()) > 0, events  # the fleets are commissioned and refreshed, contracts renew and default
+    policy = learned_policy(plan) if learner == "learned" else H.per_action_policy(plan, REFERENCE_LEARNING_PATHS)
+    want = reference_chunk(plan, key, 0, 300, 12, policy)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 300, 12, batch_paths=130, policy=policy)
+    assert_matches_reference(got, want, f"short cloud scenario, {steps_per_year} steps a year, {learner}")
+    assert np.count_nonzero(got.switch_decision >= 0) > 0
+    if learner == "per-action":
+        assert np.count_nonzero(got.switch_action == plan.switch_actions.index("cloud")) > 10
+
+
+@pytest.mark.parametrize("name", [name for name in CASES if name != "daily"])  # daily: minutes of reference learning
+def test_cases_match_the_reference(shim_libraries, name):
+    plan = lower(case(name))
+    policy = H.per_action_policy(plan, 300) if plan.switch_index >= 0 else None
+    key = rng.seed_key(5)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 300, 6, batch_paths=130, policy=policy)
+    assert_matches_reference(got, reference_chunk(plan, key, 0, 300, 6, policy), name)
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
+@given(scenario=scenarios(max_horizon_years=3, steps_per_year=(12, 52)), first=st.integers(0, 2**32 - 100))
+def test_generated_scenarios_match_the_reference(shim_libraries, scenario, first):
+    plan = lower(scenario)
+    policy = H.per_action_policy(plan, 200) if plan.switch_index >= 0 else None
+    key = rng.seed_key(3)
+    got, _ = shim_chunk(shim_libraries, plan, key, first, 40, first + 5, batch_paths=17, policy=policy)
+    assert_matches_reference(got, reference_chunk(plan, key, first, 40, first + 5, policy), scenario.to_toml())
+
+
+def test_an_action_without_a_rule_at_a_date_is_not_taken(shim_libraries, default_three_way):
+    # A NaN row of an action's coefficients: that action is never taken at that date (the others may be).
+    plan, policy = default_three_way
+    key = rng.seed_key(8)
+    cloud = plan.switch_actions.index("cloud")
+    learned = shim_chunk(shim_libraries, plan, key, 0, 900, 0, policy=policy)[0]
+    busiest = np.bincount(learned.switch_decision[learned.switch_action == cloud]).argmax()
+    coefficients = policy.stopping.coefficients.copy()
+    coefficients[cloud, busiest] = np.nan
+    policy = policy.with_coefficients(coefficients)
+    want = reference_chunk(plan, key, 0, 900, 5, policy)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 900, 5, batch_paths=400, policy=policy)
+    assert_matches_reference(got, want, "an action without a rule")
+    at_busiest = got.switch_decision == busiest
+    assert not np.any(got.switch_action[at_busiest] == cloud) and np.any(at_busiest)
+
+
+def test_equal_advantages_take_the_first_action(shim_libraries, default_three_way):
+    # The same regression for cloud as for host: every conversion goes to the first action, host.
+    plan, policy = default_three_way
+    coefficients = policy.stopping.coefficients.copy()
+    coefficients[1] = coefficients[0]
+    policy = policy.with_coefficients(coefficients)
+    key = rng.seed_key(9)
+    want = reference_chunk(plan, key, 0, 600, 5, policy)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 600, 5, policy=policy)
+    assert_matches_reference(got, want, "equal advantages")
+    assert set(np.unique(got.switch_action)) == {-1, 0}
+
+
+class _OneAction:
+    """A policy of the host conversion alone, its coefficients as (dates, n_terms)."""
+
+    def __init__(self, stopping) -> None:
+        self.stopping = stopping
+
+    def kernel_arrays(self):
+        centre, scale, coefficients, terms = H.PerActionPolicy(H.PerActionStopping([self.stopping])).kernel_arrays()
+        return centre, scale, coefficients[0], terms
+
+
+def test_a_policy_of_one_action_converts_to_host(shim_libraries, default_three_way):
+    # Until the learner chooses among actions, a policy may give one regression, (dates, n_terms): host.
+    plan, policy = default_three_way
+    one = _OneAction(policy.stopping.policies[0])
+    assert one.kernel_arrays()[2].ndim == 2
+    key = rng.seed_key(10)
+    want = reference_chunk(plan, key, 0, 600, 5, one)
+    got, _ = shim_chunk(shim_libraries, plan, key, 0, 600, 5, policy=one)
+    assert_matches_reference(got, want, "one action")
+    assert set(np.unique(got.switch_action)) == {-1, 0}
+    assert cuda.policy_sizes(plan, cuda.kernel_inputs(plan, one))["cloud_action"] == -1
+
+
+@pytest.mark.parametrize("name", ["two-way", "static-cloud", "cloud-alone"])
+def test_plans_with_and_without_cloud_match_the_reference(shim_libraries, name):
+    # Without cloud the kernel is compiled without its code and computes G for kept paths alone; the
+    # static cloud alone, or with the two-way switch's strategies absent.
+    evaluate = {"two-way": ["mine", "host", "hybrid", "switch"], "static-cloud": ["mine", "hybrid", "cloud"],
+                "cloud-alone": ["cloud"]}[name]  # fmt: skip
+    plan = lower(Scenario.default().with_overrides({**SHORT_CLOUD, "strategies.evaluate": evaluate}))
+    assert plan.values_cloud == (name != "two-way")
+    policy = H.per_action_policy(plan, 500) if plan.switch_index >= 0 else None
+    key = rng.seed_key(12)
+    want = reference_chunk(plan, key, 0, 400, 30, policy)
+    device = H.ShimDevice(shim_libraries)
+    got, _ = cuda.simulate_chunk(plan, key, 0, 400, 30, device=device, policy=policy)
+    assert_matches_reference(got, want, name)
+    assert got.kept.factors["gpu_price"].shape == (30, plan.n_steps)
+    assert np.ptp(got.kept.factors["gpu_price"][:, -1]) > 0  # G moves, path by path
+
+
+# --------------------------------------------------------------------------
 # Launch sizing: device memory is bounded
 # --------------------------------------------------------------------------
 
@@ -567,13 +807,15 @@ def test_device_memory_does_not_grow_with_paths_times_steps(steps_per_year, hori
     assert small.batch_paths < layout.batch_paths or layout.batch_paths == cuda.MAX_BATCH_PATHS
 
 
-def test_switch_decisions_take_two_bytes_a_path():
+@pytest.mark.parametrize("actions,features", [(1, 3), (2, 4)], ids=["two-way", "three-way"])
+def test_switch_decisions_and_actions_take_three_bytes_a_path(actions, features):
     n_steps, batch = 180, 1_000_000
     static = cuda.launch_layout(10**8, 0, 4, n_steps, 70 << 30, batch_paths=batch)
-    switch = cuda.launch_layout(10**8, 0, 4, n_steps, 70 << 30, batch_paths=batch, switch_dates=60, switch_terms=10)
+    shape = {"switch_dates": 60, "switch_terms": 10, "switch_actions": actions, "switch_features": features}
+    switch = cuda.launch_layout(10**8, 0, 4, n_steps, 70 << 30, batch_paths=batch, **shape)
     assert switch.batch_paths == static.batch_paths == batch
-    policy = 4 * n_steps + 8 * 60 * (6 + 10) + 4 * 3 * 10
-    assert switch.device_bytes - static.device_bytes == 2 * batch + policy - (4 + 3 * 8 + 4 + 2)
+    policy = 4 * n_steps + 8 * 60 * (2 * features + actions * 10) + 4 * features * 10
+    assert switch.device_bytes - static.device_bytes == 3 * batch + policy - (4 + 3 * 8 + 4 + 2 + 1)
     # Where memory binds, the decisions count against the paths of a launch.
     free = 64 << 20
     tight_static = cuda.launch_layout(10**8, 0, 4, n_steps, free)
@@ -779,6 +1021,30 @@ def test_gpu_default_scenario_matches_cpu(gpu):
 
 
 @pytest.mark.gpu
+@pytest.mark.parametrize("steps_per_year", [12, 52])
+def test_gpu_cloud_scenario_matches_cpu(gpu, steps_per_year):
+    # Cloud contracts that default and renew, fleets refreshed, the three-way switch.
+    scenario = Scenario.default().with_overrides({**SHORT_CLOUD, "simulation.steps_per_year": steps_per_year})
+    plan, policy = plan_of(scenario)
+    key = rng.seed_key(5)
+    got = cuda.run_chunk(plan, key, 0, 20_000, 12, policy=policy)
+    assert_gpu_agrees(got, cpu_chunk(plan, key, 0, 20_000, 12, policy=policy), f"cloud, {steps_per_year} steps a year")
+    assert np.count_nonzero(got.switch_decision >= 0) > 0
+
+
+@pytest.mark.gpu
+def test_gpu_three_way_switch_matches_the_reference(gpu, default_three_way):
+    # A regression per action, so that paths convert to host and to cloud; CUDA's exp and log against numpy's.
+    plan, policy = default_three_way
+    key = rng.seed_key(17)
+    got = cuda.run_chunk(plan, key, 0, 3000, 20, policy=policy)
+    want = reference_chunk(plan, key, 0, 3000, 20, policy)
+    worst = assert_chunks_agree(got, want, rtol=RTOL, exact_sums=False, what="three-way switch on a GPU")
+    assert set(np.unique(got.switch_action)) == {-1, 0, 1}
+    print(f"gpu vs reference, three-way switch: worst relative NPV gap {worst:.3g}")
+
+
+@pytest.mark.gpu
 @pytest.mark.parametrize("name", list(CASES))
 def test_gpu_cases_match_cpu(gpu, name):
     plan, policy = plan_of(case(name))
@@ -800,13 +1066,16 @@ def test_gpu_generated_scenarios_match_cpu(gpu, scenario, first):
 
 
 @pytest.mark.gpu
-def test_gpu_results_do_not_depend_on_the_launch_configuration(gpu):
-    plan, policy = plan_of(Scenario.default().with_overrides(SHORT_SWITCH))
+@pytest.mark.parametrize("switch", list(SHORT))
+def test_gpu_results_do_not_depend_on_the_launch_configuration(gpu, switch):
+    plan, policy = plan_of(Scenario.default().with_overrides(SHORT[switch]))
     key = rng.seed_key(8)
-    base, stats = cuda.simulate_chunk(plan, key, 0, 50_000, 40)
+    base, stats = cuda.simulate_chunk(plan, key, 0, 50_000, 40, policy=policy)
     assert stats.launches == 1 and stats.kernel_seconds > 0
     for batch, threads in [(7_777, 32), (20_000, 256), (49_999, 512)]:
-        other, stats = cuda.simulate_chunk(plan, key, 0, 50_000, 40, batch_paths=batch, threads_per_block=threads)
+        other, stats = cuda.simulate_chunk(
+            plan, key, 0, 50_000, 40, batch_paths=batch, threads_per_block=threads, policy=policy
+        )
         assert stats.launches == -(-50_000 // batch)
         assert_bitwise(base, other, f"batch {batch}, threads {threads}")
 

@@ -16,19 +16,24 @@ from __future__ import annotations
 
 import sys
 
+import cuda_harness as H
 import fake_cupy as F
 import numpy as np
 import pytest
 
 import pivotmc
 from pivotmc import random as rng
-from pivotmc.backends import KEPT_FACTORS, cuda, get_backend
+from pivotmc.backends import KEPT_FACTORS, cuda, cuda_launch, get_backend
 from pivotmc.model.plan import lower
 from pivotmc.model.scenario import Scenario
 from pivotmc.policy.switch import policy_for
 
-#: A short horizon at which some paths' switch converts, at several dates.
-SHORT = {"simulation.horizon_years": 3.0, "terminal.switch": 6.0, "switch.learning_paths": 500}
+#: A short horizon at which some paths' three-way switch converts, to host and to cloud, at several dates; the
+#: cloud's contracts default and renew and its fleets are refreshed.
+SHORT = {
+    "simulation.horizon_years": 6.0, "cloud.default_hazard": 2.0, "cloud.contract_years": 1.0,
+    "cloud.gpu_life_years": 2.0, "terminal.switch": 8.0, "switch.learning_paths": 500,
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +78,9 @@ def assert_bitwise(got, want, what: str) -> None:
     assert got.kept.cash_flow.tobytes() == want.kept.cash_flow.tobytes(), what
     assert (got.switch_decision is None) == (want.switch_decision is None), what
     if want.switch_decision is not None:
-        assert got.switch_decision.dtype == np.int16
+        assert got.switch_decision.dtype == np.int16 and got.switch_action.dtype == np.int8
         np.testing.assert_array_equal(got.switch_decision, want.switch_decision, err_msg=what)
+        np.testing.assert_array_equal(got.switch_action, want.switch_action, err_msg=what)
 
 
 def test_the_cupy_path_reproduces_the_cpu_backend(install):
@@ -84,6 +90,7 @@ def test_the_cupy_path_reproduces_the_cpu_backend(install):
     got, stats = cuda.simulate_chunk(plan, key, 10, 900, 60, batch_paths=400, threads_per_block=64, policy=policy)
     assert_bitwise(got, cpu_chunk(plan, key, 10, 900, 60, policy), "CuPy path")
     assert 0 < np.count_nonzero(got.switch_decision >= 0) < 900
+    assert set(np.unique(got.switch_action)) == {-1, 0, 1}
     # Three launches of the model kernel, each with enough threads for its paths.
     launches = fake.device.launches
     assert stats.launches == len(launches) == 3 and {name for name, _, _ in launches} == {cuda.SIMULATE_KERNEL}
@@ -103,7 +110,7 @@ def test_launches_fit_the_free_memory_and_results_do_not_change(install):
     assert base_stats.launches == 1
     assert roomy.device.memory.peak <= base_stats.device_bytes
     # A device with little memory: the kept trajectories and the paths spread over several launches.
-    shape = {"switch_dates": plan.decision_steps.size, "switch_terms": len(policy.stopping.terms)}
+    shape = H.layout_shape(plan, policy)
     one_path = cuda.launch_layout(1, 1, plan.n_strategies, plan.n_steps, 1 << 30, **shape).device_bytes
     tight = install(free_bytes=int(3 * one_path / cuda.MEMORY_FRACTION))
     got, stats = cuda.simulate_chunk(plan, key, 0, 600, 45, policy=policy)
@@ -111,6 +118,42 @@ def test_launches_fit_the_free_memory_and_results_do_not_change(install):
     assert tight.device.memory.peak <= stats.device_bytes <= cuda.MEMORY_FRACTION * tight.device.memory.free_bytes
     assert_bitwise(got, want, "memory-bound launches")
     assert_bitwise(base, want, "one launch")
+
+
+def test_the_cupy_path_runs_the_cloud_and_the_three_way_switch(install, compiler):
+    # The kernel compiled with the cloud's code, its constants record (scalars, correlation factor,
+    # the strategies' shares: arrays in a record passed by value) and the actions it writes, against
+    # the reference executor.
+    fake = install()
+    plan = lower(Scenario.default().with_overrides(SHORT))
+    assert plan.values_cloud and plan.switch_cloud
+    policy = H.per_action_policy(plan, 1000)
+    key = rng.seed_key(8)
+    got, stats = cuda.simulate_chunk(plan, key, 10, 500, 30, batch_paths=200, threads_per_block=64, policy=policy)
+    assert stats.launches == len(fake.device.launches) == 3
+    assert "-DPIVOTMC_CLOUD=1" in compiler.options_requested[-1]  # the kernel variant with the cloud's code
+    want = get_backend("reference").run_chunk(plan, key, 10, 500, 30, None, policy)
+    np.testing.assert_array_equal(got.switch_decision, want.switch_decision)
+    np.testing.assert_array_equal(got.switch_action, want.switch_action)
+    assert set(np.unique(got.switch_action)) == {-1, 0, 1}
+    np.testing.assert_allclose(got.npv, want.npv, rtol=1e-10, atol=1e-6)
+    for name in KEPT_FACTORS:
+        np.testing.assert_allclose(got.kept.factors[name], want.kept.factors[name], rtol=1e-10, err_msg=name)
+    np.testing.assert_allclose(got.kept.cash_flow, want.kept.cash_flow, rtol=1e-10, atol=1e-6)
+    # The same plan's constants record, with a field of the wrong length, is refused.
+    kernel = cuda.raw_module(cuda.MODEL_SOURCE, plan.n_strategies, cuda.MAX_REGISTERS, True).get_function(
+        cuda.SIMULATE_KERNEL
+    )
+    short = np.zeros((), dtype=cuda_launch.constants_dtype(plan.n_strategies - 1))[()]
+    device = cuda.CupyDevice()
+    one = device.zeros(1, np.uint64)
+    records = tuple(
+        cuda.record(dtype, {n: (one if dtype.fields[n][0] == np.uint64 else 0) for n in dtype.names}, device)
+        for dtype in (cuda.PLAN_RECORD, cuda.POLICY_RECORD, cuda.OUTPUTS_RECORD)
+    )
+    numbers = (np.int32(1), np.uint32(0), np.uint32(0), np.uint64(0), np.int64(0), np.int64(0), np.int32(1))
+    with pytest.raises(TypeError, match="argument 10 \\(constants, pivotmc_constants\\): size"):
+        kernel((1,), (32,), (*records, *numbers, short))
 
 
 def test_the_engine_finds_the_device_and_runs_on_it(install):
@@ -171,7 +214,8 @@ def test_the_stand_in_refuses_records_a_gpu_would_misread(install):
     device = cuda.CupyDevice()
     arrays = {name: fake.zeros(1, dtype=fake.uint64) for name in cuda.OUTPUTS_RECORD.names}
     good = cuda.record(cuda.OUTPUTS_RECORD, arrays, device)
-    rest = (np.int32(1), np.uint32(0), np.uint32(0), np.uint64(0), np.int64(0), np.int64(0), np.int32(1))
+    constants = np.zeros((), dtype=cuda_launch.constants_dtype(1))[()]
+    rest = (np.int32(1), np.uint32(0), np.uint32(0), np.uint64(0), np.int64(0), np.int64(0), np.int32(1), constants)
     host = np.zeros(1)
     wrong_place = good.copy()
     wrong_place["npv"] = host.ctypes.data  # a host address
@@ -186,18 +230,23 @@ def test_the_stand_in_refuses_records_a_gpu_would_misread(install):
 def test_the_stand_in_reads_the_model_kernels_signatures():
     signatures = F.kernel_signatures(cuda.kernel_source())
     simulate = signatures[cuda.SIMULATE_KERNEL]
-    # Three records, the number of steps (a plain argument: as a field of the
-    # plan record it made ptxas spill more registers) and the launch's six numbers.
-    assert len(simulate) <= 10
+    # Three records of pointers, the number of steps (a plain argument: as a field of the
+    # plan record it made ptxas spill more registers), the launch's six numbers and the
+    # record of the plan's constants, passed by value (read from the constant bank).
+    assert len(simulate) <= 11
     assert [p.name for p in simulate][:4] == ["plan", "policy", "out", "n_steps"]
     plan = simulate[0].fields
-    assert [f.name for f in plan][:3] == ["scalars", "steps", "chol"]
+    assert [f.name for f in plan][:1] == ["steps"]
     assert plan[0].pointer and plan[0].dtype == np.float64
+    constants = {f.name: f for f in simulate[-1].fields}
+    assert simulate[-1].name == "constants" and list(constants) == list(cuda_launch.constants_dtype(1).names)
+    assert all(f.array and not f.pointer and f.dtype == np.float64 for f in constants.values())
     by_name = {p.name: p for p in simulate}
     assert by_name["first_path"].dtype == np.uint64 and not by_name["first_path"].pointer
     assert by_name["n_steps"].dtype == np.int32 and not by_name["n_steps"].pointer
     outputs = {f.name: f for f in by_name["out"].fields}
     assert outputs["switch_out"].dtype == np.int16 and outputs["switch_out"].pointer
+    assert outputs["action_out"].dtype == np.int8 and outputs["action_out"].pointer
     # The records' numpy layouts name the C structs' fields, in order.
     for record, parameter in ((cuda.PLAN_RECORD, "plan"), (cuda.POLICY_RECORD, "policy"), (cuda.OUTPUTS_RECORD, "out")):
         assert record.names == tuple(f.name for f in by_name[parameter].fields)

@@ -87,10 +87,12 @@ def _shared_values() -> tuple[set[float], set[int]]:
 
 
 def test_every_shared_constant_reaches_cuda_as_an_option_that_reads_back_exactly():
-    options = cuda.layout_defines(3)
+    options = cuda.layout_defines(3, cloud=True)
     parsed = dict(parse_option(o) for o in options)
     assert len(parsed) == len(options), "an option is generated twice"
     assert parsed.pop("N_STRATEGIES") == 3
+    assert parsed.pop("CLOUD") == 1  # the kernel's variant, with the cloud's code
+    assert dict(parse_option(o) for o in cuda.layout_defines(3))["CLOUD"] == 0
     shared = kernel_constants.constants()
     for name, value in shared.items():
         got = parsed.pop(name)
@@ -192,7 +194,8 @@ def test_each_cuda_source_refuses_to_compile_without_its_constants(gxx):
     without_math = _gxx(gxx, model, cuda.rng_defines())
     assert without_math.returncode != 0 and "math_defines" in without_math.stderr
     model_only = [o for o in cuda.layout_defines(3) if o not in set(cuda.rng_defines() + cuda.math_defines())]
-    for missing in ("TINY_YEARS", "MONTHS_PER_YEAR", "LIMB_BITS", "WARP_SIZE", "MAX_STRATEGIES"):
+    for missing in ("TINY_YEARS", "MONTHS_PER_YEAR", "HOURS_PER_YEAR", "LIMB_BITS", "WARP_SIZE", "MAX_STRATEGIES", "CLOUD",
+                    "N_SCALARS", "CLOUD_SWITCH_FEATURES"):
         kept = [o for o in model_only if not o.startswith(f"-DPIVOTMC_{missing}=")]
         proc = _gxx(gxx, model, cuda.rng_defines() + cuda.math_defines() + kept)
         assert proc.returncode != 0 and "compile_options" in proc.stderr, missing

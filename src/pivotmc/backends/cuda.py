@@ -4,19 +4,27 @@ The kernel (``kernels/pivotmc_model.cu``) runs one thread per path: it draws
 the path's random numbers in-kernel, advances every factor, values every
 strategy, and writes only per-path NPVs, kept trajectories and its share of
 the exact per-step sums, which warps reduce on the device (see the kernel's
-header comment). The arithmetic is the ``cpu`` backend's, operation by
-operation, compiled without fused multiply-add (``--fmad=false``): only the
-CUDA math library's log, exp and expm1 (normal tails, capex overrun, partial-
-step defaults) may round differently from the C library's, so the two agree
-far inside the 1e-9 relative the tests demand, path by path. Built as host C++
-for the tests, the same source reproduces the ``cpu`` backend bit for bit.
+header comment). The arithmetic is the reference executor's and the ``cpu``
+backend's, operation by operation, compiled without fused multiply-add
+(``--fmad=false``): only the CUDA math library's log, exp and expm1 (normal
+tails, capex overrun, partial-step defaults, the cloud's capex trend and fleet
+aging) may round differently from the C library's, so the two agree far inside
+the 1e-9 relative the tests demand, path by path. Built as host C++ for the
+tests, the same source reproduces the ``cpu`` backend bit for bit (and the
+reference executor, whose numpy exp and log round otherwise, to 1e-10).
 
 The ``switch`` strategy applies a policy learned beforehand (by the ``cpu``
 backend, see :mod:`pivotmc.policy.switch`) and attached to the plan; the kernel
-evaluates it at each decision date on the logs of the path's state and
-returns each path's decision. Those logs are CUDA's on a GPU: a path whose
-estimated advantage of converting lies within a few ulps of zero could
-decide otherwise than on the ``cpu`` backend, a tie of probability zero.
+evaluates it at each decision date on the logs of the path's state, one
+estimated advantage per action (host, and cloud for the three-way switch),
+and returns each path's decision date and action. Those logs are CUDA's on a
+GPU: a path whose estimated advantage lies within a few ulps of zero (or of
+another action's) could decide otherwise than on the ``cpu`` backend, a tie
+of probability zero.
+
+The kernel is compiled per number of strategies and with the ``cloud``
+economics only where the plan values them (``Plan.values_cloud``), so that a
+plan without cloud runs a kernel without its code and state.
 
 Sources, compile options and compiled modules are in
 :mod:`pivotmc.backends.cuda_build`; the kernel's inputs and records, launch
@@ -58,6 +66,8 @@ from pivotmc.backends.cuda_launch import (
     POLICY_ARRAYS,
     PLAN_RECORD,
     POLICY_RECORD,
+    policy_sizes,
+    constants_record,
     THREADS_PER_BLOCK,
     CupyDevice,
     Device,
@@ -74,7 +84,7 @@ from pivotmc.backends.kernel_constants import (
     rng_defines,
 )
 from pivotmc.errors import ValidationError
-from pivotmc.model.plan import SWITCH_FEATURES, Plan
+from pivotmc.model.plan import Plan
 from pivotmc.backends import KEPT_FACTORS
 
 __all__ = [
@@ -89,6 +99,8 @@ __all__ = [
     "math_defines",
     "compile_options",
     "kernel_inputs",
+    "policy_sizes",
+    "constants_record",
     "launch_layout",
     "RunStats",
     "device_name",
@@ -157,8 +169,9 @@ def simulate_chunk(
         The current GPU through CuPy (:class:`CupyDevice`) when omitted.
 
     The result's ``switch_decision`` holds each path's decision date (int16,
-    -1 never) where the plan values switch, whose exercise policy ``policy``
-    must then be (:func:`pivotmc.policy.switch.learn`).
+    -1 never) and ``switch_action`` what it converted to (int8, its position
+    in ``plan.switch_actions``, -1 never) where the plan values switch, whose
+    exercise policy ``policy`` must then be (:func:`pivotmc.policy.switch.learn`).
 
     Raises
     ------
@@ -173,13 +186,18 @@ def simulate_chunk(
     host_inputs = kernel_inputs(plan, policy)  # first: a switch without a policy is refused before the device is touched
     device = device if device is not None else CupyDevice()
     switch = plan.switch_index >= 0
-    n_terms = int(host_inputs["terms"].size // len(SWITCH_FEATURES)) if switch else 0
+    cloud = bool(plan.values_cloud)
+    sizes = policy_sizes(plan, host_inputs)
     n_dates = int(plan.decision_steps.size) if switch else 0
     kept_result, kept_factors = KeptPaths.allocate(first_path, n_paths, keep_paths, n_strat, n_steps)
     kept_cf = kept_result.cash_flow
     n_kept = kept_result.paths.size
+    shape = {
+        "switch_dates": n_dates, "switch_terms": sizes["n_terms"], "switch_actions": max(1, sizes["n_actions"]),
+        "switch_features": len(plan.switch_features),
+    }  # fmt: skip
     layout = launch_layout(
-        n_paths, n_kept, n_strat, n_steps, device.free_bytes(), batch_paths, threads_per_block, n_dates, n_terms
+        n_paths, n_kept, n_strat, n_steps, device.free_bytes(), batch_paths, threads_per_block, **shape
     )
     inputs = {name: device.to_device(array) for name, array in host_inputs.items()}
     n_factors = len(KEPT_FACTORS)
@@ -190,6 +208,7 @@ def simulate_chunk(
     d_kept_factors = device.empty(max(1, n_factors * layout.kept_rows * n_steps), np.float64)
     d_kept_cf = device.empty(max(1, n_strat * layout.kept_rows * n_steps), np.float64)
     d_switch = device.empty(layout.batch_paths if switch else 1, np.int16)
+    d_action = device.empty(layout.batch_paths if switch else 1, np.int8)
     d_overflow = device.zeros(1, np.uint64)
 
     plan_record = record(
@@ -201,37 +220,36 @@ def simulate_chunk(
         },
         device,
     )  # fmt: skip
-    policy_record = record(
-        POLICY_RECORD,
-        {**{name: inputs[name] for name in POLICY_ARRAYS}, "switch_index": plan.switch_index, "n_terms": n_terms},
-        device,
-    )
+    policy_record = record(POLICY_RECORD, {**{name: inputs[name] for name in POLICY_ARRAYS}, **sizes}, device)
     npv = np.empty((n_strat, n_paths))
     decisions = np.empty(n_paths, dtype=np.int16) if switch else None
+    actions = np.empty(n_paths, dtype=np.int8) if switch else None
     sums = ExactSum((n_strat, n_steps))
     key0, key1 = (int(k) for k in key)
     outputs_record = record(
         OUTPUTS_RECORD,
         {
             "npv": d_npv, "sums_hi": d_hi, "sums_lo": d_lo, "kept_factors": d_kept_factors,
-            "kept_cf": d_kept_cf, "switch_out": d_switch, "overflow": d_overflow,
+            "kept_cf": d_kept_cf, "switch_out": d_switch, "action_out": d_action, "overflow": d_overflow,
         },
         device,
     )  # fmt: skip
+    constants = constants_record(plan)
     launches = 0
     for lo, size, kept in layout.batches(n_paths, n_kept):
         grid = -(-size // layout.threads_per_block)
         args = (
             plan_record, policy_record, outputs_record, np.int32(n_steps),
             np.uint32(key0), np.uint32(key1), np.uint64(first_path + lo), np.int64(size), np.int64(kept),
-            np.int32(layout.replicas),
+            np.int32(layout.replicas), constants,
         )  # fmt: skip
-        device.launch(SIMULATE_KERNEL, n_strat, grid, layout.threads_per_block, args)
+        device.launch(SIMULATE_KERNEL, n_strat, grid, layout.threads_per_block, args, cloud=cloud)
         launches += 1
         for s in range(n_strat):
             device.to_host(d_npv[s * size : (s + 1) * size], out=npv[s, lo : lo + size])
         if decisions is not None:
             device.to_host(d_switch[:size], out=decisions[lo : lo + size])
+            device.to_host(d_action[:size], out=actions[lo : lo + size])
         if kept:
             kept_factors[:, lo : lo + kept] = device.to_host(d_kept_factors[: n_factors * kept * n_steps]).reshape(
                 n_factors, kept, n_steps
@@ -247,7 +265,8 @@ def simulate_chunk(
         if overflow:
             raise overflow_error(overflow)
     result = ChunkResult(
-        first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept_result, switch_decision=decisions
+        first_path=first_path, npv=npv, cash_flow_sum=sums, kept=kept_result, switch_decision=decisions,
+        switch_action=actions,
     )
     stats = RunStats(
         device=device.name(),

@@ -85,16 +85,24 @@ def kernel_source(name: str = MODEL_SOURCE) -> str:
     return f'#line 1 "{name}"\n{expand(name)}'
 
 
-def compile_options(n_strategies: int, max_registers: int | None = MAX_REGISTERS) -> tuple[str, ...]:
-    """NVRTC options of the model kernels for a plan with ``n_strategies`` strategies."""
+def compile_options(
+    n_strategies: int, max_registers: int | None = MAX_REGISTERS, cloud: bool = False
+) -> tuple[str, ...]:
+    """NVRTC options of the model kernels for a plan with ``n_strategies`` strategies.
+
+    ``cloud`` (the plan's ``values_cloud``) compiles the cloud's code in; without it that code and its
+    state are left out, and the kernel takes the registers it took before the cloud existed.
+    """
     cap = () if max_registers is None else (f"--maxrregcount={int(max_registers)}",)
-    return (*NVRTC_OPTIONS, *cap, *layout_defines(n_strategies))
+    return (*NVRTC_OPTIONS, *cap, *layout_defines(n_strategies, cloud))
 
 
 @functools.lru_cache(maxsize=None)
-def raw_module(source: str = MODEL_SOURCE, n_strategies: int = 1, max_registers: int | None = MAX_REGISTERS) -> Any:
+def raw_module(
+    source: str = MODEL_SOURCE, n_strategies: int = 1, max_registers: int | None = MAX_REGISTERS, cloud: bool = False
+) -> Any:
     """The CuPy ``RawModule`` of a kernel source; compiled on first use, and cached on disk by CuPy."""
     import cupy
 
-    options = compile_options(n_strategies, max_registers)
+    options = compile_options(n_strategies, max_registers, cloud)
     return cupy.RawModule(code=kernel_source(source), options=options, backend="nvrtc")

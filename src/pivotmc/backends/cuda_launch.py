@@ -7,7 +7,10 @@ The kernel takes the plan, the switch policy and its outputs as three records
 (C structs of device pointers passed by value, numpy structured scalars on
 this side: :data:`PLAN_RECORD`, :data:`POLICY_RECORD`, :data:`OUTPUTS_RECORD`),
 then the number of steps as a plain argument (it spills fewer registers than
-the same number in the plan record) and the launch's numbers.
+the same number in the plan record), the launch's numbers, and last the plan's
+constants (scalars, correlation factor, strategies' shares) as a record of
+values (:func:`constants_record`), which the kernel reads from its constant
+bank instead of holding them in registers.
 A :class:`Device` is what the run needs from a GPU: CuPy's
 (:class:`CupyDevice`), or the tests' host shim.
 """
@@ -25,12 +28,16 @@ from pivotmc.backends import KEPT_FACTORS, NO_POLICY_MESSAGE
 from pivotmc.backends.cuda_build import MAX_REGISTERS, MODEL_SOURCE, raw_module
 from pivotmc.backends.kernel_constants import GROWTH_TABLE_SIZE, MAX_STRATEGIES, WARP_SIZE
 from pivotmc.errors import ValidationError
-from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, Plan, ScalarIndex, StepIndex, pack
+from pivotmc.model.factors import FACTORS
+from pivotmc.model.plan import (
+    CLOUD_FEATURES, SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, Plan, ScalarIndex, StepIndex, pack,
+)  # fmt: skip
 
 __all__ = [
     "THREADS_PER_BLOCK", "MAX_BATCH_PATHS", "MAX_REPLICAS", "REPLICA_BYTES", "MEMORY_FRACTION",
-    "switch_inputs", "kernel_inputs", "LaunchLayout", "launch_layout",
-    "PLAN_ARRAYS", "POLICY_ARRAYS", "PLAN_RECORD", "POLICY_RECORD", "OUTPUTS_RECORD", "record", "Device", "CupyDevice", "device_name",
+    "switch_inputs", "kernel_features", "policy_sizes", "kernel_inputs", "constants_dtype", "constants_record",
+    "LaunchLayout", "launch_layout", "PLAN_ARRAYS", "POLICY_ARRAYS", "POLICY_SIZES", "PLAN_RECORD", "POLICY_RECORD",
+    "OUTPUTS_RECORD", "record", "Device", "CupyDevice", "device_name",
 ]  # fmt: skip
 
 #: Threads per block; with the register cap a block may have up to 512.
@@ -54,16 +61,18 @@ def switch_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
 
     ``decision_date[k]`` is the index of the decision date at the start of
     step k, -1 where there is none (the cpu kernel's walk through
-    ``plan.decision_steps``); ``centre``, ``scale`` (dates, 3), ``coef``
-    (dates, terms) and ``terms`` (terms, 3) are
+    ``plan.decision_steps``); ``centre``, ``scale`` (dates, features), ``coef``
+    (actions, dates, terms) and ``terms`` (terms, features) are
     :meth:`pivotmc.policy.switch.SwitchPolicy.kernel_arrays`, flattened, the
-    exponents as int32.
+    exponents as int32, with ``features = len(plan.switch_features)``. Action
+    ``a`` is ``plan.switch_actions[a]``; a policy of one action may give its
+    coefficients as (dates, terms).
 
     Raises
     ------
     ValidationError
         The plan values switch but no policy is given, or one of other dates,
-        features or basis.
+        features, actions or basis.
     """
     if plan.switch_index < 0:
         return {
@@ -78,18 +87,23 @@ def switch_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
     if getattr(policy.stopping, "basis", "polynomial") != "polynomial":
         raise ValidationError("the cuda backend evaluates switch policies on a polynomial basis only.")
     centre, scale, coef, terms = policy.kernel_arrays()
-    n_dates, n_features = plan.decision_steps.size, len(SWITCH_FEATURES)
+    if coef.ndim == 2:  # one action: the conversion to host
+        coef = coef[None]
+    n_dates, n_features = plan.decision_steps.size, len(plan.switch_features)
+    if n_features != kernel_features(plan):  # pragma: no cover - the model gives the three-way switch to cloud plans
+        raise ValidationError(f"the cuda backend's kernel takes {kernel_features(plan)} switch features for this plan.")
     if (
         centre.shape != (n_dates, n_features)
         or scale.shape != (n_dates, n_features)
-        or coef.ndim != 2
-        or coef.shape[0] != n_dates
-        or coef.shape[1] < 1
-        or terms.shape != (coef.shape[1], n_features)
+        or coef.ndim != 3
+        or not 1 <= coef.shape[0] <= len(plan.switch_actions)
+        or coef.shape[1] != n_dates
+        or coef.shape[2] < 1
+        or terms.shape != (coef.shape[2], n_features)
     ):
         raise ValidationError(
-            f"the switch policy does not fit the plan's {n_dates} decision dates and {n_features} features: "
-            "learn one for this scenario (pivotmc.policy.switch.learn)."
+            f"the switch policy does not fit the plan's {n_dates} decision dates, {n_features} features and "
+            f"{len(plan.switch_actions)} actions: learn one for this scenario (pivotmc.policy.switch.learn)."
         )
     decision_date = np.full(plan.n_steps, -1, dtype=np.int32)
     next_date = 0
@@ -99,21 +113,50 @@ def switch_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
             next_date += 1
     return {
         "decision_date": decision_date,
-        "centre": np.ascontiguousarray(centre.ravel()),
-        "scale": np.ascontiguousarray(scale.ravel()),
-        "coef": np.ascontiguousarray(coef.ravel()),
+        "centre": np.ascontiguousarray(centre.ravel(), dtype=np.float64),
+        "scale": np.ascontiguousarray(scale.ravel(), dtype=np.float64),
+        "coef": np.ascontiguousarray(coef.ravel(), dtype=np.float64),
         "terms": np.ascontiguousarray(terms.ravel(), dtype=np.int32),
     }
 
 
-def kernel_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
-    """The plan as the kernel reads it: the packed arrays, two host-computed tables and the switch policy.
+def kernel_features(plan: Plan) -> int:
+    """The number of switch features the plan's kernel is compiled for: the three-way switch's where the
+    plan values cloud (:attr:`~pivotmc.model.plan.Plan.values_cloud`), the two-way switch's otherwise."""
+    return len(SWITCH_FEATURES) + (len(CLOUD_FEATURES) if plan.values_cloud else 0)
 
-    ``growth_pow[i] = (1 + escalator) ** i`` and ``p_default_full[k]``, the
-    default probability over a whole step, are computed here with the C
-    library, as the cpu backend computes them, so that the common case of the
-    lease does not depend on the device's ``pow`` and ``expm1``. The switch
-    policy's arrays are those of :func:`switch_inputs`.
+
+def policy_sizes(plan: Plan, inputs: dict[str, np.ndarray]) -> dict[str, int]:
+    """The integers of the kernel's policy record for the arrays of :func:`switch_inputs` (``inputs``).
+
+    ``n_terms`` and ``n_actions`` (0 without switch), ``action_stride`` (dates x terms: one action's
+    coefficients) and ``cloud_action``, the position of cloud among the plan's actions (-1 where the
+    switch cannot convert to it, or its policy knows fewer actions).
+    """
+    if plan.switch_index < 0:
+        return {"switch_index": plan.switch_index, "n_terms": 0, "n_actions": 0, "action_stride": 0, "cloud_action": -1}
+    n_terms = inputs["terms"].size // len(plan.switch_features)
+    stride = plan.decision_steps.size * n_terms
+    n_actions = inputs["coef"].size // stride
+    cloud = plan.switch_actions.index("cloud") if plan.switch_cloud else -1
+    return {
+        "switch_index": plan.switch_index, "n_terms": n_terms, "n_actions": n_actions, "action_stride": stride,
+        "cloud_action": cloud if cloud < n_actions else -1,
+    }  # fmt: skip
+
+
+def kernel_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
+    """The plan's arrays as the kernel reads them, three host-computed tables and the switch policy.
+
+    ``growth_pow[i] = (1 + escalator) ** i``, ``p_default_full[k]`` and
+    ``p_cloud_default_full[k]``, the default probabilities of a lease and of a
+    compute contract over a whole step, and ``cloud_aging_full[k]``, the
+    fleet's aging integral over a whole step without its first factor
+    (``-expm1(-aging dt) / aging``), are computed here with the C library, as
+    the cpu backend computes them, so that the common case of the lease and of
+    the fleet does not depend on the device's ``pow`` and ``expm1``. The
+    switch policy's arrays are those of :func:`switch_inputs`. The plan's scalars, the Cholesky factor
+    and the strategies' shares are in :func:`constants_record`.
 
     Raises
     ------
@@ -124,20 +167,45 @@ def kernel_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
     packed = pack(plan)
     growth = 1.0 + float(packed.scalars[ScalarIndex.lease_escalator])
     hazard = float(packed.scalars[ScalarIndex.default_hazard])
+    cloud_hazard = float(packed.scalars[ScalarIndex.cloud_hazard])
+    aging = float(packed.scalars[ScalarIndex.gpu_aging])
     t_start = packed.steps[StepIndex.t_start]
     t_end = packed.steps[StepIndex.t_end]
     return {
-        "scalars": packed.scalars,
         "steps": packed.steps,
-        "chol": np.ascontiguousarray(packed.chol.ravel()),
         "jump_cdf": packed.btc_jump_cdf,
         "spike_cdf": packed.power_spike_cdf,
-        "share": packed.conversion_share,
         "exit_multiple": packed.exit_multiple,
         "growth_pow": np.array([growth ** float(i) for i in range(GROWTH_TABLE_SIZE)]),
         "p_default_full": np.array([-math.expm1(-hazard * float(step)) for step in t_end - t_start]),
+        "p_cloud_default_full": np.array([-math.expm1(-cloud_hazard * float(step)) for step in t_end - t_start]),
+        "cloud_aging_full": np.array(
+            [-math.expm1(-aging * float(step)) / aging if aging != 0.0 else float(step) for step in t_end - t_start]
+        ),
         **switch,
     }
+
+
+def constants_dtype(n_strategies: int) -> np.dtype:
+    """The numpy layout of ``pivotmc_constants`` for a plan of ``n_strategies`` strategies."""
+    n_factors = len(FACTORS)
+    return np.dtype(
+        [("scalars", np.float64, (len(SCALAR_FIELDS),)), ("chol", np.float64, (n_factors * n_factors,)),
+         ("share", np.float64, (n_strategies,)), ("cloud_share", np.float64, (n_strategies,))],
+        align=True,
+    )  # fmt: skip
+
+
+def constants_record(plan: Plan) -> np.void:
+    """The kernel's ``pivotmc_constants``, passed by value: the packed plan's scalars, the Cholesky factor
+    (row-major) and each strategy's shares of the grid converted to hosting and to cloud."""
+    packed = pack(plan)
+    out = np.zeros((), dtype=constants_dtype(plan.n_strategies))
+    out["scalars"] = packed.scalars
+    out["chol"] = packed.chol.ravel()
+    out["share"] = packed.conversion_share
+    out["cloud_share"] = packed.cloud_share
+    return out[()]
 
 
 # --------------------------------------------------------------------------- #
@@ -175,11 +243,13 @@ def launch_layout(
     threads_per_block: int = THREADS_PER_BLOCK,
     switch_dates: int = 0,
     switch_terms: int = 0,
+    switch_actions: int = 1,
+    switch_features: int = len(SWITCH_FEATURES),
 ) -> LaunchLayout:
     """Size the launches of a chunk to a share of ``free_bytes`` of device memory.
 
-    ``switch_dates`` and ``switch_terms`` are the shape of the switch policy
-    (0 when the plan does not value switch, which then costs no memory per path).
+    ``switch_dates``, ``switch_terms``, ``switch_actions`` and ``switch_features`` are the shape of
+    the switch policy (no dates when the plan does not value switch, which then costs no memory per path).
 
     Raises
     ------
@@ -191,18 +261,19 @@ def launch_layout(
     budget = int(free_bytes * MEMORY_FRACTION)
     sums_row = 2 * 8 * n_strategies * n_steps  # hi and lo limbs of one replica
     replicas = int(np.clip(REPLICA_BYTES // max(sums_row, 1), 1, MAX_REPLICAS))
-    plan_bytes = 8 * (
-        len(SCALAR_FIELDS) + (len(STEP_FIELDS) + 1) * n_steps + 64 + GROWTH_TABLE_SIZE + 2 * MAX_STRATEGIES
-    )
+    plan_bytes = 8 * ((len(STEP_FIELDS) + 3) * n_steps + 64 + GROWTH_TABLE_SIZE + MAX_STRATEGIES)
     switch = switch_dates > 0
-    n_features = len(SWITCH_FEATURES)
-    if switch:  # the decision date of each step, the policy; one int16 decision per path
-        policy_bytes = 4 * n_steps + 8 * switch_dates * (2 * n_features + switch_terms) + 4 * n_features * switch_terms
-    else:  # one-element placeholders, and one for the decisions
-        policy_bytes = 4 + 3 * 8 + 4 + 2
+    n_features = switch_features
+    if switch:  # the decision date of each step, the policy; an int16 decision and an int8 action per path
+        policy_bytes = (
+            4 * n_steps + 8 * switch_dates * (2 * n_features + switch_actions * switch_terms)
+            + 4 * n_features * switch_terms
+        )
+    else:  # one-element placeholders, and one for the decisions and one for the actions
+        policy_bytes = 4 + 3 * 8 + 4 + 2 + 1
     fixed = replicas * sums_row + plan_bytes + policy_bytes + 8 + 2 * 8  # the overflow counter, floor output
     kept_row = 8 * (len(KEPT_FACTORS) + n_strategies) * n_steps
-    npv_path = 8 * n_strategies + (2 if switch else 0)
+    npv_path = 8 * n_strategies + (3 if switch else 0)
     kept_rows = 0
     if n_kept > 0:  # kept trajectories may take a quarter of what is left
         kept_rows = int(min(n_kept, max(1, (budget - fixed) // 4 // kept_row)))
@@ -228,16 +299,18 @@ def _record(pointers: tuple[str, ...], ints: tuple[str, ...]) -> np.dtype:
 
 
 PLAN_ARRAYS = (
-    "scalars", "steps", "chol", "jump_cdf", "spike_cdf", "share", "exit_multiple", "growth_pow", "p_default_full",
+    "steps", "jump_cdf", "spike_cdf", "exit_multiple", "growth_pow", "p_default_full", "p_cloud_default_full",
+    "cloud_aging_full",
 )  # fmt: skip
 POLICY_ARRAYS = ("decision_date", "centre", "scale", "coef", "terms")
+POLICY_SIZES = ("switch_index", "n_terms", "n_actions", "action_stride", "cloud_action")
 #: ``pivotmc_plan``: the packed plan and the host-computed tables (the number of steps is the kernel's argument).
 PLAN_RECORD = _record(PLAN_ARRAYS, ("n_jump_cdf", "n_spike_cdf", "n_growth"))
-#: ``pivotmc_policy``: the switch strategy's position and policy.
-POLICY_RECORD = _record(POLICY_ARRAYS, ("switch_index", "n_terms"))
+#: ``pivotmc_policy``: the switch strategy's position and policy (:func:`policy_sizes`).
+POLICY_RECORD = _record(POLICY_ARRAYS, POLICY_SIZES)
 #: ``pivotmc_outputs``: what a launch writes.
 OUTPUTS_RECORD = _record(
-    ("npv", "sums_hi", "sums_lo", "kept_factors", "kept_cf", "switch_out", "overflow"), ()
+    ("npv", "sums_hi", "sums_lo", "kept_factors", "kept_cf", "switch_out", "action_out", "overflow"), ()
 )
 
 
@@ -263,7 +336,9 @@ class Device(Protocol):
     def to_device(self, array: np.ndarray) -> Any: ...
     def zeros(self, size: int, dtype: Any) -> Any: ...
     def empty(self, size: int, dtype: Any) -> Any: ...
-    def launch(self, kernel: str, n_strategies: int, grid: int, block: int, args: tuple) -> None: ...
+    def launch(
+        self, kernel: str, n_strategies: int, grid: int, block: int, args: tuple, cloud: bool = False
+    ) -> None: ...
     def to_host(self, array: Any, out: np.ndarray | None = None) -> np.ndarray: ...
     def sum_replicas(self, array: Any, shape: tuple[int, int, int]) -> np.ndarray: ...
     def fill_zero(self, array: Any) -> None: ...
@@ -306,8 +381,8 @@ class CupyDevice:
     def empty(self, size: int, dtype: Any) -> Any:
         return self._cp.empty(size, dtype=dtype)
 
-    def launch(self, kernel: str, n_strategies: int, grid: int, block: int, args: tuple) -> None:
-        function = raw_module(MODEL_SOURCE, n_strategies, self._max_registers).get_function(kernel)
+    def launch(self, kernel: str, n_strategies: int, grid: int, block: int, args: tuple, cloud: bool = False) -> None:
+        function = raw_module(MODEL_SOURCE, n_strategies, self._max_registers, cloud).get_function(kernel)
         start, stop = self._cp.cuda.Event(), self._cp.cuda.Event()
         start.record()
         function((grid,), (block,), args)

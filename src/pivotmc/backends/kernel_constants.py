@@ -11,9 +11,12 @@ Owner                                Constants (C names, ``PIVOTMC_`` left out)
 :mod:`pivotmc.random`                the slot layout, Philox's constants and rounds, the
                                      uniform's bits, AS241's region bounds and coefficients
 :mod:`pivotmc.backends.fastmath`     the kernels' own exp and log
-:mod:`pivotmc.model.units`           months a year, hours a day, PH per EH
+:mod:`pivotmc.model.units`           months a year, hours a day and a year, PH per EH
 :mod:`pivotmc.model.plan`            ``TINY_YEARS``; positions ``P_*`` and ``T_*`` in the packed
-                                     plan, ``F_*`` of the switch's features and their number
+                                     plan and ``N_SCALARS``, its number of scalars; ``F_*`` of
+                                     the switch's features (``SWITCH_FEATURES`` then
+                                     ``CLOUD_FEATURES``), their number for the two-way and for
+                                     the three-way switch
 :mod:`pivotmc.backends`              rows ``KEPT_*`` of the kept trajectories
 :mod:`pivotmc.model.factors`         ``N_FACTORS``, positions ``FACTOR_*``, the shocks' ``SHOCK_SLOTS``
 :mod:`pivotmc.backends.accumulate`   the exact sums' ``QUANTUM``, ``Q_LIMIT`` and ``LIMB_BITS``
@@ -74,26 +77,34 @@ def math_constants() -> dict[str, Value]:
     return fastmath.constants()
 
 
-def model_constants(n_strategies: int | None = None) -> dict[str, Value]:
+def model_constants(n_strategies: int | None = None, cloud: bool | None = None) -> dict[str, Value]:
     """Units, guards, exact-sum constants, sizes and array positions of the model kernel.
 
-    With ``n_strategies``, also ``N_STRATEGIES``: the model kernel is compiled per plan size.
+    With ``n_strategies``, also ``N_STRATEGIES``, and with ``cloud``, ``CLOUD`` (1 or 0: whether the
+    plan values the cloud economics, :attr:`pivotmc.model.plan.Plan.values_cloud`): the model kernel
+    is compiled per plan size and with or without the cloud's code.
     """
     from pivotmc.backends import KEPT_FACTORS
     from pivotmc.backends.accumulate import LIMB_BITS, QUANTISED_LIMIT, QUANTUM
     from pivotmc.model import units
-    from pivotmc.model.plan import SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, TINY_YEARS
+    from pivotmc.model.plan import CLOUD_FEATURES, SCALAR_FIELDS, STEP_FIELDS, SWITCH_FEATURES, TINY_YEARS
 
-    out: dict[str, Value] = {name: getattr(units, name) for name in ("MONTHS_PER_YEAR", "HOURS_PER_DAY", "PH_PER_EH")}
+    features = SWITCH_FEATURES + CLOUD_FEATURES
+    names = ("MONTHS_PER_YEAR", "HOURS_PER_DAY", "HOURS_PER_YEAR", "PH_PER_EH")
+    out: dict[str, Value] = {name: getattr(units, name) for name in names}
     out.update(TINY_YEARS=TINY_YEARS, QUANTUM=QUANTUM, Q_LIMIT=QUANTISED_LIMIT, LIMB_BITS=LIMB_BITS)
-    out.update(MAX_STRATEGIES=MAX_STRATEGIES, WARP_SIZE=WARP_SIZE, SWITCH_FEATURES=len(SWITCH_FEATURES))
+    out.update(MAX_STRATEGIES=MAX_STRATEGIES, WARP_SIZE=WARP_SIZE)
+    out.update(SWITCH_FEATURES=len(SWITCH_FEATURES), CLOUD_SWITCH_FEATURES=len(features))
+    out.update(N_SCALARS=len(SCALAR_FIELDS))
     out.update({f"P_{name}": i for i, name in enumerate(SCALAR_FIELDS)})
     out.update({f"T_{name}": i for i, name in enumerate(STEP_FIELDS)})
     out.update({f"KEPT_{name}": i for i, name in enumerate(KEPT_FACTORS)})
-    out.update({f"F_{name}": i for i, name in enumerate(SWITCH_FEATURES)})
+    out.update({f"F_{name}": i for i, name in enumerate(features)})
     out.update(factor_constants())
     if n_strategies is not None:
         out["N_STRATEGIES"] = int(n_strategies)
+    if cloud is not None:
+        out["CLOUD"] = int(bool(cloud))
     return out
 
 
@@ -111,7 +122,7 @@ def factor_constants() -> dict[str, Value]:
 
 
 def constants() -> dict[str, Value]:
-    """Every constant the CUDA kernels receive, by C name without the prefix (all but ``N_STRATEGIES``)."""
+    """Every constant the CUDA kernels receive, by C name without the prefix (all but ``N_STRATEGIES``, ``CLOUD``)."""
     return {**rng_constants(), **math_constants(), **model_constants()}
 
 
@@ -145,6 +156,6 @@ def math_defines() -> list[str]:
     return options(math_constants())
 
 
-def layout_defines(n_strategies: int) -> list[str]:
-    """Every ``-D`` option of the model kernel for a plan of ``n_strategies`` strategies."""
-    return options({**rng_constants(), **math_constants(), **model_constants(n_strategies)})
+def layout_defines(n_strategies: int, cloud: bool = False) -> list[str]:
+    """Every ``-D`` option of the model kernel for ``n_strategies`` strategies, with the cloud's code or not."""
+    return options({**rng_constants(), **math_constants(), **model_constants(n_strategies, cloud)})
