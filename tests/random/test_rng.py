@@ -244,13 +244,13 @@ def test_seed_key_rejects(seed, exc):
 
 
 def test_layout_constants():
-    assert RNG_LAYOUT_VERSION == 2
+    assert RNG_LAYOUT_VERSION == 3
     assert PER_PATH_STEP == 0xFFFFFFFF
-    assert N_STEP_PAIRS == 5
+    assert N_STEP_PAIRS == 6
     step_slots = [
         rng.SLOT_Z_BTC, rng.SLOT_Z_FEES, rng.SLOT_Z_HASHRATE, rng.SLOT_Z_POWER, rng.SLOT_Z_LEASE,
         rng.SLOT_BTC_JUMP_COUNT, rng.SLOT_BTC_JUMP_SIZE, rng.SLOT_POWER_SPIKE_COUNT,
-        rng.SLOT_TENANT_DEFAULT, rng.SLOT_LEASE_RENEWAL,
+        rng.SLOT_TENANT_DEFAULT, rng.SLOT_LEASE_RENEWAL, rng.SLOT_Z_GPU, rng.SLOT_CLOUD_DEFAULT,
     ]  # fmt: skip
     assert step_slots == list(range(2 * N_STEP_PAIRS))
     # Spike i: size in slot 16 + 2i, arrival time in 17 + 2i, the two halves of pair 8 + i.
@@ -274,8 +274,8 @@ def test_step_uniforms_rows_are_slots():
     key = seed_key(123456789)
     path = np.arange(2**32 - 5, 2**32 + 5, dtype=np.uint64)  # crosses the c1 word
     u = step_uniforms(key, path, 17)
-    assert u.shape == (10, path.size) and u.dtype == np.float64
-    for slot in range(10):
+    assert u.shape == (12, path.size) and u.dtype == np.float64
+    for slot in range(12):
         np.testing.assert_array_equal(u[slot], uniform_slot(key, path, 17, slot))
 
 
@@ -283,7 +283,7 @@ def test_scalar_and_shaped_paths():
     key = seed_key(9)
     grid = np.arange(12, dtype=np.uint64).reshape(3, 4)
     u = step_uniforms(key, grid, 2)
-    assert u.shape == (10, 3, 4)
+    assert u.shape == (12, 3, 4)
     assert u[:, 1, 2].tolist() == step_uniforms(key, 6, 2).tolist()
     assert uniform_slot(key, 6, 2, 3).shape == ()
     # Python ints and signed arrays index the same paths as uint64 arrays

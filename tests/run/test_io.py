@@ -15,10 +15,10 @@ from pivotmc.run.io import ENGINE, load, save
 
 SCENARIO = Scenario.default().with_overrides({"simulation.horizon_years": 2, "switch.learning_paths": 1000})
 BIG_SEED = 2**63 + 12345
-# Three years with exit values, so that the switch converts on some paths; a learning seed beyond int32.
+# Eight years: the three-way switch converts to host on some paths, to cloud on others and never on the rest;
+# a learning seed beyond int32.
 SWITCHING = Scenario.default().with_overrides({
-    "simulation.horizon_years": 3, "switch.learning_paths": 1000, "switch.learning_seed": 2**62 + 7,
-    **{f"terminal.{s}": 6.0 for s in ("mine", "host", "hybrid", "switch")},
+    "simulation.horizon_years": 8, "switch.learning_paths": 1000, "switch.learning_seed": 2**62 + 7,
 })
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
@@ -99,7 +99,7 @@ def test_round_trip_without_kept_paths(tmp_path) -> None:
     back = load(path)
     assert_same_dataset(back, result)
     assert back.sizes["kept_path"] == 0
-    assert back["cash_flow"].dims == ("strategy", "kept_path", "time") and back["cash_flow"].shape == (4, 0, 24)
+    assert back["cash_flow"].dims == ("strategy", "kept_path", "time") and back["cash_flow"].shape == (5, 0, 24)
     assert back["kept_path"].dtype == np.int64 and back["btc_price"].dtype == np.float64
     assert pivotmc.format_summary(pivotmc.summarize(back)) == pivotmc.format_summary(pivotmc.summarize(result))
 
@@ -136,6 +136,7 @@ def test_save_and_load_leave_their_datasets_unchanged(result, saved, tmp_path) -
 def test_round_trip_of_the_switch_variables(tmp_path) -> None:
     result = pivotmc.simulate(SWITCHING, n_paths=300, seed=3, keep_paths=2)
     assert 0 < np.mean(result["switch_decision"].values >= 0) < 1  # dates and NaNs both present
+    assert set(np.unique(result["switch_action"].values)) == {-1, 0, 1}  # never, host and cloud
     back = load(save(result, tmp_path / "switch.nc"))
     assert_same_dataset(back, result)
     assert back["switch_decision"].dtype == np.int16

@@ -22,8 +22,14 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 # Three years with exit values: the switch converts on some paths (about one in six) at several
 # dates, so its per-path decisions, shares and option value are all exercised. Few learning paths
 # keep the policy quick to learn; it is learned once per process.
+# The two-way switch (without cloud, which with exit values would take every path at once).
 EXITS = {f"terminal.{s}": 6.0 for s in ("mine", "host", "hybrid", "switch")}
-SHORT = Scenario.default().with_overrides({"simulation.horizon_years": 3.0, "switch.learning_paths": 2000, **EXITS})
+TWO_WAY = ["mine", "host", "hybrid", "switch"]
+SHORT = Scenario.default().with_overrides(
+    {"simulation.horizon_years": 3.0, "switch.learning_paths": 2000, "strategies.evaluate": TWO_WAY, **EXITS}
+)
+# Eight years without exit values: the three-way switch converts to cloud on some paths, never on the others.
+THREE_WAY = Scenario.default().with_overrides({"simulation.horizon_years": 8.0, "switch.learning_paths": 2000})
 HAS_EXTRA = all(importlib.util.find_spec(m) is not None for m in ("zarr", "dask", "distributed"))
 needs_extra = pytest.mark.skipif(not HAS_EXTRA, reason='needs the dask extra: pip install "pivotmc[dask]"')
 
@@ -169,12 +175,17 @@ def test_switch_decisions_are_written_per_chunk_as_int16(tmp_path, reference) ->
 
 
 @needs_extra
-@pytest.mark.parametrize("strategies", [("mine", "host", "hybrid"), ("hybrid", "switch"), ("switch", "host")])
+@pytest.mark.parametrize(
+    "strategies", [("mine", "host", "hybrid"), ("hybrid", "switch"), ("switch", "host"), ("cloud", "switch", "mine")]
+)
 def test_store_equals_memory_for_any_set_of_strategies(tmp_path, strategies) -> None:
-    scenario = SHORT.with_overrides({"strategies.evaluate": list(strategies)})
+    base = THREE_WAY if "cloud" in strategies else SHORT
+    scenario = base.with_overrides({"strategies.evaluate": list(strategies)})
     expected = pivotmc.simulate(scenario, n_paths=300, seed=3, keep_paths=2)
     assert ("switch_decision" in expected) == ("switch" in strategies)
-    assert ("option_value" in expected) == ("switch" in strategies and {"mine", "host"} & set(strategies) != set())
+    assert ("option_value" in expected) == ("switch" in strategies and {"mine", "host", "cloud"} & set(strategies) != set())
+    if "cloud" in strategies:
+        assert list(expected["action"].values) == ["host", "cloud"] and (expected["switch_action"].values == 1).any()
     stored = pivotmc.simulate(scenario, n_paths=300, seed=3, keep_paths=2, store=tmp_path / "r.zarr", chunk_paths=128)
     assert_same_result(stored, expected)
 
@@ -250,7 +261,7 @@ def test_store_is_lazy_and_opens_again(tmp_path, reference) -> None:
     assert npv["npv"].values.tobytes() == reference["npv"].values.tobytes()
     # What summarize needs, read without the per-path decisions: the same summary, switch lines included.
     small = read_for_summary(path)
-    assert set(small.data_vars) == {"npv", "switch_share"}
+    assert set(small.data_vars) == {"npv", "switch_share", "switch_action_share"}
     xr.testing.assert_identical(pivotmc.summarize(small), pivotmc.summarize(reference))
 
 

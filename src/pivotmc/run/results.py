@@ -203,11 +203,11 @@ SWITCH_DECISION_ATTRS = {"long_name": "decision date at which the switch convert
 
 
 def switch_action_attrs(plan: Plan) -> dict:
-    """Attributes of ``switch_action(path)``: CF flags naming each action."""
+    """Attributes of ``switch_action(path)``: its values in words."""
+    words = "; ".join(f"{i}: {a}" for i, a in enumerate(plan.switch_actions))
     return {
         "long_name": "what the switch converts to (the action coordinate's position), -1 never",
-        "flag_values": list(range(-1, len(plan.switch_actions))),
-        "flag_meanings": " ".join(("never", *plan.switch_actions)),
+        "comment": f"-1: never; {words}",
     }
 SWITCH_TIME_ATTRS = {"units": "years", "long_name": "time at which the switch converts (NaN: never)"}
 

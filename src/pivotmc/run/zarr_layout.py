@@ -191,7 +191,7 @@ def _switch_placeholders(plan: Plan) -> dict:
     out = {}
     n_actions = len(plan.switch_actions)
     for name, (dims, _, attrs) in share_variables(np.zeros((n_actions, n_dates), dtype=np.int64), 1).items():
-        shape = (n_actions, n_dates)[-len(dims):]
+        shape = (n_actions, n_dates)[-len((dims,) if isinstance(dims, str) else dims) :]
         out[name] = (dims, _lazy(shape, shape), attrs)
     # Their attributes depend on the numbers (the strategy compared with); only units until then.
     probe = option_value_variables(lambda s: np.zeros(2), plan.strategies)
