@@ -226,7 +226,8 @@ class _ActionsPolicy:
 
     def kernel_arrays(self):
         first = self.stopping.per_action[0]
-        coefficients = np.stack([p.coefficients for p in self.stopping.per_action])
+        coefficients = np.concatenate([np.asarray(p.coefficients).reshape((-1,) + p.coefficients.shape[-2:])
+                                       for p in self.stopping.per_action])  # fmt: skip
         return first.centre, first.scale, coefficients, np.array(first.terms, dtype=np.int64)
 
 
