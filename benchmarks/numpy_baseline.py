@@ -85,7 +85,7 @@ def _run_block(plan: Plan, n: int, rng: np.random.Generator) -> np.ndarray:
 
     for k in range(p.n_steps):
         t0, t1 = p.t_start[k], p.t_end[k]
-        z = p.chol @ rng.standard_normal((5, n))
+        z = p.chol[:5, :5] @ rng.standard_normal((5, n))  # mine, host and hybrid need the first five factors
 
         # --- markets from t0 to t1 -------------------------------------------------
         log_h_star = p.log_hstar_coef[k] + np.log(p.subsidy_per_block[k] + np.exp(log_f)) + log_s
