@@ -22,8 +22,10 @@ from pivotmc.analysis.report import write_report  # noqa: E402
 from pivotmc.analysis.studies import sensitivity  # noqa: E402
 
 SHORT = Scenario.default().with_overrides({"simulation.horizon_years": 3.0, "switch.learning_paths": 2000})
-# With exit values, the switch converts on some paths within the three years (without, on none).
-SWITCHING = SHORT.with_overrides({f"terminal.{s}": 6.0 for s in ("mine", "host", "hybrid", "switch")})
+# With exit values, the two-way switch converts on some paths within the three years (without, on none); the
+# three-way switch (tests/analysis/test_actions.py) would take cloud on every path at once with these exit values.
+SWITCHING = SHORT.with_overrides({"strategies.evaluate": ["mine", "host", "hybrid", "switch"],
+                                  **{f"terminal.{s}": 6.0 for s in ("mine", "host", "hybrid", "switch")}})
 STATIC = SHORT.with_overrides({"strategies.evaluate": ["mine", "host", "hybrid"]})
 
 
