@@ -337,18 +337,19 @@ def per_action_policy(plan, learning_paths: int = 1000, seed: int = 11) -> PerAc
 def cloud_events(plan, key, n_paths: int) -> dict[str, int]:
     """How often the static cloud conversion's fleet is refreshed and its contracts renewed or defaulted on
     paths ``0 .. n_paths - 1``, by the reference executor's step functions (to show a scenario has them)."""
+    from pivotmc.backends import reference_cloud as RC
     from pivotmc.backends import reference_steps as R
 
     paths = np.arange(n_paths, dtype=np.uint64)
     lead_time, capex_per_mw = R.per_path_draws(plan, key, paths)
     markets = R.Markets(plan, n_paths)
-    cloud = R.Cloud(plan, lead_time)
+    cloud = RC.Cloud(plan, lead_time)
     counts = {"commissioned": 0, "refreshed": 0, "renewed": 0, "defaulted": 0}
     for k in range(plan.n_steps):
         u, z = R.draw_step(key, paths, k)
         m = R.advance_markets(plan, markets, k, u, R.correlate(plan.chol, z), key, paths)
         bought, start, end = cloud.bought.copy(), cloud.c_start.copy(), cloud.c_end.copy()
-        R.cloud_step(plan, cloud, k, m, u, capex_per_mw)
+        RC.cloud_step(plan, cloud, k, m, u, capex_per_mw)
         t1 = plan.t_end[k] + plan.boundary_tolerance
         counts["commissioned"] += int(np.count_nonzero(np.isnan(bought) & ~np.isnan(cloud.bought)))
         counts["refreshed"] += int(np.count_nonzero(~np.isnan(bought) & (cloud.bought != bought)))

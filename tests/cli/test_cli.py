@@ -20,11 +20,10 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 
 @pytest.fixture
 def small_toml(tmp_path, monkeypatch) -> Path:
-    """A three-year scenario with exit values (the switch converts on some paths), written where the command runs."""
+    """An eight-year scenario (the three-way switch converts on some paths), written where the command runs."""
     monkeypatch.chdir(tmp_path)
     scenario = Scenario.default().with_overrides({
-        "simulation.horizon_years": 3, "btc.sigma": 0.6, "switch.learning_paths": 2000,
-        **{f"terminal.{s}": 6.0 for s in ("mine", "host", "hybrid", "switch")},
+        "simulation.horizon_years": 8, "btc.sigma": 0.6, "switch.learning_paths": 2000,
     })
     path = tmp_path / "my.toml"
     path.write_text(scenario.to_toml(), encoding="utf-8")
