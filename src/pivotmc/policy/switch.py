@@ -426,18 +426,20 @@ def exercise_boundary(
         for action, col, out in searched:
             lo, hi = np.quantile(x[d, :, col], [0.001, 0.999])
             grid = np.linspace(lo - math.log(4.0), hi + math.log(4.0), _LEASE_GRID)
-            for i, h in enumerate(log_hp):
-                state = np.repeat(medians[None], grid.size, axis=0)
-                state[:, hp_col] = h
-                state[:, col] = grid
-                out[d, i] = _lowest(stopping, d, state, action, grid)
+            # Every hashprice of the date at once: one evaluation of the policy for the whole grid.
+            state = np.repeat(medians[None], log_hp.size * grid.size, axis=0)
+            state[:, hp_col] = np.repeat(log_hp, grid.size)
+            state[:, col] = np.tile(grid, log_hp.size)
+            adv = stopping.advantages(d, state).reshape(log_hp.size, grid.size, -1)
+            for i in range(log_hp.size):
+                out[d, i] = _lowest(adv[i], action, grid)
     return hashprice, lease, power, gpu
 
 
-def _lowest(stopping: StoppingPolicy, date: int, state: np.ndarray, action: int, grid: np.ndarray) -> float:
-    """The lowest point of ``grid`` (logs) at which ``action`` is the policy's choice at ``state``, interpolated
-    linearly between grid points on its margin over the best alternative (waiting included); NaN if none."""
-    adv = stopping.advantages(date, state)
+def _lowest(adv: np.ndarray, action: int, grid: np.ndarray) -> float:
+    """The lowest point of ``grid`` (logs) at which ``action`` is the policy's choice, given the advantages
+    ``adv`` (grid points, actions) there, interpolated linearly between grid points on its margin over the best
+    alternative (waiting included); NaN if none."""
     best = np.argmax(adv, axis=1)  # the rule of StoppingPolicy.choose, on advantages computed once
     good = (best == action) & (adv[np.arange(best.size), best] > 0.0)
     if not good.any():

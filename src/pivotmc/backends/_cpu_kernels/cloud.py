@@ -56,6 +56,12 @@ def aging_years(a, b, bought, aging, full, full_factor):
     return math.exp(-aging * (a - bought)) * factor
 
 
+@njit(inline="always", **JIT)
+def _fleet_price(g, running, aging, t1, bought):
+    """The fleet's market price at t1: G exp(-aging age) once it runs, G before (reference_steps.cloud_step)."""
+    return g * math.exp(-aging * (t1 - bought)) if running else g
+
+
 @njit(**JIT)
 def cloud_step(w, cs, rows, u, cloud, step, m):
     """One step of a cloud conversion for every lane: construction, commissioning, a refresh, the contract
@@ -100,7 +106,6 @@ def cloud_step(w, cs, rows, u, cloud, step, m):
         a = max(t0, commission)
         operating = 0.0
         aged = 0.0
-        fleet_price = g
         if running:
             operating = max(t1 - a, 0.0)
             # A refresh in the step: the old fleet ages until it, the new one from it.
@@ -115,11 +120,11 @@ def cloud_step(w, cs, rows, u, cloud, step, m):
                 bought = refresh_at
             else:
                 aged = aging_years(a, t1, bought, aging, full, aging_full)
-            fleet_price = g * math.exp(-aging * (t1 - bought))  # the fleet's market price at t1
 
-        # The contract: signed, run, renewed at market at term end, defaulted.
+        # The contract: signed, run, renewed at market at term end, defaulted. A contract is signed at the
+        # fleet's market price at t1, computed only then (most lane-steps sign nothing).
         if math.isnan(c_price) and c_start <= by_t1:
-            c_price = fleet_price
+            c_price = _fleet_price(g, running, aging, t1, bought)
         ca = max(t0, c_start)
         cb = min(t1, c_end)
         price_years = 0.0
@@ -130,7 +135,7 @@ def cloud_step(w, cs, rows, u, cloud, step, m):
         if c_end <= by_t1:
             c_start = c_end
             c_end = c_start + cloud.term
-            c_price = fleet_price
+            c_price = _fleet_price(g, running, aging, t1, bought)
             if c_start < t1:
                 b2 = min(t1, c_end)
                 price_years = price_years + c_price * (b2 - c_start)
@@ -139,7 +144,7 @@ def cloud_step(w, cs, rows, u, cloud, step, m):
         if contracted > 0.0 and u[rng.SLOT_CLOUD_DEFAULT, j] < p_default:
             c_start = t1 + cloud.release
             c_end = c_start + cloud.term
-            c_price = fleet_price if c_start <= by_t1 else np.nan
+            c_price = _fleet_price(g, running, aging, t1, bought) if c_start <= by_t1 else np.nan
 
         cs[row + CL_BOUGHT + j] = bought
         cs[row + CL_PAID + j] = paid
