@@ -18,7 +18,7 @@ from pivotmc.backends.accumulate import ExactSum
 from pivotmc.errors import BackendUnavailableError, ParameterTypeError, ValidationError
 from pivotmc.model.factors import KEPT_FACTORS
 
-__all__ = ["Backend", "Capabilities", "Executor", "NO_POLICY_MESSAGE", "ChunkResult", "KeptPaths", "BACKENDS", "get_backend", "available_backends", "KEPT_FACTORS"]
+__all__ = ["Backend", "Capabilities", "Executor", "NO_POLICY_MESSAGE", "policy_kernel_arrays", "ChunkResult", "KeptPaths", "BACKENDS", "get_backend", "available_backends", "KEPT_FACTORS"]
 
 
 @dataclass
@@ -65,6 +65,44 @@ class ChunkResult:
 NO_POLICY_MESSAGE = (
     "the plan values switch but no exercise policy was given: pass policy=pivotmc.policy.switch.learn(scenario)."
 )
+
+
+def policy_kernel_arrays(plan, policy) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The switch policy as compiled kernels apply it, checked to fit ``plan`` (which values switch).
+
+    Returns ``policy.kernel_arrays()`` as contiguous arrays: centre and scale (dates, features) and
+    coefficients (actions, dates, terms) as float64, terms (terms, features) as int64, with
+    ``features = len(plan.switch_features)``. A policy of one action may give its coefficients as
+    (dates, terms); it may know fewer actions than the plan (the first ones).
+
+    Raises
+    ------
+    ValidationError
+        No policy, one on another basis than the polynomial the kernels evaluate, or one of other
+        decision dates, features or actions.
+    """
+    if policy is None:
+        raise ValidationError(NO_POLICY_MESSAGE)
+    if getattr(policy.stopping, "basis", "polynomial") != "polynomial":
+        raise ValidationError("compiled backends evaluate switch policies on a polynomial basis only.")
+    centre, scale, coef, terms = policy.kernel_arrays()
+    coef = np.asarray(coef)
+    if coef.ndim == 2:  # one action: the conversion to host
+        coef = coef[None]
+    centre, scale, coef = (np.ascontiguousarray(a, dtype=np.float64) for a in (centre, scale, coef))
+    terms = np.ascontiguousarray(terms, dtype=np.int64)
+    dates, k = plan.decision_steps.size, len(plan.switch_features)
+    n_actions = len(plan.switch_actions)
+    if (
+        centre.shape != (dates, k) or scale.shape != (dates, k) or coef.ndim != 3
+        or not 1 <= coef.shape[0] <= n_actions or coef.shape[1] != dates or coef.shape[2] < 1
+        or terms.shape != (coef.shape[2], k)
+    ):  # fmt: skip
+        raise ValidationError(
+            f"this switch policy does not fit the scenario ({dates} decision dates, {k} features, "
+            f"{n_actions} actions: {', '.join(plan.switch_actions)}): learn one for it (pivotmc.policy.switch.learn)."
+        )
+    return centre, scale, coef, terms
 
 
 @dataclass(frozen=True)

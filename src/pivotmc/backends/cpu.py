@@ -14,7 +14,7 @@ from pivotmc.backends.accumulate import ExactSum, overflow_error
 from pivotmc.backends.kernel_constants import MAX_STRATEGIES
 from pivotmc.errors import ValidationError
 from pivotmc.model.plan import Plan, pack
-from pivotmc.backends import NO_POLICY_MESSAGE, Capabilities, ChunkResult, KeptPaths
+from pivotmc.backends import Capabilities, ChunkResult, KeptPaths, policy_kernel_arrays
 
 __all__ = ["CAPABILITIES", "prepare", "run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
 
@@ -58,24 +58,7 @@ def _policy_arrays(plan: Plan, policy) -> tuple:
     exit_multiple = float(plan.switch_exit_multiple)
     if plan.switch_index < 0:
         return (np.zeros(0, dtype=np.int64), *_no_policy(plan), exit_multiple, *_actions(plan))
-    if policy is None:
-        raise ValidationError(NO_POLICY_MESSAGE)
-    centre, scale, coef, terms = policy.kernel_arrays()
-    coef = np.asarray(coef)
-    if coef.ndim == 2:
-        coef = coef[None]
-    centre, scale, coef = (np.ascontiguousarray(a, dtype=np.float64) for a in (centre, scale, coef))
-    terms = np.ascontiguousarray(terms, dtype=np.int64)
-    dates, k = plan.decision_steps.size, len(plan.switch_features)
-    n_actions = len(plan.switch_actions)
-    if (
-        centre.shape != (dates, k) or scale.shape != (dates, k) or terms.ndim != 2 or terms.shape[1] != k
-        or coef.ndim != 3 or not 1 <= coef.shape[0] <= n_actions or coef.shape[1:] != (dates, terms.shape[0])
-    ):  # fmt: skip
-        raise ValidationError(
-            f"this switch policy does not fit the scenario ({dates} decision dates, {k} features, "
-            f"{n_actions} actions: {', '.join(plan.switch_actions)}): learn one for it."
-        )
+    centre, scale, coef, terms = policy_kernel_arrays(plan, policy)
     return _decision_steps(plan), centre, scale, coef, terms, exit_multiple, *_actions(plan)
 
 

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pivotmc.backends import KEPT_FACTORS, NO_POLICY_MESSAGE
+from pivotmc.backends import KEPT_FACTORS, policy_kernel_arrays
 from pivotmc.backends.cuda_build import MAX_REGISTERS, MODEL_SOURCE, raw_module
 from pivotmc.backends.kernel_constants import GROWTH_TABLE_SIZE, MAX_STRATEGIES, WARP_SIZE
 from pivotmc.errors import ValidationError
@@ -82,29 +82,10 @@ def switch_inputs(plan: Plan, policy=None) -> dict[str, np.ndarray]:
             "coef": np.zeros(1),
             "terms": np.zeros(1, dtype=np.int32),
         }
-    if policy is None:
-        raise ValidationError(NO_POLICY_MESSAGE)
-    if getattr(policy.stopping, "basis", "polynomial") != "polynomial":
-        raise ValidationError("the cuda backend evaluates switch policies on a polynomial basis only.")
-    centre, scale, coef, terms = policy.kernel_arrays()
-    if coef.ndim == 2:  # one action: the conversion to host
-        coef = coef[None]
-    n_dates, n_features = plan.decision_steps.size, len(plan.switch_features)
-    if n_features != kernel_features(plan):  # pragma: no cover - the model gives the three-way switch to cloud plans
+    centre, scale, coef, terms = policy_kernel_arrays(plan, policy)
+    n_dates = plan.decision_steps.size
+    if len(plan.switch_features) != kernel_features(plan):  # pragma: no cover - the model gives cloud plans the three-way switch
         raise ValidationError(f"the cuda backend's kernel takes {kernel_features(plan)} switch features for this plan.")
-    if (
-        centre.shape != (n_dates, n_features)
-        or scale.shape != (n_dates, n_features)
-        or coef.ndim != 3
-        or not 1 <= coef.shape[0] <= len(plan.switch_actions)
-        or coef.shape[1] != n_dates
-        or coef.shape[2] < 1
-        or terms.shape != (coef.shape[2], n_features)
-    ):
-        raise ValidationError(
-            f"the switch policy does not fit the plan's {n_dates} decision dates, {n_features} features and "
-            f"{len(plan.switch_actions)} actions: learn one for this scenario (pivotmc.policy.switch.learn)."
-        )
     decision_date = np.full(plan.n_steps, -1, dtype=np.int32)
     next_date = 0
     for k in range(plan.n_steps):

@@ -128,8 +128,7 @@ def simulate_block(plan: Plan, key: tuple[int, int], paths: np.ndarray, out: Out
     lead_time, capex_per_mw = per_path_draws(plan, key, paths)
     markets = Markets(plan, n)
     lease = Lease(plan, lead_time)
-    static_cloud = bool((plan.cloud_share > 0.0).any())
-    cloud = Cloud(plan, lead_time) if static_cloud else None
+    cloud = Cloud(plan, lead_time) if plan.static_cloud else None
     switch = plan.switch_index >= 0
     if switch:
         # The switch mines until its policy converts; its own lease or fleet starts at that decision.
@@ -149,7 +148,7 @@ def simulate_block(plan: Plan, key: tuple[int, int], paths: np.ndarray, out: Out
         m = advance_markets(plan, markets, k, u, shock, key, paths)
         mining = mine(plan, k, m)
         hosting = lease_step(plan, lease, k, m, u, capex_per_mw)
-        cloud_flows = cloud_step(plan, cloud, k, m, u, capex_per_mw) if static_cloud else None
+        cloud_flows = cloud_step(plan, cloud, k, m, u, capex_per_mw) if cloud is not None else None
         switch_flows = None
         if switch:
             # The same uniforms as the static strategies' conversions (common random numbers).

@@ -353,16 +353,15 @@ def strategy_cash_flows(
     host_ebitda, host_capex = hosting
     mining_mw = plan.grid_mw * (1.0 - plan.conversion_share - plan.cloud_share)[:, None]  # (strategies, 1)
     hosting_mw = plan.grid_mw * plan.conversion_share[:, None]
+    cloud_mw = plan.grid_mw * plan.cloud_share[:, None]
     ebitda = mining_mw * mine_ebitda + hosting_mw * host_ebitda
     cash_flow = ebitda - (mining_mw * mine_capex + hosting_mw * host_capex)
     if cloud is not None:
-        cloud_mw = plan.grid_mw * plan.cloud_share[:, None]
         cloud_ebitda = cloud_mw * cloud[0]
         ebitda = ebitda + cloud_ebitda
         cash_flow = cash_flow + (cloud_ebitda - cloud_mw * cloud[1])
     if k == 0:
-        # The converted fleet is sold at the decision.
-        cash_flow = cash_flow + (hosting_mw + plan.grid_mw * plan.cloud_share[:, None]) * plan.salvage_per_mw
+        cash_flow = cash_flow + (hosting_mw + cloud_mw) * plan.salvage_per_mw  # the converted fleet is sold at the decision
     if switch is not None:
         sw = plan.switch_index
         decided, action, sw_host, sw_cloud, salvage_now = switch

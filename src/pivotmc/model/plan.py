@@ -204,7 +204,6 @@ class Plan:
     cloud_release: float  # years
     cloud_life: float  # years between refreshes
     cloud_residual: float
-    values_cloud: bool  # some strategy (static or the switch) can run the cloud economics
     # -- the switch strategy ---------------------------------------------------
     switch_index: int  # position of the learned strategy (the switch) in strategies, -1 if it is not valued
     decision_steps: np.ndarray  # (dates,) int: the switch decides at t_k for these k
@@ -228,6 +227,16 @@ class Plan:
     def switch_cloud(self) -> bool:
         """Whether the switch may convert to cloud (the three-way switch)."""
         return "cloud" in self.switch_actions
+
+    @property
+    def static_cloud(self) -> bool:
+        """Whether a static strategy converts some of the site to cloud at t = 0."""
+        return bool(np.any(self.cloud_share > 0.0))
+
+    @property
+    def values_cloud(self) -> bool:
+        """Whether some strategy (static, or the three-way switch) runs the cloud economics."""
+        return self.static_cloud or self.switch_cloud
 
     @property
     def decision_times(self) -> np.ndarray:
@@ -400,7 +409,6 @@ def lower(scenario: Scenario) -> Plan:
         cloud_release=cloud.release_months / MONTHS_PER_YEAR,
         cloud_life=cloud.gpu_life_years,
         cloud_residual=cloud.residual_fraction,
-        values_cloud=bool(np.any(cloud_share > 0.0)) or "cloud" in switch_actions,
         switch_index=strategies.index(learned) if learned is not None else -1,
         decision_steps=decision_steps,
         switch_actions=switch_actions,

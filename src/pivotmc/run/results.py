@@ -187,7 +187,7 @@ def _with_switch(ds: xr.Dataset, plan: Plan, chunk: ChunkResult, time: np.ndarra
     ds["switch_policy_scale"] = (("decision", "switch_feature"), p.scale, {"long_name": "scale of the log features"})
     ds["switch_policy_coefficients"] = (
         ("action", "decision", "basis_term"),
-        np.asarray(p.coefficients).reshape(len(plan.switch_actions), steps.size, -1),
+        p.coefficients,
         {"units": "USD", "long_name": "advantage of converting to the action, in money of the date, on the scaled log features"},
     )
     ds.attrs.update({

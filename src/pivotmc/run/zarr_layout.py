@@ -189,9 +189,9 @@ def _switch_placeholders(plan: Plan) -> dict:
     """The switch variables that need every path, laid out empty: :func:`_finish` writes them."""
     n_dates = plan.decision_steps.size
     out = {}
-    n_actions = len(plan.switch_actions)
-    for name, (dims, _, attrs) in share_variables(np.zeros((n_actions, n_dates), dtype=np.int64), 1).items():
-        shape = (n_actions, n_dates)[-len((dims,) if isinstance(dims, str) else dims) :]
+    size = {"action": len(plan.switch_actions), "decision": n_dates}
+    for name, (dims, _, attrs) in share_variables(np.zeros((size["action"], n_dates), dtype=np.int64), 1).items():
+        shape = tuple(size[d] for d in ((dims,) if isinstance(dims, str) else dims))
         out[name] = (dims, _lazy(shape, shape), attrs)
     # Their attributes depend on the numbers (the strategy compared with); only units until then.
     probe = option_value_variables(lambda s: np.zeros(2), plan.strategies)
