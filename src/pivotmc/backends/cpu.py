@@ -14,6 +14,7 @@ from pivotmc.backends.accumulate import ExactSum, overflow_error
 from pivotmc.backends.kernel_constants import MAX_STRATEGIES
 from pivotmc.errors import ValidationError
 from pivotmc.model.plan import Plan, pack
+from pivotmc.model.strategies import CONVERSIONS
 from pivotmc.backends import Capabilities, ChunkResult, KeptPaths, policy_kernel_arrays
 
 __all__ = ["CAPABILITIES", "prepare", "run_chunk", "switch_learning_data", "unavailable_reason", "DEFAULT_BLOCK_PATHS"]
@@ -32,7 +33,7 @@ def unavailable_reason() -> str | None:
 
 
 #: The switch's actions the kernels know, in the order they number them (host 0, cloud 1).
-_ACTIONS = ("host", "cloud")
+_ACTIONS = CONVERSIONS
 
 
 def _actions(plan: Plan) -> tuple[int, int]:
