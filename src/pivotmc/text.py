@@ -61,7 +61,8 @@ def exact_decimals(values: Iterable[float], most: int = 4) -> int:
     """The fewest decimals, at most ``most``, that show every finite value exactly (0.5, 140 and 3.25 need 2)."""
     finite = [float(v) for v in values if _finite(v)]
     for d in range(most + 1):
-        if all(abs(round(v, d) - v) <= 1e-9 * max(1.0, abs(v)) for v in finite):
+        # Relative 1e-12 absorbs binary rounding (0.1 + 0.2) but not a real last digit (99,999,999.9 needs one decimal).
+        if all(abs(round(v, d) - v) <= 1e-12 * max(1.0, abs(v)) for v in finite):
             return d
     return most
 
